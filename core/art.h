@@ -1,0 +1,325 @@
+/*
+ * art.h -- an adaptive radix tree over byte-string keys, in plain C11.
+ *
+ * Design
+ * ------
+ * The tree follows Leis, Kemper and Neumann, "The Adaptive Radix Tree:
+ * ARTful Indexing for Main-Memory Databases" (ICDE 2013): inner nodes come
+ * in four sizes (4, 16, 48 and 256 children) and grow or shrink as children
+ * come and go; a chain of single-child nodes is collapsed into a prefix
+ * stored in the node (path compression, kept "pessimistically": every
+ * prefix byte is stored, so no key is ever re-read from a leaf); and a key
+ * whose subtree holds only itself is a leaf hung directly below the node
+ * where it branches off (lazy expansion).
+ *
+ * Two departures from the paper, both for memory and for keys that are
+ * prefixes of other keys:
+ *
+ *  - A leaf stores only the part of its key below its parent (the
+ *    "suffix"), never the whole key.  The full key is the concatenation of
+ *    the prefixes and child bytes on the path from the root, then the
+ *    leaf's suffix.  Lookups compare as they descend; cursors rebuild keys
+ *    in their own buffer as they walk.
+ *  - Every inner node has a value slot for the key that ends exactly at
+ *    that node (after its prefix).  "key", "key1" and "key123" are three
+ *    independent keys; no terminator byte is reserved, so every byte value,
+ *    0x00 and 0xFF included, may appear anywhere in a key, and the empty
+ *    key is an ordinary key.
+ *
+ * Keys are ordered bytewise (unsigned, shorter before longer on a common
+ * prefix), which is the order of memcmp and, for UTF-8, of code points.
+ *
+ * Nothing in the library recurses on the shape of the data: insert, delete,
+ * search, copy, destroy, validation and cursors all use loops with
+ * explicit stacks, so a key of a million bytes, each a prefix of the next,
+ * is handled like any other.
+ *
+ * Ownership and errors
+ * --------------------
+ * Values are opaque non-NULL pointers owned by the caller; the tree stores
+ * and returns them and never dereferences them.  Keys are copied into the
+ * tree; the caller's key buffer is never retained.
+ *
+ * Functions that can allocate return ART_OK (0) or a positive result on
+ * success and a negative ART_E* code on failure.  On ART_ENOMEM the tree is
+ * exactly as it was before the call: every allocation an operation needs is
+ * made before anything is linked in or unlinked.
+ *
+ * Not thread-safe: callers serialise all access to one tree (the Python
+ * binding relies on the GIL).
+ */
+#ifndef BLART_ART_H
+#define BLART_ART_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return codes. */
+#define ART_OK 0
+#define ART_ENOMEM (-1) /* an allocation failed; the tree is unchanged */
+#define ART_EINVAL (-2) /* NULL value, or a key longer than ART_MAX_KEY_LEN */
+
+/* Longest key the tree accepts: lengths are stored in 32 bits. */
+#define ART_MAX_KEY_LEN ((size_t)UINT32_MAX)
+
+/* Node kinds, as reported by art_stats(). */
+enum { ART_NODE4 = 0, ART_NODE16, ART_NODE48, ART_NODE256, ART_NODE_KINDS };
+
+/* One level of a walk over the tree (used by foreach, copy, validate). */
+typedef struct art_walk_frame {
+    uintptr_t node; /* tagged child pointer */
+    int next;       /* next child position to visit */
+} art_walk_frame;
+
+/*
+ * The tree.  Treat every field as read-only outside art.c, except
+ * fail_countdown, which tests may set.
+ */
+typedef struct art_tree {
+    uintptr_t root; /* tagged pointer: 0 (empty), a leaf or an inner node */
+    size_t size;    /* number of keys */
+    size_t bytes;   /* bytes allocated for nodes and leaves */
+    /* Incremented by every change of structure (a key added or removed,
+       the tree cleared or moved).  Replacing the value of an existing key
+       does not count: positions stay valid across it. */
+    uint64_t version;
+    /* A walk stack deep enough for the deepest path the tree has ever had,
+       so that art_foreach() never allocates. */
+    art_walk_frame *walk;
+    size_t walk_cap;
+    /* Testing: when > 0, counts down on every allocation made for this
+       tree or for a cursor on it; the allocation that brings it to 0
+       fails.  0 disables injection. */
+    long fail_countdown;
+} art_tree;
+
+/* Called once for each value when a tree is destroyed. */
+typedef void (*art_value_fn)(void *value, void *ctx);
+/* Called for each value by art_foreach(); a non-zero return stops the
+   walk and is returned by art_foreach(). */
+typedef int (*art_visit_fn)(void *value, void *ctx);
+
+/* Makes an empty tree.  Never fails. */
+void art_tree_init(art_tree *t);
+
+/*
+ * Frees every node and leaf, calling free_value(value, ctx) for each value
+ * first if free_value is not NULL, and leaves t empty (its version bumped)
+ * and reusable.  Does not allocate.  The callback must not touch t; to
+ * release values that may run arbitrary code, move the contents out with
+ * art_tree_move() and destroy the moved-out tree instead.
+ */
+void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx);
+
+/*
+ * Moves the contents of src into dst, which must be freshly initialised or
+ * cleared.  src is left empty and its version is bumped, so cursors on it
+ * re-seek (and find nothing) instead of touching the moved nodes.
+ */
+void art_tree_move(art_tree *dst, art_tree *src);
+
+/*
+ * Makes dst a structural copy of src (the same keys mapped to the same
+ * value pointers).  dst must be empty.  Returns ART_OK or ART_ENOMEM, in
+ * which case dst is left empty.
+ */
+int art_tree_copy(art_tree *dst, art_tree *src);
+
+/*
+ * Maps key[0..len) to value (non-NULL).  If the key was present, its old
+ * value is stored in *old (when old is not NULL) and 0 is returned; the
+ * structure is untouched and version is not bumped.  If the key is new,
+ * *old is set to NULL and 1 is returned.  Errors: ART_EINVAL, ART_ENOMEM.
+ */
+int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
+               void **old);
+
+/*
+ * Returns the value stored for key[0..len), or NULL.  Never allocates.
+ */
+void *art_search(const art_tree *t, const uint8_t *key, size_t len);
+
+/*
+ * Returns the address of the value slot for key[0..len), or NULL when the
+ * key is absent.  The slot may be overwritten with another non-NULL value;
+ * the address stays valid until the next change of structure.
+ */
+void **art_search_slot(const art_tree *t, const uint8_t *key, size_t len);
+
+/*
+ * Removes key[0..len).  Returns 1 and stores the removed value in *old
+ * (when old is not NULL) if the key was present, 0 if it was absent, or
+ * ART_ENOMEM if a node had to be rebuilt smaller and the allocation failed
+ * (the key then stays in the tree).
+ */
+int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old);
+
+/*
+ * Calls visit(value, ctx) for every value in key order, without
+ * allocating.  Stops early and returns the callback's result when it is
+ * non-zero; returns 0 otherwise.  The callback must not modify t.
+ */
+int art_foreach(const art_tree *t, art_visit_fn visit, void *ctx);
+
+/*
+ * Looks for keys of t that are prefixes of key[0..len) (key itself
+ * included).  Returns the value of the shortest such key whose length is
+ * at least min_len and stores its length in *found_len, or returns NULL.
+ * O(len); never allocates.
+ */
+void *art_prefix_at_least(const art_tree *t, const uint8_t *key, size_t len,
+                          size_t min_len, size_t *found_len);
+
+/*
+ * Returns the value of the longest key of t that is a prefix of
+ * key[0..len) and stores its length in *found_len, or returns NULL.
+ */
+void *art_longest_prefix(const art_tree *t, const uint8_t *key, size_t len,
+                         size_t *found_len);
+
+/* Shape of the tree, for art_stats(). */
+typedef struct art_stats_t {
+    size_t nodes[ART_NODE_KINDS]; /* inner nodes by kind */
+    size_t leaves;                /* leaf objects */
+    size_t node_values;           /* keys stored in inner-node value slots */
+    size_t max_depth;             /* inner nodes on the longest path */
+    double mean_depth;            /* mean inner nodes above a key */
+    size_t bytes;                 /* equals t->bytes */
+} art_stats_t;
+
+/* Fills *out.  Never allocates. */
+void art_stats(const art_tree *t, art_stats_t *out);
+
+/*
+ * Checks every invariant of the tree: node kinds and child counts, sorted
+ * keys in Node4/16, a consistent Node48 index, no inner node that should
+ * have been merged or removed, the key count and the byte count.  Returns
+ * ART_OK, or -1 with a static description in *why (when why is not NULL).
+ * Never allocates.
+ */
+int art_validate(const art_tree *t, const char **why);
+
+/* ------------------------------------------------------------------ */
+/* Cursors                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A cursor is a position in key order with a stack of the inner nodes
+ * above it.  It rebuilds the key at that position in its own buffer, so
+ * the key stays readable whatever happens to the tree.  One cursor serves
+ * forward and backward iteration, lower/upper-bound seeks and pruned walks
+ * (art_cursor_skip), which is what every query of the binding is made of.
+ *
+ * Cursors are weakly consistent.  A step (next, prev) taken after the tree
+ * changed structure re-seeks from the cursor's key: next goes to the
+ * smallest key greater than it, prev to the largest smaller one, among the
+ * keys present at that moment.  Only art_cursor_value() and the `at`
+ * field depend on the tree being unchanged since the last move.
+ *
+ * A cursor's buffers come from the tree's allocator; its moves return
+ * ART_ENOMEM when they cannot grow, leaving it unpositioned.
+ */
+typedef struct art_cursor_frame {
+    void *node;   /* an inner node on the path */
+    size_t depth; /* key offset where the node's prefix starts */
+    int byte;     /* child byte taken below it, or -1: its own value slot */
+} art_cursor_frame;
+
+typedef struct art_cursor {
+    art_tree *tree;
+    art_cursor_frame *frames;
+    size_t depth, frames_cap;
+    uint8_t *key; /* key at the current position: key[0..key_len) */
+    size_t key_len, key_cap;
+    /* Lowest key offset at which the key may differ from the key before
+       the last move (0 after a seek).  Lets a walker keep state per key
+       offset, as the fuzzy search keeps its edit-distance rows. */
+    size_t changed_from;
+    uintptr_t at;     /* tagged: the leaf or the node (value slot) at the
+                         position, or 0 when unpositioned */
+    uint64_t version; /* t->version when the position was taken */
+    uint8_t *scratch; /* copy of the key while re-seeking */
+    size_t scratch_cap;
+} art_cursor;
+
+/* Seek modes. */
+typedef enum {
+    ART_SEEK_GE, /* smallest key >= target (lower bound) */
+    ART_SEEK_GT, /* smallest key >  target */
+    ART_SEEK_LE, /* largest key <= target */
+    ART_SEEK_LT  /* largest key <  target */
+} art_seek_mode;
+
+/* Makes an unpositioned cursor on t.  Never fails. */
+void art_cursor_init(art_cursor *c, art_tree *t);
+/* Frees the cursor's buffers.  The tree is untouched. */
+void art_cursor_free(art_cursor *c);
+
+/*
+ * Moves.  Each returns 1 when the cursor is on a key, 0 when there is no
+ * such key (the cursor is then unpositioned), or ART_ENOMEM.
+ */
+int art_cursor_first(art_cursor *c);
+int art_cursor_last(art_cursor *c);
+int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
+                    art_seek_mode mode);
+/* From an unpositioned cursor, next/prev act as first/last. */
+int art_cursor_next(art_cursor *c);
+int art_cursor_prev(art_cursor *c);
+
+/*
+ * Moves to the first key, in forward order, that does not start with
+ * key[0..n) of the current key, where n <= key_len: all keys sharing that
+ * prefix are skipped in O(1) amortised.  The cursor must be positioned on
+ * an unchanged tree.
+ */
+int art_cursor_skip(art_cursor *c, size_t n);
+
+/* The value at the position; the tree must be unchanged since the move. */
+void *art_cursor_value(const art_cursor *c);
+
+/* ------------------------------------------------------------------ */
+/* Fuzzy search                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Finds, in key order, the keys within Levenshtein distance max_distance
+ * of a query.  It walks a cursor over the tree keeping one row of the
+ * edit-distance matrix per key offset, and skips every subtree whose row
+ * minimum exceeds max_distance, so it visits only the part of the tree
+ * near the query.
+ *
+ * With utf8 set, the query and the keys are UTF-8 (surrogates allowed) and
+ * distance counts code points; otherwise it counts bytes.
+ */
+typedef struct art_fuzzy {
+    art_cursor cursor;
+    uint32_t *query; /* query symbols (bytes or code points) */
+    size_t qlen;
+    uint32_t max_distance;
+    int utf8;
+    uint32_t *rows; /* rows[i * (qlen + 1) ...]: row after key offset i */
+    size_t rows_cap;  /* number of rows allocated */
+    size_t rows_valid; /* rows for offsets <= rows_valid are current */
+    int started;
+    uint32_t distance; /* distance of the key at the position */
+} art_fuzzy;
+
+/* Prepares a search; query is copied.  Returns ART_OK or ART_ENOMEM. */
+int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query,
+                   size_t len, uint32_t max_distance, int utf8);
+/* Advances to the next match: 1 (key in f->cursor, distance in
+   f->distance), 0 when done, or ART_ENOMEM.  Weakly consistent like the
+   cursor it is built on. */
+int art_fuzzy_next(art_fuzzy *f);
+void art_fuzzy_free(art_fuzzy *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BLART_ART_H */

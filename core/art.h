@@ -91,6 +91,7 @@ typedef struct art_tree {
        so that art_foreach() never allocates. */
     art_walk_frame *walk;
     size_t walk_cap;
+    size_t max_key_len; /* longest key ever inserted since the last clear */
     /* Testing: when > 0, counts down on every allocation made for this
        tree or for a cursor on it; the allocation that brings it to 0
        fails.  0 disables injection. */

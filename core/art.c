@@ -1,0 +1,1735 @@
+/*
+ * art.c -- adaptive radix tree; see art.h for the design and the contract.
+ *
+ * Layout.  A child pointer is a tagged uintptr_t: low bit 1 for a leaf, 0
+ * for an inner node (both come from malloc, so the bit is free).  An inner
+ * node is a 16-byte header, then its prefix padded to 8 bytes, then the
+ * body of its kind; keeping the prefix next to the header means a lookup
+ * reads the header, the prefix and (for Node4/16) the key bytes from the
+ * same cache line or two.  A leaf is its value, its suffix length and the
+ * suffix bytes, 12 bytes plus the suffix.
+ */
+#include "art.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__) || defined(_M_X64) || \
+    (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+#define ART_SSE2 1
+#endif
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Representation                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct art_node {
+    uint8_t type;
+    uint8_t unused;
+    uint16_t num_children; /* up to 256 */
+    uint32_t prefix_len;
+    /* Value of the key that ends at this node, right after its prefix;
+       NULL when there is none. */
+    void *value;
+} art_node;
+
+typedef struct art_leaf {
+    void *value;
+    uint32_t len;      /* suffix length */
+    uint8_t suffix[];  /* the key bytes below the parent's child byte */
+} art_leaf;
+
+#define IS_LEAF(p) (((p) & (uintptr_t)1) != 0)
+#define AS_LEAF(p) ((art_leaf *)((p) & ~(uintptr_t)1))
+#define AS_NODE(p) ((art_node *)(p))
+#define TAG_LEAF(l) ((uintptr_t)(l) | (uintptr_t)1)
+#define TAG_NODE(n) ((uintptr_t)(n))
+
+/*
+ * Bodies.  Node4/16: key bytes sorted ascending, keys[i] goes with
+ * children[i], entries [0, num_children) used.  Node48: index[b] is 0 or
+ * 1 + the slot in children[] of byte b's child; unused slots are 0.
+ * Node256: children[b] directly, 0 when absent.
+ */
+static const size_t body_size[ART_NODE_KINDS] = {
+    8 + 4 * sizeof(uintptr_t),    /* keys[4] padded, children[4] */
+    16 + 16 * sizeof(uintptr_t),  /* keys[16], children[16] */
+    256 + 48 * sizeof(uintptr_t), /* index[256], children[48] */
+    256 * sizeof(uintptr_t),      /* children[256] */
+};
+static const int capacity[ART_NODE_KINDS] = {4, 16, 48, 256};
+/*
+ * Shrink when a removal leaves this many children or fewer.  The gap
+ * below the next smaller kind's capacity keeps a node that sits on a
+ * boundary from being rebuilt on every insert/delete pair.
+ */
+static const int shrink_at[ART_NODE_KINDS] = {0, 3, 12, 37};
+/* Fewest children a node of each kind holds in a valid tree. */
+static const int min_children[ART_NODE_KINDS] = {0, 4, 13, 38};
+
+static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+static inline uint8_t *node_prefix(art_node *n) { return (uint8_t *)(n + 1); }
+
+static inline uint8_t *node_body(art_node *n)
+{
+    return (uint8_t *)(n + 1) + pad8(n->prefix_len);
+}
+
+static inline size_t node_size(int type, size_t prefix_len)
+{
+    return sizeof(art_node) + pad8(prefix_len) + body_size[type];
+}
+
+static inline size_t leaf_size(size_t len)
+{
+    return offsetof(art_leaf, suffix) + len;
+}
+
+static inline uint8_t *n4_keys(art_node *n) { return node_body(n); }
+static inline uintptr_t *n4_children(art_node *n)
+{
+    return (uintptr_t *)(node_body(n) + 8);
+}
+static inline uint8_t *n16_keys(art_node *n) { return node_body(n); }
+static inline uintptr_t *n16_children(art_node *n)
+{
+    return (uintptr_t *)(node_body(n) + 16);
+}
+static inline uint8_t *n48_index(art_node *n) { return node_body(n); }
+static inline uintptr_t *n48_children(art_node *n)
+{
+    return (uintptr_t *)(node_body(n) + 256);
+}
+static inline uintptr_t *n256_children(art_node *n)
+{
+    return (uintptr_t *)node_body(n);
+}
+
+/* Keys and children of a Node4 or Node16 (same shape, different size). */
+static inline uint8_t *small_keys(art_node *n) { return node_body(n); }
+static inline uintptr_t *small_children(art_node *n)
+{
+    return (uintptr_t *)(node_body(n) + (n->type == ART_NODE4 ? 8 : 16));
+}
+
+static inline unsigned ctz32(uint32_t x)
+{
+#if defined(_MSC_VER)
+    unsigned long i;
+    _BitScanForward(&i, x);
+    return (unsigned)i;
+#elif defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctz(x);
+#else
+    unsigned i = 0;
+    while (!(x & 1u)) {
+        x >>= 1;
+        i++;
+    }
+    return i;
+#endif
+}
+
+/* ------------------------------------------------------------------ */
+/* Allocation                                                          */
+/* ------------------------------------------------------------------ */
+
+static void *tree_malloc(art_tree *t, size_t size)
+{
+    if (t->fail_countdown > 0 && --t->fail_countdown == 0)
+        return NULL;
+    return malloc(size);
+}
+
+static art_node *alloc_node(art_tree *t, int type, const uint8_t *prefix,
+                            size_t prefix_len)
+{
+    size_t size = node_size(type, prefix_len);
+    art_node *n = tree_malloc(t, size);
+    if (n == NULL)
+        return NULL;
+    /* Zeroed so that unused key bytes and slots are defined (the SIMD
+       search loads all 16 key bytes of a Node16). */
+    memset(n, 0, size);
+    n->type = (uint8_t)type;
+    n->prefix_len = (uint32_t)prefix_len;
+    if (prefix_len)
+        memcpy(node_prefix(n), prefix, prefix_len);
+    t->bytes += size;
+    return n;
+}
+
+static void free_node(art_tree *t, art_node *n)
+{
+    t->bytes -= node_size(n->type, n->prefix_len);
+    free(n);
+}
+
+/* A leaf whose suffix is a[0..na) followed by b[0..nb). */
+static art_leaf *alloc_leaf(art_tree *t, const uint8_t *a, size_t na,
+                            const uint8_t *b, size_t nb, void *value)
+{
+    size_t size = leaf_size(na + nb);
+    art_leaf *l = tree_malloc(t, size);
+    if (l == NULL)
+        return NULL;
+    l->value = value;
+    l->len = (uint32_t)(na + nb);
+    if (na)
+        memcpy(l->suffix, a, na);
+    if (nb)
+        memcpy(l->suffix + na, b, nb);
+    t->bytes += size;
+    return l;
+}
+
+static void free_leaf(art_tree *t, art_leaf *l)
+{
+    t->bytes -= leaf_size(l->len);
+    free(l);
+}
+
+/*
+ * Keeps the walk stack deep enough for the tree after one more key of
+ * length len is added by a split.  A path of k inner nodes needs at least
+ * k + 1 keys (each node holds a key off the path) and a key of length at
+ * least k - 1 (each step down consumes a child byte), so
+ * min(size, max_key_len + 1) bounds the depth without measuring it.
+ */
+static int reserve_walk(art_tree *t, size_t len)
+{
+    size_t longest = len > t->max_key_len ? len : t->max_key_len;
+    size_t need = t->size + 1;
+    if (longest + 1 < need)
+        need = longest + 1;
+    if (need <= t->walk_cap)
+        return ART_OK;
+    size_t cap = t->walk_cap ? t->walk_cap * 2 : 16;
+    if (cap < need)
+        cap = need;
+    if (cap > SIZE_MAX / sizeof(art_walk_frame))
+        return ART_ENOMEM;
+    art_walk_frame *w = tree_malloc(t, cap * sizeof(*w));
+    if (w == NULL)
+        return ART_ENOMEM;
+    free(t->walk);
+    t->walk = w;
+    t->walk_cap = cap;
+    return ART_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Children                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Address of the slot for byte c, or NULL when there is no such child. */
+static uintptr_t *find_child(art_node *n, uint8_t c)
+{
+    switch (n->type) {
+    case ART_NODE4: {
+        uint8_t *keys = n4_keys(n);
+        for (int i = 0; i < n->num_children; i++)
+            if (keys[i] == c)
+                return &n4_children(n)[i];
+        return NULL;
+    }
+    case ART_NODE16: {
+        uint8_t *keys = n16_keys(n);
+#ifdef ART_SSE2
+        __m128i cmp = _mm_cmpeq_epi8(_mm_set1_epi8((char)c),
+                                     _mm_loadu_si128((const __m128i *)keys));
+        uint32_t mask = (uint32_t)_mm_movemask_epi8(cmp) &
+                        ((1u << n->num_children) - 1u);
+        return mask ? &n16_children(n)[ctz32(mask)] : NULL;
+#else
+        for (int i = 0; i < n->num_children; i++)
+            if (keys[i] == c)
+                return &n16_children(n)[i];
+        return NULL;
+#endif
+    }
+    case ART_NODE48: {
+        uint8_t i = n48_index(n)[c];
+        return i ? &n48_children(n)[i - 1] : NULL;
+    }
+    default: {
+        uintptr_t *slot = &n256_children(n)[c];
+        return *slot ? slot : NULL;
+    }
+    }
+}
+
+/*
+ * The child with the smallest byte >= from (from may be 256), or -1.
+ * Stores the child in *out.
+ */
+static int child_ge(art_node *n, int from, uintptr_t *out)
+{
+    if (from > 255)
+        return -1;
+    if (from < 0)
+        from = 0;
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        uint8_t *keys = small_keys(n);
+        for (int i = 0; i < n->num_children; i++)
+            if (keys[i] >= from) {
+                *out = small_children(n)[i];
+                return keys[i];
+            }
+        return -1;
+    }
+    case ART_NODE48: {
+        uint8_t *index = n48_index(n);
+        for (int b = from; b < 256; b++)
+            if (index[b]) {
+                *out = n48_children(n)[index[b] - 1];
+                return b;
+            }
+        return -1;
+    }
+    default: {
+        uintptr_t *ch = n256_children(n);
+        for (int b = from; b < 256; b++)
+            if (ch[b]) {
+                *out = ch[b];
+                return b;
+            }
+        return -1;
+    }
+    }
+}
+
+/* The child with the largest byte <= from (from may be -1), or -1. */
+static int child_le(art_node *n, int from, uintptr_t *out)
+{
+    if (from < 0)
+        return -1;
+    if (from > 255)
+        from = 255;
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        uint8_t *keys = small_keys(n);
+        for (int i = n->num_children - 1; i >= 0; i--)
+            if (keys[i] <= from) {
+                *out = small_children(n)[i];
+                return keys[i];
+            }
+        return -1;
+    }
+    case ART_NODE48: {
+        uint8_t *index = n48_index(n);
+        for (int b = from; b >= 0; b--)
+            if (index[b]) {
+                *out = n48_children(n)[index[b] - 1];
+                return b;
+            }
+        return -1;
+    }
+    default: {
+        uintptr_t *ch = n256_children(n);
+        for (int b = from; b >= 0; b--)
+            if (ch[b]) {
+                *out = ch[b];
+                return b;
+            }
+        return -1;
+    }
+    }
+}
+
+/* Adds child for byte c; n has room and no child for c. */
+static void add_child(art_node *n, uint8_t c, uintptr_t child)
+{
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        uint8_t *keys = small_keys(n);
+        uintptr_t *ch = small_children(n);
+        int i = 0;
+        while (i < n->num_children && keys[i] < c)
+            i++;
+        int tail = n->num_children - i;
+        memmove(keys + i + 1, keys + i, (size_t)tail);
+        memmove(ch + i + 1, ch + i, (size_t)tail * sizeof(*ch));
+        keys[i] = c;
+        ch[i] = child;
+        break;
+    }
+    case ART_NODE48: {
+        uintptr_t *ch = n48_children(n);
+        int slot = 0;
+        while (ch[slot])
+            slot++;
+        ch[slot] = child;
+        n48_index(n)[c] = (uint8_t)(slot + 1);
+        break;
+    }
+    default:
+        n256_children(n)[c] = child;
+        break;
+    }
+    n->num_children++;
+}
+
+/* Removes the child for byte c, which exists. */
+static void remove_child(art_node *n, uint8_t c)
+{
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        uint8_t *keys = small_keys(n);
+        uintptr_t *ch = small_children(n);
+        int i = 0;
+        while (keys[i] != c)
+            i++;
+        int tail = n->num_children - i - 1;
+        memmove(keys + i, keys + i + 1, (size_t)tail);
+        memmove(ch + i, ch + i + 1, (size_t)tail * sizeof(*ch));
+        keys[n->num_children - 1] = 0;
+        ch[n->num_children - 1] = 0;
+        break;
+    }
+    case ART_NODE48: {
+        uint8_t *index = n48_index(n);
+        n48_children(n)[index[c] - 1] = 0;
+        index[c] = 0;
+        break;
+    }
+    default:
+        n256_children(n)[c] = 0;
+        break;
+    }
+    n->num_children--;
+}
+
+/*
+ * A new node of kind `type` with n's prefix (or the given one), value and
+ * children, leaving out the child for byte `skip` (-1 keeps all).  n is
+ * not modified.  The kind must have room for the children kept.
+ */
+static art_node *rebuild_node(art_tree *t, art_node *n, int type,
+                              const uint8_t *prefix, size_t prefix_len,
+                              int skip)
+{
+    art_node *m = alloc_node(t, type, prefix, prefix_len);
+    if (m == NULL)
+        return NULL;
+    m->value = n->value;
+    uintptr_t child;
+    for (int b = child_ge(n, 0, &child); b >= 0;
+         b = child_ge(n, b + 1, &child))
+        if (b != skip)
+            add_child(m, (uint8_t)b, child);
+    return m;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tree lifetime                                                       */
+/* ------------------------------------------------------------------ */
+
+void art_tree_init(art_tree *t) { memset(t, 0, sizeof(*t)); }
+
+void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
+{
+    uintptr_t root = t->root;
+    uint64_t version = t->version;
+    long countdown = t->fail_countdown;
+    free(t->walk);
+    art_tree_init(t);
+    t->version = version + 1;
+    t->fail_countdown = countdown;
+    if (root == 0)
+        return;
+    if (IS_LEAF(root)) {
+        if (free_value)
+            free_value(AS_LEAF(root)->value, ctx);
+        free(AS_LEAF(root));
+        return;
+    }
+    /*
+     * Nodes waiting to be freed form a list threaded through their value
+     * fields, which are released as a node joins the list: no stack, no
+     * allocation, and no recursion however deep the tree is.
+     */
+    art_node *list = AS_NODE(root);
+    if (list->value && free_value)
+        free_value(list->value, ctx);
+    list->value = NULL;
+    while (list) {
+        art_node *n = list;
+        list = (art_node *)n->value;
+        uintptr_t child;
+        for (int b = child_ge(n, 0, &child); b >= 0;
+             b = child_ge(n, b + 1, &child)) {
+            if (child == 0)
+                continue; /* a slot a failed copy did not fill */
+            if (IS_LEAF(child)) {
+                if (free_value)
+                    free_value(AS_LEAF(child)->value, ctx);
+                free(AS_LEAF(child));
+            } else {
+                art_node *c = AS_NODE(child);
+                if (c->value && free_value)
+                    free_value(c->value, ctx);
+                c->value = list;
+                list = c;
+            }
+        }
+        free(n);
+    }
+}
+
+void art_tree_move(art_tree *dst, art_tree *src)
+{
+    uint64_t version = src->version;
+    long countdown = src->fail_countdown;
+    *dst = *src;
+    dst->fail_countdown = 0;
+    art_tree_init(src);
+    src->version = version + 1;
+    src->fail_countdown = countdown;
+}
+
+/* The slot of byte c in n, whether or not it holds a child. */
+static uintptr_t *child_slot(art_node *n, uint8_t c)
+{
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        uint8_t *keys = small_keys(n);
+        for (int i = 0; i < n->num_children; i++)
+            if (keys[i] == c)
+                return &small_children(n)[i];
+        return NULL;
+    }
+    case ART_NODE48: {
+        uint8_t i = n48_index(n)[c];
+        return i ? &n48_children(n)[i - 1] : NULL;
+    }
+    default:
+        return &n256_children(n)[c];
+    }
+}
+
+static art_leaf *clone_leaf(art_tree *t, const art_leaf *l)
+{
+    return alloc_leaf(t, l->suffix, l->len, NULL, 0, l->value);
+}
+
+/* A copy of n with the same key bytes and index but all child slots 0. */
+static art_node *clone_node_empty(art_tree *t, art_node *n)
+{
+    size_t size = node_size(n->type, n->prefix_len);
+    art_node *m = tree_malloc(t, size);
+    if (m == NULL)
+        return NULL;
+    memcpy(m, n, size);
+    switch (m->type) {
+    case ART_NODE4:
+    case ART_NODE16:
+        memset(small_children(m), 0,
+               (size_t)capacity[m->type] * sizeof(uintptr_t));
+        break;
+    case ART_NODE48:
+        memset(n48_children(m), 0, 48 * sizeof(uintptr_t));
+        break;
+    default:
+        memset(n256_children(m), 0, 256 * sizeof(uintptr_t));
+        break;
+    }
+    t->bytes += size;
+    return m;
+}
+
+int art_tree_copy(art_tree *dst, art_tree *src)
+{
+    if (src->root == 0)
+        return ART_OK;
+    if (IS_LEAF(src->root)) {
+        art_leaf *l = clone_leaf(dst, AS_LEAF(src->root));
+        if (l == NULL)
+            return ART_ENOMEM;
+        dst->root = TAG_LEAF(l);
+    } else {
+        /*
+         * Walk src with its own stack and mirror each node into dst in
+         * dst's stack; the copy is linked top-down, so a failure leaves a
+         * tree (with some empty slots) that art_tree_clear can free.
+         */
+        dst->walk = tree_malloc(dst, src->walk_cap * sizeof(art_walk_frame));
+        if (dst->walk == NULL)
+            return ART_ENOMEM;
+        dst->walk_cap = src->walk_cap;
+        art_node *root = clone_node_empty(dst, AS_NODE(src->root));
+        if (root == NULL)
+            goto nomem;
+        dst->root = TAG_NODE(root);
+        size_t sp = 0;
+        src->walk[0].node = src->root;
+        src->walk[0].next = 0;
+        dst->walk[0].node = dst->root;
+        while (1) {
+            art_node *sn = AS_NODE(src->walk[sp].node);
+            art_node *dn = AS_NODE(dst->walk[sp].node);
+            uintptr_t child;
+            int b = child_ge(sn, src->walk[sp].next, &child);
+            if (b < 0) {
+                if (sp == 0)
+                    break;
+                sp--;
+                continue;
+            }
+            src->walk[sp].next = b + 1;
+            uintptr_t *slot = child_slot(dn, (uint8_t)b);
+            if (IS_LEAF(child)) {
+                art_leaf *l = clone_leaf(dst, AS_LEAF(child));
+                if (l == NULL)
+                    goto nomem;
+                *slot = TAG_LEAF(l);
+            } else {
+                art_node *m = clone_node_empty(dst, AS_NODE(child));
+                if (m == NULL)
+                    goto nomem;
+                *slot = TAG_NODE(m);
+                sp++;
+                src->walk[sp].node = child;
+                src->walk[sp].next = 0;
+                dst->walk[sp].node = TAG_NODE(m);
+            }
+        }
+    }
+    dst->size = src->size;
+    dst->max_key_len = src->max_key_len;
+    dst->version++;
+    return ART_OK;
+nomem:
+    art_tree_clear(dst, NULL, NULL);
+    return ART_ENOMEM;
+}
+
+/* ------------------------------------------------------------------ */
+/* Search                                                              */
+/* ------------------------------------------------------------------ */
+
+/* memcmp(a, b, n) == 0, defined for n == 0 with NULL pointers too. */
+static inline int same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    return n == 0 || memcmp(a, b, n) == 0;
+}
+
+static inline size_t common_len(const uint8_t *a, size_t na, const uint8_t *b,
+                                size_t nb)
+{
+    size_t n = na < nb ? na : nb, i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+void **art_search_slot(const art_tree *t, const uint8_t *key, size_t len)
+{
+    uintptr_t p = t->root;
+    size_t d = 0;
+    while (p) {
+        if (IS_LEAF(p)) {
+            art_leaf *l = AS_LEAF(p);
+            if (l->len == len - d && same_bytes(l->suffix, key + d, l->len))
+                return &l->value;
+            return NULL;
+        }
+        art_node *n = AS_NODE(p);
+        size_t plen = n->prefix_len;
+        if (len - d < plen || !same_bytes(node_prefix(n), key + d, plen))
+            return NULL;
+        d += plen;
+        if (d == len)
+            return n->value ? &n->value : NULL;
+        uintptr_t *slot = find_child(n, key[d]);
+        if (slot == NULL)
+            return NULL;
+        p = *slot;
+        d++;
+    }
+    return NULL;
+}
+
+void *art_search(const art_tree *t, const uint8_t *key, size_t len)
+{
+    void **slot = art_search_slot(t, key, len);
+    return slot ? *slot : NULL;
+}
+
+/* Shared walk of art_prefix_at_least and art_longest_prefix. */
+static void *prefix_walk(const art_tree *t, const uint8_t *key, size_t len,
+                         size_t min_len, int longest, size_t *found_len)
+{
+    void *best = NULL;
+    uintptr_t p = t->root;
+    size_t d = 0;
+    while (p) {
+        if (IS_LEAF(p)) {
+            art_leaf *l = AS_LEAF(p);
+            if (l->len <= len - d && d + l->len >= min_len &&
+                same_bytes(l->suffix, key + d, l->len)) {
+                *found_len = d + l->len;
+                return l->value;
+            }
+            break;
+        }
+        art_node *n = AS_NODE(p);
+        size_t plen = n->prefix_len;
+        if (len - d < plen || !same_bytes(node_prefix(n), key + d, plen))
+            break;
+        d += plen;
+        if (n->value && d >= min_len) {
+            best = n->value;
+            *found_len = d;
+            if (!longest)
+                return best;
+        }
+        if (d == len)
+            break;
+        uintptr_t *slot = find_child(n, key[d]);
+        if (slot == NULL)
+            break;
+        p = *slot;
+        d++;
+    }
+    return best;
+}
+
+void *art_prefix_at_least(const art_tree *t, const uint8_t *key, size_t len,
+                          size_t min_len, size_t *found_len)
+{
+    return prefix_walk(t, key, len, min_len, 0, found_len);
+}
+
+void *art_longest_prefix(const art_tree *t, const uint8_t *key, size_t len,
+                         size_t *found_len)
+{
+    return prefix_walk(t, key, len, 0, 1, found_len);
+}
+
+/* ------------------------------------------------------------------ */
+/* Insert                                                              */
+/* ------------------------------------------------------------------ */
+
+static void note_new_key(art_tree *t, size_t len)
+{
+    t->size++;
+    t->version++;
+    if (len > t->max_key_len)
+        t->max_key_len = len;
+}
+
+int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
+               void **old)
+{
+    if (old)
+        *old = NULL;
+    if (value == NULL || len > ART_MAX_KEY_LEN)
+        return ART_EINVAL;
+    uintptr_t *ref = &t->root;
+    size_t d = 0;
+    while (1) {
+        uintptr_t p = *ref;
+        if (p == 0) {
+            /* Only the empty tree has an empty slot. */
+            art_leaf *l = alloc_leaf(t, key, len, NULL, 0, value);
+            if (l == NULL)
+                return ART_ENOMEM;
+            *ref = TAG_LEAF(l);
+            note_new_key(t, len);
+            return 1;
+        }
+        if (IS_LEAF(p)) {
+            art_leaf *l = AS_LEAF(p);
+            size_t rem = len - d;
+            size_t m = common_len(l->suffix, l->len, key + d, rem);
+            if (m == l->len && m == rem) {
+                if (old)
+                    *old = l->value;
+                l->value = value;
+                return 0;
+            }
+            /* Split: a Node4 holding the common part as its prefix, with
+               the old and new keys below it or in its value slot. */
+            if (reserve_walk(t, len) < 0)
+                return ART_ENOMEM;
+            art_node *n = alloc_node(t, ART_NODE4, key + d, m);
+            art_leaf *nl = NULL, *ol = NULL;
+            if (n == NULL)
+                return ART_ENOMEM;
+            if (rem > m &&
+                (nl = alloc_leaf(t, key + d + m + 1, rem - m - 1, NULL, 0,
+                                 value)) == NULL)
+                goto split_nomem;
+            if (l->len > m &&
+                (ol = alloc_leaf(t, l->suffix + m + 1, l->len - m - 1, NULL, 0,
+                                 l->value)) == NULL)
+                goto split_nomem;
+            if (nl)
+                add_child(n, key[d + m], TAG_LEAF(nl));
+            else
+                n->value = value;
+            if (ol)
+                add_child(n, l->suffix[m], TAG_LEAF(ol));
+            else
+                n->value = l->value;
+            *ref = TAG_NODE(n);
+            free_leaf(t, l);
+            note_new_key(t, len);
+            return 1;
+        split_nomem:
+            if (nl)
+                free_leaf(t, nl);
+            free_node(t, n);
+            return ART_ENOMEM;
+        }
+        art_node *n = AS_NODE(p);
+        size_t plen = n->prefix_len, rem = len - d;
+        size_t m = common_len(node_prefix(n), plen, key + d, rem);
+        if (m < plen) {
+            /* The key leaves (or ends inside) the prefix: put a Node4 with
+               the common part above a copy of n with a shorter prefix. */
+            if (reserve_walk(t, len) < 0)
+                return ART_ENOMEM;
+            uint8_t *prefix = node_prefix(n);
+            art_node *top = alloc_node(t, ART_NODE4, prefix, m);
+            art_node *low = NULL;
+            art_leaf *nl = NULL;
+            if (top == NULL)
+                return ART_ENOMEM;
+            low = rebuild_node(t, n, n->type, prefix + m + 1, plen - m - 1,
+                               -1);
+            if (low == NULL)
+                goto prefix_nomem;
+            if (rem > m &&
+                (nl = alloc_leaf(t, key + d + m + 1, rem - m - 1, NULL, 0,
+                                 value)) == NULL)
+                goto prefix_nomem;
+            add_child(top, prefix[m], TAG_NODE(low));
+            if (nl)
+                add_child(top, key[d + m], TAG_LEAF(nl));
+            else
+                top->value = value;
+            *ref = TAG_NODE(top);
+            free_node(t, n);
+            note_new_key(t, len);
+            return 1;
+        prefix_nomem:
+            if (low)
+                free_node(t, low);
+            free_node(t, top);
+            return ART_ENOMEM;
+        }
+        d += plen;
+        if (d == len) {
+            if (n->value) {
+                if (old)
+                    *old = n->value;
+                n->value = value;
+                return 0;
+            }
+            n->value = value;
+            note_new_key(t, len);
+            return 1;
+        }
+        uintptr_t *slot = find_child(n, key[d]);
+        if (slot) {
+            ref = slot;
+            d++;
+            continue;
+        }
+        art_leaf *nl = alloc_leaf(t, key + d + 1, len - d - 1, NULL, 0, value);
+        if (nl == NULL)
+            return ART_ENOMEM;
+        if (n->num_children < capacity[n->type]) {
+            add_child(n, key[d], TAG_LEAF(nl));
+        } else {
+            art_node *g = rebuild_node(t, n, n->type + 1, node_prefix(n),
+                                       n->prefix_len, -1);
+            if (g == NULL) {
+                free_leaf(t, nl);
+                return ART_ENOMEM;
+            }
+            add_child(g, key[d], TAG_LEAF(nl));
+            *ref = TAG_NODE(g);
+            free_node(t, n);
+        }
+        note_new_key(t, len);
+        return 1;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Delete                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What replaces node n (prefix P) once it is left with a single child c
+ * at byte b and no value: c with P + b prepended to its prefix or suffix.
+ * Returns the tagged replacement, or 0 on allocation failure.
+ */
+static uintptr_t merge_into_child(art_tree *t, art_node *n, uint8_t b,
+                                  uintptr_t c)
+{
+    size_t plen = n->prefix_len;
+    uint8_t *buf;
+    if (IS_LEAF(c)) {
+        art_leaf *cl = AS_LEAF(c);
+        if ((size_t)cl->len + plen + 1 > ART_MAX_KEY_LEN)
+            return 0;
+        size_t size = leaf_size(plen + 1 + cl->len);
+        art_leaf *l = tree_malloc(t, size);
+        if (l == NULL)
+            return 0;
+        l->value = cl->value;
+        l->len = (uint32_t)(plen + 1 + cl->len);
+        memcpy(l->suffix, node_prefix(n), plen);
+        l->suffix[plen] = b;
+        memcpy(l->suffix + plen + 1, cl->suffix, cl->len);
+        t->bytes += size;
+        return TAG_LEAF(l);
+    }
+    art_node *cn = AS_NODE(c);
+    size_t total = plen + 1 + cn->prefix_len;
+    buf = tree_malloc(t, total ? total : 1);
+    if (buf == NULL)
+        return 0;
+    memcpy(buf, node_prefix(n), plen);
+    buf[plen] = b;
+    memcpy(buf + plen + 1, node_prefix(cn), cn->prefix_len);
+    art_node *m = rebuild_node(t, cn, cn->type, buf, total, -1);
+    free(buf);
+    return m ? TAG_NODE(m) : 0;
+}
+
+static void free_replaced(art_tree *t, uintptr_t p)
+{
+    if (IS_LEAF(p))
+        free_leaf(t, AS_LEAF(p));
+    else
+        free_node(t, AS_NODE(p));
+}
+
+int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
+{
+    uintptr_t *ref = &t->root, *parent_ref = NULL;
+    size_t d = 0;
+    uint8_t byte = 0; /* child byte of *ref within *parent_ref */
+    if (old)
+        *old = NULL;
+    while (*ref) {
+        uintptr_t p = *ref;
+        if (IS_LEAF(p)) {
+            art_leaf *l = AS_LEAF(p);
+            if (l->len != len - d || !same_bytes(l->suffix, key + d, l->len))
+                return 0;
+            if (parent_ref == NULL) {
+                t->root = 0;
+            } else {
+                art_node *parent = AS_NODE(*parent_ref);
+                int left = parent->num_children - 1;
+                uintptr_t repl = 0;
+                if (parent->type == ART_NODE4) {
+                    if (left == 0) {
+                        /* Only the parent's own key remains: it becomes a
+                           leaf whose suffix is the parent's prefix. */
+                        art_leaf *nl = alloc_leaf(t, node_prefix(parent),
+                                                  parent->prefix_len, NULL, 0,
+                                                  parent->value);
+                        if (nl == NULL)
+                            return ART_ENOMEM;
+                        repl = TAG_LEAF(nl);
+                    } else if (left == 1 && parent->value == NULL) {
+                        uintptr_t other;
+                        int ob = child_ge(parent, 0, &other);
+                        if (ob == byte)
+                            ob = child_ge(parent, ob + 1, &other);
+                        repl = merge_into_child(t, parent, (uint8_t)ob, other);
+                        if (repl == 0)
+                            return ART_ENOMEM;
+                        free_replaced(t, other);
+                    }
+                } else if (left <= shrink_at[parent->type]) {
+                    art_node *s = rebuild_node(
+                        t, parent, parent->type - 1, node_prefix(parent),
+                        parent->prefix_len, byte);
+                    if (s == NULL)
+                        return ART_ENOMEM;
+                    repl = TAG_NODE(s);
+                }
+                if (repl) {
+                    *parent_ref = repl;
+                    free_node(t, parent);
+                } else {
+                    remove_child(parent, byte);
+                }
+            }
+            if (old)
+                *old = l->value;
+            free_leaf(t, l);
+            t->size--;
+            t->version++;
+            return 1;
+        }
+        art_node *n = AS_NODE(p);
+        size_t plen = n->prefix_len;
+        if (len - d < plen || !same_bytes(node_prefix(n), key + d, plen))
+            return 0;
+        d += plen;
+        if (d == len) {
+            if (n->value == NULL)
+                return 0;
+            void *v = n->value;
+            if (n->num_children == 1) {
+                uintptr_t only;
+                int b = child_ge(n, 0, &only);
+                uintptr_t repl = merge_into_child(t, n, (uint8_t)b, only);
+                if (repl == 0)
+                    return ART_ENOMEM;
+                *ref = repl;
+                free_replaced(t, only);
+                free_node(t, n);
+            } else {
+                n->value = NULL;
+            }
+            if (old)
+                *old = v;
+            t->size--;
+            t->version++;
+            return 1;
+        }
+        uintptr_t *slot = find_child(n, key[d]);
+        if (slot == NULL)
+            return 0;
+        parent_ref = ref;
+        byte = key[d];
+        ref = slot;
+        d++;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Walks: foreach, stats, validate                                     */
+/* ------------------------------------------------------------------ */
+
+int art_foreach(const art_tree *t, art_visit_fn visit, void *ctx)
+{
+    uintptr_t root = t->root;
+    if (root == 0)
+        return 0;
+    if (IS_LEAF(root))
+        return visit(AS_LEAF(root)->value, ctx);
+    art_walk_frame *w = t->walk;
+    size_t sp = 0;
+    w[0].node = root;
+    w[0].next = -1;
+    while (1) {
+        art_node *n = AS_NODE(w[sp].node);
+        int r;
+        if (w[sp].next < 0) {
+            w[sp].next = 0;
+            if (n->value && (r = visit(n->value, ctx)) != 0)
+                return r;
+            continue;
+        }
+        uintptr_t child;
+        int b = child_ge(n, w[sp].next, &child);
+        if (b < 0) {
+            if (sp == 0)
+                return 0;
+            sp--;
+            continue;
+        }
+        w[sp].next = b + 1;
+        if (IS_LEAF(child)) {
+            if ((r = visit(AS_LEAF(child)->value, ctx)) != 0)
+                return r;
+        } else {
+            sp++;
+            w[sp].node = child;
+            w[sp].next = -1;
+        }
+    }
+}
+
+void art_stats(const art_tree *t, art_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->bytes = t->bytes;
+    uintptr_t root = t->root;
+    if (root == 0)
+        return;
+    if (IS_LEAF(root)) {
+        out->leaves = 1;
+        return;
+    }
+    double depth_sum = 0;
+    art_walk_frame *w = t->walk;
+    size_t sp = 0;
+    w[0].node = root;
+    w[0].next = -1;
+    while (1) {
+        art_node *n = AS_NODE(w[sp].node);
+        if (w[sp].next < 0) {
+            w[sp].next = 0;
+            out->nodes[n->type]++;
+            if (sp + 1 > out->max_depth)
+                out->max_depth = sp + 1;
+            if (n->value) {
+                out->node_values++;
+                depth_sum += (double)(sp + 1);
+            }
+        }
+        uintptr_t child;
+        int b = child_ge(n, w[sp].next, &child);
+        if (b < 0) {
+            if (sp == 0)
+                break;
+            sp--;
+            continue;
+        }
+        w[sp].next = b + 1;
+        if (IS_LEAF(child)) {
+            out->leaves++;
+            depth_sum += (double)(sp + 1);
+        } else {
+            sp++;
+            w[sp].node = child;
+            w[sp].next = -1;
+        }
+    }
+    size_t keys = out->leaves + out->node_values;
+    out->mean_depth = keys ? depth_sum / (double)keys : 0.0;
+}
+
+#define INVALID(msg)     \
+    do {                 \
+        if (why)         \
+            *why = msg;  \
+        return -1;       \
+    } while (0)
+
+/* Checks one inner node's own fields; children are checked by the walk. */
+static const char *check_node(art_node *n)
+{
+    if (n->type >= ART_NODE_KINDS)
+        return "inner node of unknown kind";
+    int num = n->num_children;
+    if (num > capacity[n->type])
+        return "more children than the node kind holds";
+    if (num < min_children[n->type])
+        return "node should have been shrunk to a smaller kind";
+    if (n->type == ART_NODE4) {
+        if (num == 0)
+            return "node with no children should have become a leaf";
+        if (num == 1 && n->value == NULL)
+            return "node with one child and no value should have been merged";
+    }
+    int counted = 0;
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        uint8_t *keys = small_keys(n);
+        uintptr_t *ch = small_children(n);
+        for (int i = 0; i < num; i++) {
+            if (i > 0 && keys[i - 1] >= keys[i])
+                return "Node4/16 keys not strictly ascending";
+            if (ch[i] == 0)
+                return "Node4/16 used slot holds no child";
+        }
+        for (int i = num; i < capacity[n->type]; i++)
+            if (ch[i] != 0)
+                return "Node4/16 unused slot holds a child";
+        return NULL;
+    }
+    case ART_NODE48: {
+        uint8_t *index = n48_index(n);
+        uintptr_t *ch = n48_children(n);
+        uint64_t seen = 0;
+        for (int b = 0; b < 256; b++) {
+            if (!index[b])
+                continue;
+            int slot = index[b] - 1;
+            if (slot >= 48)
+                return "Node48 index out of range";
+            if (seen & ((uint64_t)1 << slot))
+                return "Node48 slot indexed twice";
+            seen |= (uint64_t)1 << slot;
+            if (ch[slot] == 0)
+                return "Node48 index points at an empty slot";
+            counted++;
+        }
+        for (int s = 0; s < 48; s++)
+            if (ch[s] && !(seen & ((uint64_t)1 << s)))
+                return "Node48 child not reachable from the index";
+        break;
+    }
+    default: {
+        uintptr_t *ch = n256_children(n);
+        for (int b = 0; b < 256; b++)
+            counted += ch[b] != 0;
+        break;
+    }
+    }
+    if (counted != num)
+        return "child count does not match num_children";
+    return NULL;
+}
+
+int art_validate(const art_tree *t, const char **why)
+{
+    size_t keys = 0, bytes = 0;
+    uintptr_t root = t->root;
+    if (root && IS_LEAF(root)) {
+        keys = 1;
+        bytes = leaf_size(AS_LEAF(root)->len);
+    } else if (root) {
+        art_walk_frame *w = t->walk;
+        if (t->walk_cap == 0)
+            INVALID("walk stack missing");
+        size_t sp = 0;
+        w[0].node = root;
+        w[0].next = -1;
+        while (1) {
+            art_node *n = AS_NODE(w[sp].node);
+            if (w[sp].next < 0) {
+                const char *msg = check_node(n);
+                if (msg)
+                    INVALID(msg);
+                w[sp].next = 0;
+                bytes += node_size(n->type, n->prefix_len);
+                keys += n->value != NULL;
+            }
+            uintptr_t child;
+            int b = child_ge(n, w[sp].next, &child);
+            if (b < 0) {
+                if (sp == 0)
+                    break;
+                sp--;
+                continue;
+            }
+            w[sp].next = b + 1;
+            if (child == 0)
+                INVALID("empty child slot");
+            if (IS_LEAF(child)) {
+                keys++;
+                bytes += leaf_size(AS_LEAF(child)->len);
+            } else {
+                if (sp + 1 >= t->walk_cap)
+                    INVALID("tree deeper than its walk stack");
+                sp++;
+                w[sp].node = child;
+                w[sp].next = -1;
+            }
+        }
+    }
+    if (keys != t->size)
+        INVALID("key count does not match size");
+    if (bytes != t->bytes)
+        INVALID("byte count does not match the nodes and leaves");
+    return ART_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Cursors                                                             */
+/* ------------------------------------------------------------------ */
+
+void art_cursor_init(art_cursor *c, art_tree *t)
+{
+    memset(c, 0, sizeof(*c));
+    c->tree = t;
+    c->version = t->version;
+}
+
+void art_cursor_free(art_cursor *c)
+{
+    free(c->frames);
+    free(c->key);
+    free(c->scratch);
+    c->frames = NULL;
+    c->key = c->scratch = NULL;
+    c->frames_cap = c->key_cap = c->scratch_cap = 0;
+    c->depth = c->key_len = 0;
+    c->at = 0;
+}
+
+/* Grows *buf to hold at least need elements of size elem. */
+static int grow(art_tree *t, void **buf, size_t *cap, size_t need,
+                size_t elem)
+{
+    if (need <= *cap)
+        return ART_OK;
+    size_t n = *cap ? *cap : 32;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / elem)
+            return ART_ENOMEM;
+        n *= 2;
+    }
+    void *p = tree_malloc(t, n * elem);
+    if (p == NULL)
+        return ART_ENOMEM;
+    if (*cap)
+        memcpy(p, *buf, *cap * elem);
+    free(*buf);
+    *buf = p;
+    *cap = n;
+    return ART_OK;
+}
+
+static int cursor_fail(art_cursor *c)
+{
+    c->at = 0;
+    c->depth = 0;
+    return ART_ENOMEM;
+}
+
+static int key_append(art_cursor *c, const uint8_t *p, size_t n)
+{
+    if (c->key_len + n > c->key_cap &&
+        grow(c->tree, (void **)&c->key, &c->key_cap, c->key_len + n, 1) < 0)
+        return ART_ENOMEM;
+    if (n)
+        memcpy(c->key + c->key_len, p, n);
+    c->key_len += n;
+    return ART_OK;
+}
+
+static void key_truncate(art_cursor *c, size_t n)
+{
+    c->key_len = n;
+    if (n < c->changed_from)
+        c->changed_from = n;
+}
+
+/* Pushes inner node n and appends its prefix to the key. */
+static int push_node(art_cursor *c, art_node *n)
+{
+    if (c->depth == c->frames_cap &&
+        grow(c->tree, (void **)&c->frames, &c->frames_cap, c->depth + 1,
+             sizeof(art_cursor_frame)) < 0)
+        return ART_ENOMEM;
+    art_cursor_frame *f = &c->frames[c->depth++];
+    f->node = n;
+    f->depth = c->key_len;
+    f->byte = -1;
+    return key_append(c, node_prefix(n), n->prefix_len);
+}
+
+/*
+ * From the node on top of the stack (pushed, prefix appended), goes down
+ * to its smallest key (forward) or its largest (backward).
+ */
+static int settle(art_cursor *c, int forward)
+{
+    while (1) {
+        art_cursor_frame *f = &c->frames[c->depth - 1];
+        art_node *n = f->node;
+        uintptr_t child;
+        int b;
+        if (forward && n->value) {
+            f->byte = -1;
+            c->at = TAG_NODE(n);
+            return 1;
+        }
+        b = forward ? child_ge(n, 0, &child) : child_le(n, 255, &child);
+        if (b < 0) {
+            f->byte = -1;
+            c->at = TAG_NODE(n);
+            return 1;
+        }
+        f->byte = b;
+        uint8_t byte = (uint8_t)b;
+        if (key_append(c, &byte, 1) < 0)
+            return cursor_fail(c);
+        if (IS_LEAF(child)) {
+            art_leaf *l = AS_LEAF(child);
+            if (key_append(c, l->suffix, l->len) < 0)
+                return cursor_fail(c);
+            c->at = child;
+            return 1;
+        }
+        if (push_node(c, AS_NODE(child)) < 0)
+            return cursor_fail(c);
+    }
+}
+
+/* Goes down from child p (its byte already appended) to an extreme key. */
+static int descend(art_cursor *c, uintptr_t p, int forward)
+{
+    if (IS_LEAF(p)) {
+        art_leaf *l = AS_LEAF(p);
+        if (key_append(c, l->suffix, l->len) < 0)
+            return cursor_fail(c);
+        c->at = p;
+        return 1;
+    }
+    if (push_node(c, AS_NODE(p)) < 0)
+        return cursor_fail(c);
+    return settle(c, forward);
+}
+
+/*
+ * Moves to the next key (forward) or the previous one from the position
+ * recorded in the stack: the top frame's byte says which child (or -1,
+ * the value slot) the cursor is in.
+ */
+static int step(art_cursor *c, int forward)
+{
+    while (c->depth > 0) {
+        art_cursor_frame *f = &c->frames[c->depth - 1];
+        art_node *n = f->node;
+        size_t base = f->depth + n->prefix_len;
+        uintptr_t child;
+        int b;
+        key_truncate(c, base);
+        if (forward) {
+            b = child_ge(n, f->byte + 1, &child);
+        } else {
+            if (f->byte < 0) {
+                c->depth--;
+                continue;
+            }
+            b = child_le(n, f->byte - 1, &child);
+            if (b < 0 && n->value) {
+                f->byte = -1;
+                c->at = TAG_NODE(n);
+                return 1;
+            }
+        }
+        if (b >= 0) {
+            uint8_t byte = (uint8_t)b;
+            f->byte = b;
+            if (key_append(c, &byte, 1) < 0)
+                return cursor_fail(c);
+            return descend(c, child, forward);
+        }
+        c->depth--;
+    }
+    c->at = 0;
+    return 0;
+}
+
+static void cursor_reset(art_cursor *c)
+{
+    c->depth = 0;
+    c->key_len = 0;
+    c->changed_from = 0;
+    c->at = 0;
+    c->version = c->tree->version;
+}
+
+int art_cursor_first(art_cursor *c)
+{
+    cursor_reset(c);
+    if (c->tree->root == 0)
+        return 0;
+    return descend(c, c->tree->root, 1);
+}
+
+int art_cursor_last(art_cursor *c)
+{
+    cursor_reset(c);
+    if (c->tree->root == 0)
+        return 0;
+    return descend(c, c->tree->root, 0);
+}
+
+static int cmp_bytes(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    size_t n = na < nb ? na : nb;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r)
+        return r;
+    return na < nb ? -1 : na > nb;
+}
+
+int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
+                    art_seek_mode mode)
+{
+    int forward = mode == ART_SEEK_GE || mode == ART_SEEK_GT;
+    int strict = mode == ART_SEEK_GT || mode == ART_SEEK_LT;
+    uintptr_t p = c->tree->root;
+    size_t d = 0;
+    cursor_reset(c);
+    if (p == 0)
+        return 0;
+    while (1) {
+        if (IS_LEAF(p)) {
+            art_leaf *l = AS_LEAF(p);
+            int cmp = cmp_bytes(l->suffix, l->len, key + d, len - d);
+            if (key_append(c, l->suffix, l->len) < 0)
+                return cursor_fail(c);
+            c->at = p;
+            if (cmp == 0 ? !strict : (forward ? cmp > 0 : cmp < 0))
+                return 1;
+            return step(c, forward);
+        }
+        art_node *n = AS_NODE(p);
+        size_t plen = n->prefix_len, rem = len - d;
+        size_t m = common_len(node_prefix(n), plen, key + d, rem);
+        if (push_node(c, n) < 0)
+            return cursor_fail(c);
+        art_cursor_frame *f = &c->frames[c->depth - 1];
+        if (m < plen) {
+            /* The target leaves the prefix, or ends inside it (and is
+               then smaller than every key below n). */
+            int below = m < rem && key[d + m] < node_prefix(n)[m];
+            if (m == rem || below) {
+                if (forward)
+                    return settle(c, 1);
+            } else if (!forward) {
+                return settle(c, 0);
+            }
+            c->depth--;
+            return step(c, forward);
+        }
+        d += plen;
+        if (d == len) {
+            /* The target is n's own key; all else below n is greater. */
+            if (n->value && !strict) {
+                c->at = TAG_NODE(n);
+                return 1;
+            }
+            if (forward)
+                return step(c, 1); /* frame byte -1: first child */
+            c->depth--;
+            return step(c, 0);
+        }
+        uint8_t want = key[d];
+        uintptr_t child;
+        int b = forward ? child_ge(n, want, &child) : child_le(n, want, &child);
+        if (b < 0) {
+            if (!forward && n->value) {
+                c->at = TAG_NODE(n);
+                return 1;
+            }
+            c->depth--;
+            return step(c, forward);
+        }
+        uint8_t byte = (uint8_t)b;
+        f->byte = b;
+        if (key_append(c, &byte, 1) < 0)
+            return cursor_fail(c);
+        if (b != want)
+            return descend(c, child, forward);
+        p = child;
+        d++;
+    }
+}
+
+/* Re-seeks from the cursor's own key after the tree changed. */
+static int reseek(art_cursor *c, art_seek_mode mode)
+{
+    size_t len = c->key_len;
+    if (grow(c->tree, (void **)&c->scratch, &c->scratch_cap, len ? len : 1,
+             1) < 0)
+        return cursor_fail(c);
+    if (len)
+        memcpy(c->scratch, c->key, len);
+    return art_cursor_seek(c, c->scratch, len, mode);
+}
+
+int art_cursor_next(art_cursor *c)
+{
+    if (c->at == 0)
+        return art_cursor_first(c);
+    if (c->version != c->tree->version)
+        return reseek(c, ART_SEEK_GT);
+    c->changed_from = c->key_len;
+    return step(c, 1);
+}
+
+int art_cursor_prev(art_cursor *c)
+{
+    if (c->at == 0)
+        return art_cursor_last(c);
+    if (c->version != c->tree->version)
+        return reseek(c, ART_SEEK_LT);
+    c->changed_from = c->key_len;
+    return step(c, 0);
+}
+
+int art_cursor_skip(art_cursor *c, size_t n)
+{
+    if (c->at == 0)
+        return 0;
+    c->changed_from = c->key_len;
+    while (c->depth > 0) {
+        art_cursor_frame *f = &c->frames[c->depth - 1];
+        art_node *node = f->node;
+        /* A node whose prefix reaches offset n lies wholly inside the
+           skipped range; otherwise the range is the child we are in. */
+        if (f->depth + node->prefix_len >= n) {
+            c->depth--;
+            continue;
+        }
+        return step(c, 1);
+    }
+    c->at = 0;
+    return 0;
+}
+
+void *art_cursor_value(const art_cursor *c)
+{
+    if (c->at == 0)
+        return NULL;
+    return IS_LEAF(c->at) ? AS_LEAF(c->at)->value : AS_NODE(c->at)->value;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fuzzy search                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Length of the UTF-8 sequence a lead byte starts; 1 for stray bytes. */
+static inline size_t utf8_len(uint8_t b)
+{
+    if (b < 0xC0)
+        return 1;
+    if (b < 0xE0)
+        return 2;
+    if (b < 0xF0)
+        return 3;
+    return b < 0xF8 ? 4 : 1;
+}
+
+/* Decodes one symbol at s[0..avail): a byte, or a code point (lenient:
+   the tree only ever holds what the binding encoded). */
+static uint32_t next_symbol(const uint8_t *s, size_t avail, int utf8,
+                            size_t *n)
+{
+    if (!utf8) {
+        *n = 1;
+        return s[0];
+    }
+    size_t len = utf8_len(s[0]);
+    if (len > avail)
+        len = avail;
+    uint32_t cp = len == 1 ? s[0] : (uint32_t)(s[0] & (0x7F >> len));
+    for (size_t i = 1; i < len; i++)
+        cp = (cp << 6) | (uint32_t)(s[i] & 0x3F);
+    *n = len;
+    return cp;
+}
+
+int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query,
+                   size_t len, uint32_t max_distance, int utf8)
+{
+    memset(f, 0, sizeof(*f));
+    art_cursor_init(&f->cursor, t);
+    f->max_distance = max_distance;
+    f->utf8 = utf8;
+    if (len >= SIZE_MAX / sizeof(uint32_t) / 2)
+        return ART_ENOMEM;
+    f->query = tree_malloc(t, (len ? len : 1) * sizeof(uint32_t));
+    if (f->query == NULL)
+        return ART_ENOMEM;
+    for (size_t i = 0, n; i < len; i += n)
+        f->query[f->qlen++] = next_symbol(query + i, len - i, utf8, &n);
+    size_t width = f->qlen + 1;
+    if (grow(t, (void **)&f->rows, &f->rows_cap, width * 8,
+             sizeof(uint32_t)) < 0) {
+        art_fuzzy_free(f);
+        return ART_ENOMEM;
+    }
+    for (size_t j = 0; j < width; j++)
+        f->rows[j] = (uint32_t)j;
+    return ART_OK;
+}
+
+void art_fuzzy_free(art_fuzzy *f)
+{
+    art_cursor_free(&f->cursor);
+    free(f->query);
+    free(f->rows);
+    f->query = NULL;
+    f->rows = NULL;
+    f->rows_cap = 0;
+}
+
+/*
+ * Computes the rows of the current key from the last offset whose row is
+ * still valid.  Returns 1 with the distance in f->distance when the whole
+ * key was processed, 0 after skipping a subtree that cannot match (the
+ * cursor then sits on the next candidate, or is exhausted), or ART_ENOMEM.
+ */
+static int fuzzy_rows(art_fuzzy *f)
+{
+    art_cursor *c = &f->cursor;
+    const uint8_t *key = c->key;
+    size_t len = c->key_len, width = f->qlen + 1;
+    size_t s = f->rows_valid < c->changed_from ? f->rows_valid
+                                               : c->changed_from;
+    if (s > len)
+        s = len;
+    /* Rows are kept at symbol boundaries only: back up to one. */
+    if (f->utf8)
+        while (s > 0 && s < len && (key[s] & 0xC0) == 0x80)
+            s--;
+    while (s < len) {
+        size_t n;
+        uint32_t sym = next_symbol(key + s, len - s, f->utf8, &n);
+        if (grow(c->tree, (void **)&f->rows, &f->rows_cap,
+                 (s + n + 1) * width, sizeof(uint32_t)) < 0)
+            return ART_ENOMEM;
+        const uint32_t *prev = f->rows + s * width;
+        uint32_t *row = f->rows + (s + n) * width;
+        uint32_t low = row[0] = prev[0] + 1;
+        for (size_t j = 1; j < width; j++) {
+            uint32_t best = prev[j - 1] + (f->query[j - 1] != sym);
+            if (prev[j] + 1 < best)
+                best = prev[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            if (best < low)
+                low = best;
+        }
+        if (low > f->max_distance) {
+            /* No key starting with key[0..s+n) can come within reach. */
+            f->rows_valid = s;
+            return art_cursor_skip(c, s + n) < 0 ? ART_ENOMEM : 0;
+        }
+        s += n;
+        f->rows_valid = s;
+    }
+    f->distance = f->rows[len * width + f->qlen];
+    return 1;
+}
+
+int art_fuzzy_next(art_fuzzy *f)
+{
+    art_cursor *c = &f->cursor;
+    int r;
+    if (!f->started) {
+        f->started = 1;
+        r = art_cursor_first(c);
+    } else {
+        r = art_cursor_next(c);
+    }
+    while (r > 0) {
+        int k = fuzzy_rows(f);
+        if (k < 0)
+            return k;
+        if (k == 0) {
+            r = c->at ? 1 : 0; /* skip already moved the cursor */
+            continue;
+        }
+        if (f->distance <= f->max_distance)
+            return 1;
+        r = art_cursor_next(c);
+    }
+    return r;
+}

@@ -1,0 +1,1800 @@
+/*
+ * _blart.c -- the CPython binding of the adaptive radix tree in core/art.h.
+ *
+ * This file is the only place where Python meets the tree.  It defines:
+ *
+ *   TreeMap, BytesTreeMap   one C type layout (MapObject), two heap types;
+ *                           they differ only in how keys are converted
+ *                           (str <-> UTF-8 with surrogates passed through,
+ *                           or bytes-like -> bytes).
+ *   TreeMapIterator         one iterator type over an art_cursor; every
+ *                           iteration (keys, values, items, reversed,
+ *                           prefix, range, fuzzy) is this type with a
+ *                           different start, stop test and yield kind.
+ *   TreeMapKeys/Values/Items  live views.
+ *
+ * Rules followed throughout (see CPython's dictobject.c for the origin):
+ *  - The tree owns one reference per value.  A reference is released only
+ *    after the tree is consistent again, because Py_DECREF can run any
+ *    Python code, including code that mutates this map.  clear() and
+ *    tp_clear move the whole tree out first, then release it.
+ *  - Key bytes and value pointers are copied out of the tree before any
+ *    Python object is created: an allocation can run the GC, and the GC
+ *    can run finalizers that mutate the map.
+ *  - Iterators hold a cursor, which is weakly consistent by itself (see
+ *    art.h): after the map changed, the next step re-seeks past the last
+ *    key yielded.  Nothing here ever holds a tree pointer across a call
+ *    into Python.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <string.h>
+
+#include "art.h"
+
+/* ------------------------------------------------------------------ */
+/* Module state and object layouts                                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct {
+    PyTypeObject *TreeMap_Type;
+    PyTypeObject *BytesTreeMap_Type;
+    PyTypeObject *Iter_Type;
+    PyTypeObject *KeysView_Type;
+    PyTypeObject *ValuesView_Type;
+    PyTypeObject *ItemsView_Type;
+    PyObject *mapping_abc; /* collections.abc.Mapping, imported lazily */
+} blart_state;
+
+typedef struct {
+    PyObject_HEAD
+    art_tree tree;
+    blart_state *state;
+    int bytes_keys; /* 0: str keys (TreeMap), 1: bytes keys */
+    PyObject *weakreflist;
+} MapObject;
+
+enum { YIELD_KEYS, YIELD_VALUES, YIELD_ITEMS, YIELD_FUZZY };
+enum { ITER_FRESH, ITER_RUNNING, ITER_DONE };
+
+/* Where an iteration starts. */
+enum { START_EDGE, START_SEEK };
+/* When it stops (checked on every key reached). */
+enum { STOP_NONE, STOP_PREFIX, STOP_BOUND };
+
+typedef struct {
+    PyObject_HEAD
+    MapObject *map;
+    art_fuzzy walk; /* .cursor is the cursor of every iterator; the rest
+                       is used by fuzzy searches only */
+    int yield;
+    int reverse;
+    int state;
+    int busy; /* set while a step runs; guards re-entrant next() */
+    int start;
+    art_seek_mode start_mode;
+    int stop;
+    int stop_inclusive;
+    uint8_t *start_key, *stop_key; /* PyMem buffers or NULL */
+    size_t start_len, stop_len;
+} IterObject;
+
+typedef struct {
+    PyObject_HEAD
+    MapObject *map;
+} ViewObject;
+
+static struct PyModuleDef blart_module;
+
+static blart_state *state_of_type(PyTypeObject *type)
+{
+#if PY_VERSION_HEX >= 0x030A0000
+    PyObject *mod = PyType_GetModuleByDef(type, &blart_module);
+    if (mod == NULL)
+        return NULL;
+    return (blart_state *)PyModule_GetState(mod);
+#else
+    /* 3.9: find the first of our heap types in the MRO. */
+    PyObject *mro = type->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *mod = ((PyHeapTypeObject *)t)->ht_module;
+        if (mod && PyModule_GetDef(mod) == &blart_module)
+            return (blart_state *)PyModule_GetState(mod);
+    }
+    PyErr_SetString(PyExc_TypeError, "not a blart type");
+    return NULL;
+#endif
+}
+
+static int is_map(blart_state *st, PyObject *o)
+{
+    return PyObject_TypeCheck(o, st->TreeMap_Type) ||
+           PyObject_TypeCheck(o, st->BytesTreeMap_Type);
+}
+
+/* The class name without its module, for messages and repr. */
+static const char *short_name(PyTypeObject *t)
+{
+    const char *dot = strrchr(t->tp_name, '.');
+    return dot ? dot + 1 : t->tp_name;
+}
+
+static const char *map_kind_name(MapObject *m)
+{
+    return m->bytes_keys ? "BytesTreeMap" : "TreeMap";
+}
+
+static int set_error(int code)
+{
+    if (code == ART_EINVAL)
+        PyErr_SetString(PyExc_OverflowError, "key too long for blart");
+    else
+        PyErr_NoMemory();
+    return -1;
+}
+
+static void set_key_error(PyObject *key)
+{
+    PyObject *tup = PyTuple_Pack(1, key);
+    if (tup) {
+        PyErr_SetObject(PyExc_KeyError, tup);
+        Py_DECREF(tup);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Keys                                                                */
+/* ------------------------------------------------------------------ */
+
+#define KEYBUF_INLINE 256
+
+/* A key's bytes, borrowed from the object or encoded into a buffer. */
+typedef struct {
+    const uint8_t *p;
+    size_t n;
+    Py_buffer view;
+    int has_view;
+    uint8_t *heap;
+    uint8_t inline_buf[KEYBUF_INLINE];
+} keybuf;
+
+/*
+ * UTF-8 of a str's code points, surrogates encoded like any other code
+ * point (as Python's "surrogatepass" does), so every str has an encoding
+ * and byte order equals code point order.
+ */
+static size_t encode_utf8(int kind, const void *data, Py_ssize_t len,
+                          uint8_t *out)
+{
+    uint8_t *o = out;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch < 0x80) {
+            *o++ = (uint8_t)ch;
+        } else if (ch < 0x800) {
+            *o++ = (uint8_t)(0xC0 | (ch >> 6));
+            *o++ = (uint8_t)(0x80 | (ch & 0x3F));
+        } else if (ch < 0x10000) {
+            *o++ = (uint8_t)(0xE0 | (ch >> 12));
+            *o++ = (uint8_t)(0x80 | ((ch >> 6) & 0x3F));
+            *o++ = (uint8_t)(0x80 | (ch & 0x3F));
+        } else {
+            *o++ = (uint8_t)(0xF0 | (ch >> 18));
+            *o++ = (uint8_t)(0x80 | ((ch >> 12) & 0x3F));
+            *o++ = (uint8_t)(0x80 | ((ch >> 6) & 0x3F));
+            *o++ = (uint8_t)(0x80 | (ch & 0x3F));
+        }
+    }
+    return (size_t)(o - out);
+}
+
+static int key_type_error(MapObject *m, PyObject *key)
+{
+    PyErr_Format(PyExc_TypeError,
+                 m->bytes_keys
+                     ? "%s keys must be bytes-like (bytes, bytearray, "
+                       "memoryview), not %.200s"
+                     : "%s keys must be str, not %.200s",
+                 map_kind_name(m), Py_TYPE(key)->tp_name);
+    return -1;
+}
+
+/* Fills kb with the bytes of key; 0 on success, -1 with an exception. */
+static int key_get(MapObject *m, PyObject *key, keybuf *kb)
+{
+    kb->has_view = 0;
+    kb->heap = NULL;
+    if (!m->bytes_keys) {
+        if (!PyUnicode_Check(key))
+            return key_type_error(m, key);
+#if PY_VERSION_HEX < 0x030C0000
+        if (PyUnicode_READY(key) < 0)
+            return -1;
+#endif
+        Py_ssize_t len = PyUnicode_GET_LENGTH(key);
+        if (PyUnicode_IS_ASCII(key)) {
+            /* Fast path: an ASCII str's bytes are its UTF-8. */
+            kb->p = (const uint8_t *)PyUnicode_DATA(key);
+            kb->n = (size_t)len;
+            return 0;
+        }
+        int kind = PyUnicode_KIND(key);
+        size_t per = kind == PyUnicode_1BYTE_KIND   ? 2
+                     : kind == PyUnicode_2BYTE_KIND ? 3
+                                                    : 4;
+        if ((size_t)len > PY_SSIZE_T_MAX / per) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        size_t need = (size_t)len * per;
+        uint8_t *out = kb->inline_buf;
+        if (need > KEYBUF_INLINE) {
+            out = kb->heap = PyMem_Malloc(need);
+            if (out == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+        }
+        kb->n = encode_utf8(kind, PyUnicode_DATA(key), len, out);
+        kb->p = out;
+        return 0;
+    }
+    if (PyBytes_Check(key)) {
+        kb->p = (const uint8_t *)PyBytes_AS_STRING(key);
+        kb->n = (size_t)PyBytes_GET_SIZE(key);
+        return 0;
+    }
+    if (PyUnicode_Check(key) || !PyObject_CheckBuffer(key))
+        return key_type_error(m, key);
+    if (PyObject_GetBuffer(key, &kb->view, PyBUF_SIMPLE) < 0)
+        return -1;
+    kb->has_view = 1;
+    kb->p = (const uint8_t *)kb->view.buf;
+    kb->n = (size_t)kb->view.len;
+    return 0;
+}
+
+static void key_release(keybuf *kb)
+{
+    if (kb->has_view)
+        PyBuffer_Release(&kb->view);
+    PyMem_Free(kb->heap);
+}
+
+/* A new key object for the bytes p[0..n). */
+static PyObject *key_new(MapObject *m, const uint8_t *p, size_t n)
+{
+    if (m->bytes_keys)
+        return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+    return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n,
+                                "surrogatepass");
+}
+
+/* ------------------------------------------------------------------ */
+/* Core operations shared by methods and slots                         */
+/* ------------------------------------------------------------------ */
+
+static int map_set(MapObject *m, PyObject *key, PyObject *value)
+{
+    keybuf kb;
+    void *old;
+    if (key_get(m, key, &kb) < 0)
+        return -1;
+    Py_INCREF(value);
+    int r = art_insert(&m->tree, kb.p, kb.n, value, &old);
+    key_release(&kb);
+    if (r < 0) {
+        Py_DECREF(value);
+        return set_error(r);
+    }
+    Py_XDECREF((PyObject *)old); /* may re-enter: the tree is consistent */
+    return 0;
+}
+
+/* Removes key; returns the value (a new reference), or NULL with KeyError
+   (when missing) or another exception set. */
+static PyObject *map_take(MapObject *m, PyObject *key)
+{
+    keybuf kb;
+    void *old;
+    if (key_get(m, key, &kb) < 0)
+        return NULL;
+    int r = art_delete(&m->tree, kb.p, kb.n, &old);
+    key_release(&kb);
+    if (r < 0) {
+        set_error(r);
+        return NULL;
+    }
+    if (r == 0) {
+        set_key_error(key);
+        return NULL;
+    }
+    return (PyObject *)old; /* the tree's reference passes to the caller */
+}
+
+/* Borrowed value for key, or NULL (with an exception only on error). */
+static PyObject *map_lookup(MapObject *m, PyObject *key)
+{
+    keybuf kb;
+    if (key_get(m, key, &kb) < 0)
+        return NULL;
+    PyObject *v = (PyObject *)art_search(&m->tree, kb.p, kb.n);
+    key_release(&kb);
+    return v;
+}
+
+static int release_value(void *value, void *ctx)
+{
+    (void)ctx;
+    Py_DECREF((PyObject *)value);
+    return 0;
+}
+
+static void release_value_fn(void *value, void *ctx)
+{
+    release_value(value, ctx);
+}
+
+/* Empties the map; values are released after the map is already empty. */
+static void map_clear_tree(MapObject *m)
+{
+    art_tree old;
+    art_tree_init(&old);
+    art_tree_move(&old, &m->tree);
+    art_tree_clear(&old, release_value_fn, NULL);
+}
+
+static int incref_value(void *value, void *ctx)
+{
+    (void)ctx;
+    Py_INCREF((PyObject *)value);
+    return 0;
+}
+
+static MapObject *map_alloc(PyTypeObject *type, blart_state *st,
+                            int bytes_keys)
+{
+    MapObject *m = (MapObject *)type->tp_alloc(type, 0);
+    if (m == NULL)
+        return NULL;
+    art_tree_init(&m->tree);
+    m->state = st;
+    m->bytes_keys = bytes_keys;
+    m->weakreflist = NULL;
+    return m;
+}
+
+/* A map of m's type holding the same items, without calling __init__. */
+static PyObject *map_copy_of(MapObject *m)
+{
+    MapObject *c = map_alloc(Py_TYPE(m), m->state, m->bytes_keys);
+    if (c == NULL)
+        return NULL;
+    if (art_tree_copy(&c->tree, &m->tree) < 0) {
+        Py_DECREF(c);
+        return PyErr_NoMemory();
+    }
+    art_foreach(&c->tree, incref_value, NULL);
+    return (PyObject *)c;
+}
+
+static int is_mapping(blart_state *st, PyObject *o)
+{
+    if (PyDict_Check(o) || is_map(st, o))
+        return 1;
+    if (st->mapping_abc == NULL) {
+        PyObject *abc = PyImport_ImportModule("collections.abc");
+        if (abc == NULL)
+            return -1;
+        st->mapping_abc = PyObject_GetAttrString(abc, "Mapping");
+        Py_DECREF(abc);
+        if (st->mapping_abc == NULL)
+            return -1;
+    }
+    return PyObject_IsInstance(o, st->mapping_abc);
+}
+
+/* ------------------------------------------------------------------ */
+/* update() and the constructor                                        */
+/* ------------------------------------------------------------------ */
+
+static int update_from_pairs(MapObject *m, PyObject *seq)
+{
+    PyObject *it = PyObject_GetIter(seq);
+    if (it == NULL)
+        return -1;
+    PyObject *item;
+    Py_ssize_t i = 0;
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *fast = PySequence_Fast(item, "");
+        if (fast == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_TypeError))
+                PyErr_Format(PyExc_TypeError,
+                             "cannot convert %s update sequence element "
+                             "#%zd to a sequence",
+                             map_kind_name(m), i);
+            Py_DECREF(item);
+            goto error;
+        }
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+        if (n != 2) {
+            PyErr_Format(PyExc_ValueError,
+                         "%s update sequence element #%zd has length %zd; "
+                         "2 is required",
+                         map_kind_name(m), i, n);
+            Py_DECREF(fast);
+            Py_DECREF(item);
+            goto error;
+        }
+        PyObject *k = PySequence_Fast_GET_ITEM(fast, 0);
+        PyObject *v = PySequence_Fast_GET_ITEM(fast, 1);
+        Py_INCREF(k);
+        Py_INCREF(v);
+        int r = map_set(m, k, v);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        Py_DECREF(fast);
+        Py_DECREF(item);
+        if (r < 0)
+            goto error;
+        i++;
+    }
+    if (PyErr_Occurred())
+        goto error;
+    Py_DECREF(it);
+    return 0;
+error:
+    Py_DECREF(it);
+    return -1;
+}
+
+/* From another map with the same key kind: no key objects at all. */
+static int update_from_map(MapObject *m, MapObject *src)
+{
+    art_cursor c;
+    art_cursor_init(&c, &src->tree);
+    int r;
+    while ((r = art_cursor_next(&c)) > 0) {
+        PyObject *v = (PyObject *)art_cursor_value(&c);
+        void *old;
+        Py_INCREF(v);
+        int ir = art_insert(&m->tree, c.key, c.key_len, v, &old);
+        if (ir < 0) {
+            Py_DECREF(v);
+            art_cursor_free(&c);
+            return set_error(ir);
+        }
+        Py_XDECREF((PyObject *)old);
+    }
+    art_cursor_free(&c);
+    return r < 0 ? set_error(r) : 0;
+}
+
+static int update_from_dict(MapObject *m, PyObject *d)
+{
+    Py_ssize_t pos = 0, size = PyDict_GET_SIZE(d);
+    PyObject *k, *v;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        Py_INCREF(k);
+        Py_INCREF(v);
+        int r = map_set(m, k, v);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        if (r < 0)
+            return -1;
+        if (PyDict_GET_SIZE(d) != size) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "dictionary changed size during update");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int update_from_keys(MapObject *m, PyObject *src)
+{
+    PyObject *keys = PyObject_CallMethod(src, "keys", NULL);
+    if (keys == NULL)
+        return -1;
+    PyObject *it = PyObject_GetIter(keys);
+    Py_DECREF(keys);
+    if (it == NULL)
+        return -1;
+    PyObject *k;
+    while ((k = PyIter_Next(it)) != NULL) {
+        PyObject *v = PyObject_GetItem(src, k);
+        int r = v ? map_set(m, k, v) : -1;
+        Py_XDECREF(v);
+        Py_DECREF(k);
+        if (r < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int map_update_arg(MapObject *m, PyObject *arg)
+{
+    if (PyDict_CheckExact(arg))
+        return update_from_dict(m, arg);
+    if (is_map(m->state, arg) && ((MapObject *)arg)->bytes_keys == m->bytes_keys)
+        return update_from_map(m, (MapObject *)arg);
+    /* Like dict.update: anything with keys() is a mapping. */
+    PyObject *keys_attr = PyObject_GetAttrString(arg, "keys");
+    if (keys_attr) {
+        Py_DECREF(keys_attr);
+        return update_from_keys(m, arg);
+    }
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+        return -1;
+    PyErr_Clear();
+    return update_from_pairs(m, arg);
+}
+
+static int map_update_common(MapObject *m, PyObject *args, PyObject *kwds,
+                             const char *fname)
+{
+    PyObject *arg = Py_None;
+    if (!PyArg_UnpackTuple(args, fname, 0, 1, &arg))
+        return -1;
+    if (arg != Py_None && map_update_arg(m, arg) < 0)
+        return -1;
+    if (kwds && PyDict_GET_SIZE(kwds) && update_from_dict(m, kwds) < 0)
+        return -1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The iterator: one cursor behind every iteration                     */
+/* ------------------------------------------------------------------ */
+
+static IterObject *iter_new(MapObject *m, int yield, int reverse)
+{
+    IterObject *it = PyObject_GC_New(IterObject, m->state->Iter_Type);
+    if (it == NULL)
+        return NULL;
+    Py_INCREF(m);
+    it->map = m;
+    memset(&it->walk, 0, sizeof(it->walk));
+    art_cursor_init(&it->walk.cursor, &m->tree);
+    it->yield = yield;
+    it->reverse = reverse;
+    it->state = ITER_FRESH;
+    it->busy = 0;
+    it->start = START_EDGE;
+    it->start_mode = ART_SEEK_GE;
+    it->stop = STOP_NONE;
+    it->stop_inclusive = 0;
+    it->start_key = it->stop_key = NULL;
+    it->start_len = it->stop_len = 0;
+    PyObject_GC_Track(it);
+    return it;
+}
+
+static int cmp_keys(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+{
+    size_t n = na < nb ? na : nb;
+    int r = n ? memcmp(a, b, n) : 0;
+    if (r)
+        return r;
+    return na < nb ? -1 : na > nb;
+}
+
+/* Whether the key the cursor reached lies beyond the iteration's end. */
+static int past_stop(IterObject *it)
+{
+    const art_cursor *c = &it->walk.cursor;
+    if (it->stop == STOP_PREFIX)
+        return c->key_len < it->stop_len ||
+               (it->stop_len && memcmp(c->key, it->stop_key, it->stop_len));
+    int cmp = cmp_keys(c->key, c->key_len, it->stop_key, it->stop_len);
+    if (cmp == 0)
+        return !it->stop_inclusive;
+    return it->reverse ? cmp < 0 : cmp > 0;
+}
+
+static void iter_finish(IterObject *it)
+{
+    it->state = ITER_DONE;
+    art_fuzzy_free(&it->walk);
+}
+
+/* Moves to the next key to yield: 1, 0 when exhausted, -1 on error. */
+static int iter_step(IterObject *it)
+{
+    art_cursor *c = &it->walk.cursor;
+    int r;
+    if (it->state == ITER_DONE)
+        return 0;
+    if (it->yield == YIELD_FUZZY)
+        r = art_fuzzy_next(&it->walk);
+    else if (it->state == ITER_RUNNING)
+        r = it->reverse ? art_cursor_prev(c) : art_cursor_next(c);
+    else if (it->start == START_SEEK)
+        r = art_cursor_seek(c, it->start_key, it->start_len, it->start_mode);
+    else
+        r = it->reverse ? art_cursor_last(c) : art_cursor_first(c);
+    it->state = ITER_RUNNING;
+    if (r > 0 && it->stop != STOP_NONE && past_stop(it))
+        r = 0;
+    if (r <= 0) {
+        iter_finish(it);
+        if (r < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return r;
+}
+
+static PyObject *iter_next(IterObject *it)
+{
+    if (it->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "iterator already executing");
+        return NULL;
+    }
+    it->busy = 1;
+    PyObject *res = NULL;
+    if (iter_step(it) <= 0)
+        goto done;
+    art_cursor *c = &it->walk.cursor;
+    MapObject *m = it->map;
+    if (it->yield == YIELD_KEYS) {
+        res = key_new(m, c->key, c->key_len);
+        goto done;
+    }
+    /* Own the value before making objects: the GC may run finalizers. */
+    PyObject *v = (PyObject *)art_cursor_value(c);
+    Py_INCREF(v);
+    if (it->yield == YIELD_VALUES) {
+        res = v;
+        goto done;
+    }
+    unsigned long distance = it->walk.distance;
+    PyObject *k = key_new(m, c->key, c->key_len);
+    if (k == NULL) {
+        Py_DECREF(v);
+        goto done;
+    }
+    if (it->yield == YIELD_ITEMS) {
+        res = PyTuple_New(2);
+        if (res) {
+            PyTuple_SET_ITEM(res, 0, k);
+            PyTuple_SET_ITEM(res, 1, v);
+            goto done;
+        }
+    } else {
+        PyObject *d = PyLong_FromUnsignedLong(distance);
+        res = d ? PyTuple_New(3) : NULL;
+        if (res) {
+            PyTuple_SET_ITEM(res, 0, k);
+            PyTuple_SET_ITEM(res, 1, v);
+            PyTuple_SET_ITEM(res, 2, d);
+            goto done;
+        }
+        Py_XDECREF(d);
+    }
+    Py_DECREF(k);
+    Py_DECREF(v);
+done:
+    it->busy = 0;
+    return res;
+}
+
+static int iter_traverse(IterObject *it, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(it));
+    Py_VISIT(it->map);
+    return 0;
+}
+
+static int iter_clear(IterObject *it)
+{
+    Py_CLEAR(it->map);
+    return 0;
+}
+
+static void iter_dealloc(IterObject *it)
+{
+    PyTypeObject *tp = Py_TYPE(it);
+    PyObject_GC_UnTrack(it);
+    art_fuzzy_free(&it->walk);
+    PyMem_Free(it->start_key);
+    PyMem_Free(it->stop_key);
+    Py_CLEAR(it->map);
+    PyObject_GC_Del(it);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot iter_slots[] = {
+    {Py_tp_doc, "Iterator over a TreeMap or BytesTreeMap, in key order.\n\n"
+                "Weakly consistent: after the map changes, it continues with "
+                "the\nsmallest key greater than the last one yielded (the "
+                "largest\nsmaller one when reversed)."},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, iter_next},
+    {Py_tp_traverse, iter_traverse},
+    {Py_tp_clear, iter_clear},
+    {Py_tp_dealloc, iter_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec iter_spec = {
+    .name = "blart.TreeMapIterator",
+    .basicsize = sizeof(IterObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+             | Py_TPFLAGS_DISALLOW_INSTANTIATION
+#endif
+#ifdef Py_TPFLAGS_IMMUTABLETYPE
+             | Py_TPFLAGS_IMMUTABLETYPE
+#endif
+    ,
+    .slots = iter_slots,
+};
+
+/* ------------------------------------------------------------------ */
+/* Views                                                               */
+/* ------------------------------------------------------------------ */
+
+static PyObject *view_new(MapObject *m, PyTypeObject *type)
+{
+    ViewObject *v = PyObject_GC_New(ViewObject, type);
+    if (v == NULL)
+        return NULL;
+    Py_INCREF(m);
+    v->map = m;
+    PyObject_GC_Track(v);
+    return (PyObject *)v;
+}
+
+static int view_yield(ViewObject *v)
+{
+    blart_state *st = v->map->state;
+    PyTypeObject *t = Py_TYPE(v);
+    return t == st->KeysView_Type     ? YIELD_KEYS
+           : t == st->ValuesView_Type ? YIELD_VALUES
+                                      : YIELD_ITEMS;
+}
+
+static Py_ssize_t view_len(ViewObject *v)
+{
+    return (Py_ssize_t)v->map->tree.size;
+}
+
+static PyObject *view_iter(ViewObject *v)
+{
+    return (PyObject *)iter_new(v->map, view_yield(v), 0);
+}
+
+static PyObject *view_reversed(ViewObject *v, PyObject *Py_UNUSED(ignored))
+{
+    return (PyObject *)iter_new(v->map, view_yield(v), 1);
+}
+
+static int view_traverse(ViewObject *v, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(v));
+    Py_VISIT(v->map);
+    return 0;
+}
+
+static int view_clear(ViewObject *v)
+{
+    Py_CLEAR(v->map);
+    return 0;
+}
+
+static void view_dealloc(ViewObject *v)
+{
+    PyTypeObject *tp = Py_TYPE(v);
+    PyObject_GC_UnTrack(v);
+    Py_CLEAR(v->map);
+    PyObject_GC_Del(v);
+    Py_DECREF(tp);
+}
+
+static PyObject *view_repr(ViewObject *v)
+{
+    int r = Py_ReprEnter((PyObject *)v);
+    if (r != 0)
+        return r > 0 ? PyUnicode_FromString("...") : NULL;
+    PyObject *seq = PySequence_List((PyObject *)v);
+    PyObject *res = NULL;
+    if (seq)
+        res = PyUnicode_FromFormat("%s(%R)", short_name(Py_TYPE(v)), seq);
+    Py_XDECREF(seq);
+    Py_ReprLeave((PyObject *)v);
+    return res;
+}
+
+static int keys_contains(ViewObject *v, PyObject *key)
+{
+    PyObject *found = map_lookup(v->map, key);
+    if (found == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    return 1;
+}
+
+static int items_contains(ViewObject *v, PyObject *item)
+{
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2)
+        return 0;
+    PyObject *found = map_lookup(v->map, PyTuple_GET_ITEM(item, 0));
+    if (found == NULL) {
+        if (PyErr_Occurred()) {
+            /* A key of the wrong type is simply not an item. */
+            if (!PyErr_ExceptionMatches(PyExc_TypeError))
+                return -1;
+            PyErr_Clear();
+        }
+        return 0;
+    }
+    Py_INCREF(found);
+    int r = PyObject_RichCompareBool(found, PyTuple_GET_ITEM(item, 1), Py_EQ);
+    Py_DECREF(found);
+    return r;
+}
+
+static int is_setlike_view(PyObject *o)
+{
+    PyTypeObject *t = Py_TYPE(o);
+    if (t->tp_iter != (getiterfunc)view_iter)
+        return 0;
+    return view_yield((ViewObject *)o) != YIELD_VALUES;
+}
+
+/* Set operations as dict views do them: into a new set, then update. */
+static PyObject *view_setop(PyObject *a, PyObject *b, const char *method,
+                            int commutative)
+{
+    if (!is_setlike_view(a)) {
+        if (commutative) {
+            PyObject *t = a;
+            a = b;
+            b = t;
+        }
+    }
+    PyObject *result = PySet_New(a);
+    if (result == NULL)
+        return NULL;
+    PyObject *r = PyObject_CallMethod(result, method, "O", b);
+    if (r == NULL) {
+        Py_DECREF(result);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return result;
+}
+
+static PyObject *view_and(PyObject *a, PyObject *b)
+{
+    return view_setop(a, b, "intersection_update", 1);
+}
+static PyObject *view_or(PyObject *a, PyObject *b)
+{
+    return view_setop(a, b, "update", 1);
+}
+static PyObject *view_xor(PyObject *a, PyObject *b)
+{
+    return view_setop(a, b, "symmetric_difference_update", 1);
+}
+static PyObject *view_sub(PyObject *a, PyObject *b)
+{
+    return view_setop(a, b, "difference_update", 0);
+}
+
+static PyObject *view_richcompare(PyObject *self, PyObject *other, int op)
+{
+    /* Compare as sets with the set-likes CPython knows; others decide. */
+    if (!PyAnySet_Check(other) && !is_setlike_view(other) &&
+        !PyDictKeys_Check(other) && !PyDictItems_Check(other))
+        Py_RETURN_NOTIMPLEMENTED;
+    PyObject *mine = PySet_New(self);
+    if (mine == NULL)
+        return NULL;
+    PyObject *theirs = other;
+    if (!PyAnySet_Check(other)) {
+        theirs = PySet_New(other);
+        if (theirs == NULL) {
+            Py_DECREF(mine);
+            return NULL;
+        }
+    } else {
+        Py_INCREF(theirs);
+    }
+    PyObject *r = PyObject_RichCompare(mine, theirs, op);
+    Py_DECREF(mine);
+    Py_DECREF(theirs);
+    return r;
+}
+
+static PyObject *view_isdisjoint(PyObject *self, PyObject *other)
+{
+    PyObject *it = PyObject_GetIter(other);
+    if (it == NULL)
+        return NULL;
+    PyObject *x;
+    while ((x = PyIter_Next(it)) != NULL) {
+        int r = PySequence_Contains(self, x);
+        Py_DECREF(x);
+        if (r != 0) {
+            Py_DECREF(it);
+            if (r < 0)
+                return NULL;
+            Py_RETURN_FALSE;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef setview_methods[] = {
+    {"isdisjoint", (PyCFunction)view_isdisjoint, METH_O,
+     "Return True if the view and the iterable have no element in common."},
+    {"__reversed__", (PyCFunction)view_reversed, METH_NOARGS,
+     "Iterate in descending key order."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMethodDef valuesview_methods[] = {
+    {"__reversed__", (PyCFunction)view_reversed, METH_NOARGS,
+     "Iterate in descending key order."},
+    {NULL, NULL, 0, NULL},
+};
+
+#define VIEW_COMMON_SLOTS                                  \
+    {Py_tp_iter, view_iter}, {Py_tp_traverse, view_traverse}, \
+        {Py_tp_clear, view_clear}, {Py_tp_dealloc, view_dealloc}, \
+        {Py_tp_repr, view_repr}, {Py_sq_length, view_len}
+
+static PyType_Slot keys_slots[] = {
+    VIEW_COMMON_SLOTS,
+    {Py_tp_doc, "A live view of a map's keys, in key order; set-like."},
+    {Py_sq_contains, keys_contains},
+    {Py_tp_methods, setview_methods},
+    {Py_tp_richcompare, view_richcompare},
+    {Py_nb_and, view_and},
+    {Py_nb_or, view_or},
+    {Py_nb_xor, view_xor},
+    {Py_nb_subtract, view_sub},
+    {0, NULL},
+};
+
+static PyType_Slot items_slots[] = {
+    VIEW_COMMON_SLOTS,
+    {Py_tp_doc, "A live view of a map's (key, value) pairs, in key order; "
+                "set-like."},
+    {Py_sq_contains, items_contains},
+    {Py_tp_methods, setview_methods},
+    {Py_tp_richcompare, view_richcompare},
+    {Py_nb_and, view_and},
+    {Py_nb_or, view_or},
+    {Py_nb_xor, view_xor},
+    {Py_nb_subtract, view_sub},
+    {0, NULL},
+};
+
+static PyType_Slot values_slots[] = {
+    VIEW_COMMON_SLOTS,
+    {Py_tp_doc, "A live view of a map's values, in key order."},
+    {Py_tp_methods, valuesview_methods},
+    {0, NULL},
+};
+
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define VIEW_FLAGS                                               \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |                   \
+     Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE)
+#else
+#define VIEW_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
+#endif
+
+static PyType_Spec keys_spec = {"blart.TreeMapKeys", sizeof(ViewObject), 0,
+                                VIEW_FLAGS, keys_slots};
+static PyType_Spec values_spec = {"blart.TreeMapValues", sizeof(ViewObject),
+                                  0, VIEW_FLAGS, values_slots};
+static PyType_Spec items_spec = {"blart.TreeMapItems", sizeof(ViewObject), 0,
+                                 VIEW_FLAGS, items_slots};
+
+/* ------------------------------------------------------------------ */
+/* TreeMap / BytesTreeMap                                              */
+/* ------------------------------------------------------------------ */
+
+static PyObject *map_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    (void)args;
+    (void)kwds;
+    blart_state *st = state_of_type(type);
+    if (st == NULL)
+        return NULL;
+    int bytes_keys = PyType_IsSubtype(type, st->BytesTreeMap_Type);
+    return (PyObject *)map_alloc(type, st, bytes_keys);
+}
+
+static int map_init(MapObject *m, PyObject *args, PyObject *kwds)
+{
+    return map_update_common(m, args, kwds, short_name(Py_TYPE(m)));
+}
+
+typedef struct {
+    visitproc visit;
+    void *arg;
+} visit_ctx;
+
+static int visit_value(void *value, void *ctx)
+{
+    visit_ctx *vc = ctx;
+    return vc->visit((PyObject *)value, vc->arg);
+}
+
+static int map_traverse(MapObject *m, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(m));
+    visit_ctx ctx = {visit, arg};
+    /* art_foreach never allocates, as a traverse function must not. */
+    return art_foreach(&m->tree, visit_value, &ctx);
+}
+
+static int map_tp_clear(MapObject *m)
+{
+    map_clear_tree(m);
+    return 0;
+}
+
+static void map_dealloc(MapObject *m)
+{
+    PyTypeObject *tp = Py_TYPE(m);
+    PyObject_GC_UnTrack(m);
+    Py_TRASHCAN_BEGIN(m, map_dealloc)
+    if (m->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)m);
+    map_clear_tree(m);
+    tp->tp_free((PyObject *)m);
+    Py_DECREF(tp);
+    Py_TRASHCAN_END
+}
+
+static Py_ssize_t map_length(MapObject *m)
+{
+    return (Py_ssize_t)m->tree.size;
+}
+
+static PyObject *map_subscript(MapObject *m, PyObject *key)
+{
+    PyObject *v = map_lookup(m, key);
+    if (v == NULL) {
+        if (!PyErr_Occurred())
+            set_key_error(key);
+        return NULL;
+    }
+    Py_INCREF(v);
+    return v;
+}
+
+static int map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
+{
+    if (value)
+        return map_set(m, key, value);
+    PyObject *old = map_take(m, key);
+    if (old == NULL)
+        return -1;
+    Py_DECREF(old);
+    return 0;
+}
+
+static int map_contains(MapObject *m, PyObject *key)
+{
+    PyObject *v = map_lookup(m, key);
+    if (v == NULL)
+        return PyErr_Occurred() ? -1 : 0;
+    return 1;
+}
+
+static PyObject *map_iter(MapObject *m)
+{
+    return (PyObject *)iter_new(m, YIELD_KEYS, 0);
+}
+
+PyDoc_STRVAR(reversed_doc, "__reversed__($self, /)\n--\n\n"
+                           "Iterate over the keys in descending order.");
+
+static PyObject *map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return (PyObject *)iter_new(m, YIELD_KEYS, 1);
+}
+
+PyDoc_STRVAR(get_doc, "get($self, key, default=None, /)\n--\n\n"
+                      "Return the value for key if key is in the map, else "
+                      "default.");
+
+static PyObject *map_get(MapObject *m, PyObject *const *args,
+                         Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "get expected 1 or 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *v = map_lookup(m, args[0]);
+    if (v == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        v = nargs == 2 ? args[1] : Py_None;
+    }
+    Py_INCREF(v);
+    return v;
+}
+
+PyDoc_STRVAR(setdefault_doc,
+             "setdefault($self, key, default=None, /)\n--\n\n"
+             "Return the value for key, inserting default first if key is "
+             "absent.");
+
+static PyObject *map_setdefault(MapObject *m, PyObject *const *args,
+                                Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "setdefault expected 1 or 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *dflt = nargs == 2 ? args[1] : Py_None;
+    keybuf kb;
+    if (key_get(m, args[0], &kb) < 0)
+        return NULL;
+    void **slot = art_search_slot(&m->tree, kb.p, kb.n);
+    PyObject *res;
+    if (slot) {
+        res = (PyObject *)*slot;
+    } else {
+        Py_INCREF(dflt);
+        int r = art_insert(&m->tree, kb.p, kb.n, dflt, NULL);
+        if (r < 0) {
+            Py_DECREF(dflt);
+            key_release(&kb);
+            set_error(r);
+            return NULL;
+        }
+        res = dflt;
+    }
+    key_release(&kb);
+    Py_INCREF(res);
+    return res;
+}
+
+PyDoc_STRVAR(pop_doc, "pop($self, key, default=<unrepresentable>, /)\n--\n\n"
+                      "Remove key and return its value.\n\n"
+                      "If key is absent, return default if given, else "
+                      "raise KeyError.");
+
+static PyObject *map_pop(MapObject *m, PyObject *const *args,
+                         Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "pop expected 1 or 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    PyObject *v = map_take(m, args[0]);
+    if (v == NULL && nargs == 2 && PyErr_ExceptionMatches(PyExc_KeyError)) {
+        PyErr_Clear();
+        v = args[1];
+        Py_INCREF(v);
+    }
+    return v;
+}
+
+PyDoc_STRVAR(remove_doc, "remove($self, key, /)\n--\n\n"
+                         "Remove key and return its value; KeyError if "
+                         "absent.");
+
+static PyObject *map_remove(MapObject *m, PyObject *key)
+{
+    return map_take(m, key);
+}
+
+PyDoc_STRVAR(insert_doc,
+             "insert($self, key, value, /)\n--\n\n"
+             "Set key to value; return the previous value, or None if the "
+             "key was new.");
+
+static PyObject *map_insert(MapObject *m, PyObject *const *args,
+                            Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "insert expected 2 arguments, got %zd",
+                     nargs);
+        return NULL;
+    }
+    keybuf kb;
+    void *old;
+    if (key_get(m, args[0], &kb) < 0)
+        return NULL;
+    Py_INCREF(args[1]);
+    int r = art_insert(&m->tree, kb.p, kb.n, args[1], &old);
+    key_release(&kb);
+    if (r < 0) {
+        Py_DECREF(args[1]);
+        set_error(r);
+        return NULL;
+    }
+    /* The old value's reference passes to the caller: nothing released. */
+    if (old == NULL)
+        Py_RETURN_NONE;
+    return (PyObject *)old;
+}
+
+PyDoc_STRVAR(is_empty_doc, "is_empty($self, /)\n--\n\n"
+                           "Return True if the map has no keys.");
+
+static PyObject *map_is_empty(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(m->tree.size == 0);
+}
+
+/*
+ * The first or last item, optionally removed.  Returns a (key, value)
+ * tuple, or NULL with no exception set when the map is empty.
+ */
+static PyObject *map_edge_item(MapObject *m, int last, int pop)
+{
+    PyObject *res = PyTuple_New(2);
+    if (res == NULL)
+        return NULL;
+    art_cursor c;
+    art_cursor_init(&c, &m->tree);
+    while (1) {
+        int r = last ? art_cursor_last(&c) : art_cursor_first(&c);
+        if (r <= 0) {
+            if (r < 0)
+                PyErr_NoMemory();
+            Py_CLEAR(res);
+            break;
+        }
+        PyObject *v = (PyObject *)art_cursor_value(&c);
+        if (!pop)
+            Py_INCREF(v);
+        PyObject *k = key_new(m, c.key, c.key_len);
+        if (k == NULL) {
+            if (!pop)
+                Py_DECREF(v);
+            Py_CLEAR(res);
+            break;
+        }
+        if (pop) {
+            /* Making the key may have run code that changed the map:
+               remove by the bytes we hold, and start again if they are
+               gone by now. */
+            void *old;
+            r = art_delete(&m->tree, c.key, c.key_len, &old);
+            if (r <= 0) {
+                Py_DECREF(k);
+                if (r < 0) {
+                    set_error(r);
+                    Py_CLEAR(res);
+                    break;
+                }
+                continue;
+            }
+            v = (PyObject *)old;
+        }
+        PyTuple_SET_ITEM(res, 0, k);
+        PyTuple_SET_ITEM(res, 1, v);
+        break;
+    }
+    art_cursor_free(&c);
+    return res;
+}
+
+PyDoc_STRVAR(popitem_doc,
+             "popitem($self, /)\n--\n\n"
+             "Remove and return the (key, value) pair with the largest key.\n\n"
+             "Raises KeyError if the map is empty.");
+
+static PyObject *map_popitem(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *res = map_edge_item(m, 1, 1);
+    if (res == NULL && !PyErr_Occurred())
+        PyErr_Format(PyExc_KeyError, "popitem(): %s is empty",
+                     short_name(Py_TYPE(m)));
+    return res;
+}
+
+PyDoc_STRVAR(clear_doc, "clear($self, /)\n--\n\nRemove all items.");
+
+static PyObject *map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    map_clear_tree(m);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(copy_doc, "copy($self, /)\n--\n\n"
+                       "Return a shallow copy, of the same type.");
+
+static PyObject *map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return map_copy_of(m);
+}
+
+PyDoc_STRVAR(update_doc,
+             "update($self, other=None, /, **kwargs)\n--\n\n"
+             "Update from a mapping, an iterable of (key, value) pairs, "
+             "and/or\nkeyword arguments, like dict.update.  Items applied "
+             "before an\nerror stay applied.");
+
+static PyObject *map_update(MapObject *m, PyObject *args, PyObject *kwds)
+{
+    if (map_update_common(m, args, kwds, "update") < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(fromkeys_doc,
+             "fromkeys($type, iterable, value=None, /)\n--\n\n"
+             "Create a new map with keys from iterable, each mapped to "
+             "value.");
+
+static PyObject *map_fromkeys(PyTypeObject *type, PyObject *args)
+{
+    PyObject *iterable, *value = Py_None;
+    if (!PyArg_UnpackTuple(args, "fromkeys", 1, 2, &iterable, &value))
+        return NULL;
+    PyObject *m = PyObject_CallNoArgs((PyObject *)type);
+    if (m == NULL)
+        return NULL;
+    PyObject *it = PyObject_GetIter(iterable);
+    if (it == NULL)
+        goto error;
+    PyObject *k;
+    while ((k = PyIter_Next(it)) != NULL) {
+        int r = PyObject_SetItem(m, k, value);
+        Py_DECREF(k);
+        if (r < 0) {
+            Py_DECREF(it);
+            goto error;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred())
+        goto error;
+    return m;
+error:
+    Py_DECREF(m);
+    return NULL;
+}
+
+static PyObject *map_keys(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return view_new(m, m->state->KeysView_Type);
+}
+
+static PyObject *map_values(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return view_new(m, m->state->ValuesView_Type);
+}
+
+static PyObject *map_items(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    return view_new(m, m->state->ItemsView_Type);
+}
+
+static PyObject *map_repr(MapObject *m)
+{
+    const char *name = short_name(Py_TYPE(m));
+    if (m->tree.size == 0)
+        return PyUnicode_FromFormat("%s()", name);
+    int rc = Py_ReprEnter((PyObject *)m);
+    if (rc != 0)
+        return rc > 0 ? PyUnicode_FromString("...") : NULL;
+    PyObject *parts = PyList_New(0), *res = NULL, *sep = NULL, *body = NULL;
+    IterObject *it = NULL;
+    if (parts == NULL)
+        goto done;
+    it = iter_new(m, YIELD_ITEMS, 0);
+    if (it == NULL)
+        goto done;
+    PyObject *item;
+    while ((item = iter_next(it)) != NULL) {
+        PyObject *s = PyUnicode_FromFormat("%R: %R", PyTuple_GET_ITEM(item, 0),
+                                           PyTuple_GET_ITEM(item, 1));
+        Py_DECREF(item);
+        if (s == NULL || PyList_Append(parts, s) < 0) {
+            Py_XDECREF(s);
+            goto done;
+        }
+        Py_DECREF(s);
+    }
+    if (PyErr_Occurred())
+        goto done;
+    sep = PyUnicode_FromString(", ");
+    if (sep == NULL)
+        goto done;
+    body = PyUnicode_Join(sep, parts);
+    if (body == NULL)
+        goto done;
+    res = PyUnicode_FromFormat("%s({%U})", name, body);
+done:
+    Py_XDECREF((PyObject *)it);
+    Py_XDECREF(parts);
+    Py_XDECREF(sep);
+    Py_XDECREF(body);
+    Py_ReprLeave((PyObject *)m);
+    return res;
+}
+
+/* self == other for any Mapping other, compared like dicts. */
+static int map_equal(MapObject *m, PyObject *other)
+{
+    Py_ssize_t n = PyObject_Size(other);
+    if (n < 0)
+        return -1;
+    if ((size_t)n != m->tree.size)
+        return 0;
+    MapObject *om = NULL;
+    if (is_map(m->state, other) &&
+        ((MapObject *)other)->bytes_keys == m->bytes_keys)
+        om = (MapObject *)other;
+    art_cursor c;
+    art_cursor_init(&c, &m->tree);
+    int r, result = 1;
+    while ((r = art_cursor_next(&c)) > 0) {
+        PyObject *mine = (PyObject *)art_cursor_value(&c), *theirs;
+        Py_INCREF(mine);
+        if (om) {
+            theirs = (PyObject *)art_search(&om->tree, c.key, c.key_len);
+            Py_XINCREF(theirs);
+        } else {
+            PyObject *k = key_new(m, c.key, c.key_len);
+            if (k == NULL) {
+                Py_DECREF(mine);
+                result = -1;
+                break;
+            }
+            theirs = PyObject_GetItem(other, k);
+            Py_DECREF(k);
+            if (theirs == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                    Py_DECREF(mine);
+                    result = -1;
+                    break;
+                }
+                PyErr_Clear();
+            }
+        }
+        if (theirs == NULL) {
+            Py_DECREF(mine);
+            result = 0;
+            break;
+        }
+        int eq = PyObject_RichCompareBool(mine, theirs, Py_EQ);
+        Py_DECREF(mine);
+        Py_DECREF(theirs);
+        if (eq <= 0) {
+            result = eq;
+            break;
+        }
+    }
+    if (r < 0) {
+        PyErr_NoMemory();
+        result = -1;
+    }
+    art_cursor_free(&c);
+    return result;
+}
+
+static PyObject *map_richcompare(MapObject *m, PyObject *other, int op)
+{
+    if (op != Py_EQ && op != Py_NE)
+        Py_RETURN_NOTIMPLEMENTED;
+    int ok = is_mapping(m->state, other);
+    if (ok < 0)
+        return NULL;
+    if (!ok)
+        Py_RETURN_NOTIMPLEMENTED;
+    int eq = map_equal(m, other);
+    if (eq < 0)
+        return NULL;
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+/* The map among a and b (one of them is), or NULL. */
+static MapObject *map_operand(PyObject *a, PyObject *b, PyObject **other)
+{
+    blart_state *st = state_of_type(Py_TYPE(a));
+    if (st && is_map(st, a)) {
+        *other = b;
+        return (MapObject *)a;
+    }
+    PyErr_Clear();
+    st = state_of_type(Py_TYPE(b));
+    if (st && is_map(st, b)) {
+        *other = a;
+        return (MapObject *)b;
+    }
+    PyErr_Clear();
+    return NULL;
+}
+
+/*
+ * m | mapping: a copy of m updated from mapping.  mapping | m: a map of
+ * m's type holding mapping's items updated from m.  Like dict, both
+ * sides must be mappings.
+ */
+static PyObject *map_or(PyObject *a, PyObject *b)
+{
+    PyObject *other;
+    MapObject *m = map_operand(a, b, &other);
+    if (m == NULL)
+        Py_RETURN_NOTIMPLEMENTED;
+    int ok = is_mapping(m->state, other);
+    if (ok <= 0) {
+        if (ok < 0)
+            return NULL;
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    MapObject *res;
+    if ((PyObject *)m == a) {
+        res = (MapObject *)map_copy_of(m);
+        if (res && map_update_arg(res, other) < 0)
+            Py_CLEAR(res);
+    } else {
+        res = map_alloc(Py_TYPE(m), m->state, m->bytes_keys);
+        if (res && (map_update_arg(res, other) < 0 ||
+                    map_update_arg(res, (PyObject *)m) < 0))
+            Py_CLEAR(res);
+    }
+    return (PyObject *)res;
+}
+
+/* m |= other: update from a mapping or an iterable of pairs. */
+static PyObject *map_ior(PyObject *a, PyObject *b)
+{
+    if (map_update_arg((MapObject *)a, b) < 0)
+        return NULL;
+    Py_INCREF(a);
+    return a;
+}
+
+PyDoc_STRVAR(reduce_doc, "__reduce__($self, /)\n--\n\nSupport for pickle.");
+
+static PyObject *map_reduce(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    /* type(m)() then m's items one by one, streamed (no list of the map
+       is built); a subclass's instance dict travels as state. */
+    PyObject *state = NULL, *items = NULL, *res = NULL;
+    state = PyObject_GetAttrString((PyObject *)m, "__dict__");
+    if (state == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return NULL;
+        PyErr_Clear();
+    }
+    items = (PyObject *)iter_new(m, YIELD_ITEMS, 0);
+    if (items == NULL)
+        goto done;
+    res = Py_BuildValue("O()OOO", (PyObject *)Py_TYPE(m),
+                        state ? state : Py_None, Py_None, items);
+done:
+    Py_XDECREF(state);
+    Py_XDECREF(items);
+    return res;
+}
+
+PyDoc_STRVAR(sizeof_doc, "__sizeof__($self, /)\n--\n\n"
+                         "Size of the map in bytes: the object and the "
+                         "nodes and leaves of\nits tree (not the values).");
+
+static PyObject *map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    size_t n = (size_t)Py_TYPE(m)->tp_basicsize + m->tree.bytes +
+               m->tree.walk_cap * sizeof(art_walk_frame);
+    return PyLong_FromSize_t(n);
+}
+
+static PyObject *map_validate(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    const char *why = NULL;
+    if (art_validate(&m->tree, &why) != ART_OK) {
+        PyErr_Format(PyExc_AssertionError, "tree invariant broken: %s", why);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *map_fail_alloc(MapObject *m, PyObject *arg)
+{
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred())
+        return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "n must be >= 0");
+        return NULL;
+    }
+    m->tree.fail_countdown = n;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(keys_doc, "keys($self, /)\n--\n\n"
+                       "A live, set-like view of the keys, in key order.");
+PyDoc_STRVAR(values_doc, "values($self, /)\n--\n\n"
+                         "A live view of the values, in key order.");
+PyDoc_STRVAR(items_doc, "items($self, /)\n--\n\n"
+                        "A live, set-like view of the (key, value) pairs, "
+                        "in key order.");
+
+static PyMethodDef map_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))map_get, METH_FASTCALL, get_doc},
+    {"setdefault", (PyCFunction)(void (*)(void))map_setdefault, METH_FASTCALL,
+     setdefault_doc},
+    {"pop", (PyCFunction)(void (*)(void))map_pop, METH_FASTCALL, pop_doc},
+    {"popitem", (PyCFunction)map_popitem, METH_NOARGS, popitem_doc},
+    {"insert", (PyCFunction)(void (*)(void))map_insert, METH_FASTCALL,
+     insert_doc},
+    {"remove", (PyCFunction)map_remove, METH_O, remove_doc},
+    {"is_empty", (PyCFunction)map_is_empty, METH_NOARGS, is_empty_doc},
+    {"clear", (PyCFunction)map_clear, METH_NOARGS, clear_doc},
+    {"copy", (PyCFunction)map_copy, METH_NOARGS, copy_doc},
+    {"__copy__", (PyCFunction)map_copy, METH_NOARGS, copy_doc},
+    {"update", (PyCFunction)(void (*)(void))map_update,
+     METH_VARARGS | METH_KEYWORDS, update_doc},
+    {"fromkeys", (PyCFunction)map_fromkeys, METH_VARARGS | METH_CLASS,
+     fromkeys_doc},
+    {"keys", (PyCFunction)map_keys, METH_NOARGS, keys_doc},
+    {"values", (PyCFunction)map_values, METH_NOARGS, values_doc},
+    {"items", (PyCFunction)map_items, METH_NOARGS, items_doc},
+    {"__reversed__", (PyCFunction)map_reversed, METH_NOARGS, reversed_doc},
+    {"__reduce__", (PyCFunction)map_reduce, METH_NOARGS, reduce_doc},
+    {"__sizeof__", (PyCFunction)map_sizeof, METH_NOARGS, sizeof_doc},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "See PEP 585."},
+    {"_validate", (PyCFunction)map_validate, METH_NOARGS,
+     "Check the tree's invariants; raise AssertionError if one is broken."},
+    {"_fail_alloc", (PyCFunction)map_fail_alloc, METH_O,
+     "Testing: make the n-th next allocation of the tree fail (0: never)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef map_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(MapObject, weakreflist),
+     READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyDoc_STRVAR(treemap_doc,
+"TreeMap(mapping_or_pairs=None, /, **kwargs)\n--\n\n"
+"A mutable mapping from str keys to values, kept in sorted key order.\n\n"
+"Backed by an adaptive radix tree written in C.  Keys are ordered by code\n"
+"point, as sorted() orders str; every str, lone surrogates included, is\n"
+"a valid key.  Behaves like dict, and iterates in key order.\n\n"
+">>> m = TreeMap({'b': 2, 'a': 1})\n"
+">>> list(m)\n"
+"['a', 'b']");
+
+PyDoc_STRVAR(bytestreemap_doc,
+"BytesTreeMap(mapping_or_pairs=None, /, **kwargs)\n--\n\n"
+"A mutable mapping from bytes keys to values, kept in sorted key order.\n\n"
+"Keys may be given as any bytes-like object (bytes, bytearray,\n"
+"memoryview) and are always returned as bytes, ordered bytewise.\n\n"
+">>> m = BytesTreeMap({b'b': 2, b'a': 1})\n"
+">>> list(m)\n"
+"[b'a', b'b']");
+
+#define MAP_SLOTS(doc)                                                      \
+    {Py_tp_doc, (void *)(doc)}, {Py_tp_new, map_new},                       \
+        {Py_tp_init, map_init}, {Py_tp_dealloc, map_dealloc},               \
+        {Py_tp_traverse, map_traverse}, {Py_tp_clear, map_tp_clear},        \
+        {Py_tp_repr, map_repr}, {Py_tp_iter, map_iter},                     \
+        {Py_tp_richcompare, map_richcompare},                               \
+        {Py_tp_hash, PyObject_HashNotImplemented},                          \
+        {Py_tp_methods, map_methods}, {Py_tp_members, map_members},         \
+        {Py_mp_length, map_length}, {Py_mp_subscript, map_subscript},      \
+        {Py_mp_ass_subscript, map_ass_subscript},                           \
+        {Py_sq_contains, map_contains}, {Py_nb_or, map_or},                 \
+        {Py_nb_inplace_or, map_ior}, {0, NULL}
+
+static PyType_Slot treemap_slots[] = {MAP_SLOTS(treemap_doc)};
+static PyType_Slot bytestreemap_slots[] = {MAP_SLOTS(bytestreemap_doc)};
+
+#ifdef Py_TPFLAGS_MAPPING
+#define MAP_FLAGS                                                           \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |        \
+     Py_TPFLAGS_MAPPING)
+#else
+#define MAP_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC)
+#endif
+
+static PyType_Spec treemap_spec = {"blart.TreeMap", sizeof(MapObject), 0,
+                                   MAP_FLAGS, treemap_slots};
+static PyType_Spec bytestreemap_spec = {"blart.BytesTreeMap",
+                                        sizeof(MapObject), 0, MAP_FLAGS,
+                                        bytestreemap_slots};
+
+/* ------------------------------------------------------------------ */
+/* Module                                                              */
+/* ------------------------------------------------------------------ */
+
+static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out,
+                    int public)
+{
+    *out = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
+    if (*out == NULL)
+        return -1;
+    if (public && PyModule_AddObjectRef(module, short_name(*out),
+                                        (PyObject *)*out) < 0)
+        return -1;
+    return 0;
+}
+
+static int blart_exec(PyObject *module)
+{
+    blart_state *st = PyModule_GetState(module);
+    if (add_type(module, &treemap_spec, &st->TreeMap_Type, 1) < 0 ||
+        add_type(module, &bytestreemap_spec, &st->BytesTreeMap_Type, 1) < 0 ||
+        add_type(module, &iter_spec, &st->Iter_Type, 1) < 0 ||
+        add_type(module, &keys_spec, &st->KeysView_Type, 1) < 0 ||
+        add_type(module, &values_spec, &st->ValuesView_Type, 1) < 0 ||
+        add_type(module, &items_spec, &st->ItemsView_Type, 1) < 0)
+        return -1;
+    return 0;
+}
+
+static int blart_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    blart_state *st = PyModule_GetState(module);
+    Py_VISIT(st->TreeMap_Type);
+    Py_VISIT(st->BytesTreeMap_Type);
+    Py_VISIT(st->Iter_Type);
+    Py_VISIT(st->KeysView_Type);
+    Py_VISIT(st->ValuesView_Type);
+    Py_VISIT(st->ItemsView_Type);
+    Py_VISIT(st->mapping_abc);
+    return 0;
+}
+
+static int blart_clear(PyObject *module)
+{
+    blart_state *st = PyModule_GetState(module);
+    Py_CLEAR(st->TreeMap_Type);
+    Py_CLEAR(st->BytesTreeMap_Type);
+    Py_CLEAR(st->Iter_Type);
+    Py_CLEAR(st->KeysView_Type);
+    Py_CLEAR(st->ValuesView_Type);
+    Py_CLEAR(st->ItemsView_Type);
+    Py_CLEAR(st->mapping_abc);
+    return 0;
+}
+
+static void blart_free(void *module) { blart_clear((PyObject *)module); }
+
+static PyModuleDef_Slot blart_slots[] = {
+    {Py_mod_exec, blart_exec},
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#ifdef Py_mod_gil
+    {Py_mod_gil, Py_MOD_GIL_USED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef blart_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "blart._blart",
+    .m_doc = "Adaptive radix tree maps (the C part of blart).",
+    .m_size = sizeof(blart_state),
+    .m_slots = blart_slots,
+    .m_traverse = blart_traverse,
+    .m_clear = blart_clear,
+    .m_free = blart_free,
+};
+
+PyMODINIT_FUNC PyInit__blart(void) { return PyModuleDef_Init(&blart_module); }

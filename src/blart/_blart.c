@@ -2027,6 +2027,29 @@ static PyObject *map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
     return PyLong_FromSize_t(n);
 }
 
+PyDoc_STRVAR(stats_doc,
+             "stats($self, /)\n--\n\n"
+             "Shape of the tree: a dict with the number of inner nodes of "
+             "each\nkind ('node4', 'node16', 'node48', 'node256'), 'leaves', "
+             "'node_values'\n(keys ending at an inner node), 'max_depth' and "
+             "'mean_depth' (inner\nnodes above a key), and 'bytes' held by "
+             "nodes and leaves.");
+
+static PyObject *map_stats(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    art_stats_t st;
+    art_stats(&m->tree, &st);
+    return Py_BuildValue(
+        "{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:d,s:n}", "node4",
+        (Py_ssize_t)st.nodes[ART_NODE4], "node16",
+        (Py_ssize_t)st.nodes[ART_NODE16], "node48",
+        (Py_ssize_t)st.nodes[ART_NODE48], "node256",
+        (Py_ssize_t)st.nodes[ART_NODE256], "leaves", (Py_ssize_t)st.leaves,
+        "node_values", (Py_ssize_t)st.node_values, "max_depth",
+        (Py_ssize_t)st.max_depth, "mean_depth", st.mean_depth, "bytes",
+        (Py_ssize_t)st.bytes);
+}
+
 static PyObject *map_validate(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     const char *why = NULL;
@@ -2101,6 +2124,7 @@ static PyMethodDef map_methods[] = {
      METH_VARARGS | METH_KEYWORDS, range_doc},
     {"fuzzy_search", (PyCFunction)(void (*)(void))map_fuzzy_search,
      METH_VARARGS | METH_KEYWORDS, fuzzy_doc},
+    {"stats", (PyCFunction)map_stats, METH_NOARGS, stats_doc},
     {"_validate", (PyCFunction)map_validate, METH_NOARGS,
      "Check the tree's invariants; raise AssertionError if one is broken."},
     {"_fail_alloc", (PyCFunction)map_fail_alloc, METH_O,

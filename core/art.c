@@ -492,7 +492,11 @@ void art_tree_move(art_tree *dst, art_tree *src)
 {
     uint64_t version = src->version;
     long countdown = src->fail_countdown;
+    /* dst's cursors must see a version they have never seen. */
+    uint64_t dst_version =
+        (dst->version > version ? dst->version : version) + 1;
     *dst = *src;
+    dst->version = dst_version;
     dst->fail_countdown = 0;
     art_tree_init(src);
     src->version = version + 1;

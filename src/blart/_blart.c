@@ -380,7 +380,12 @@ static PyObject *map_copy_of(MapObject *m)
     MapObject *c = map_alloc(Py_TYPE(m), m->state, m->bytes_keys);
     if (c == NULL)
         return NULL;
-    if (art_tree_copy(&c->tree, &m->tree) < 0) {
+    /* An injected failure (tests) counts the copy's allocations. */
+    c->tree.fail_countdown = m->tree.fail_countdown;
+    int r = art_tree_copy(&c->tree, &m->tree);
+    m->tree.fail_countdown = c->tree.fail_countdown;
+    c->tree.fail_countdown = 0;
+    if (r < 0) {
         Py_DECREF(c);
         return PyErr_NoMemory();
     }
@@ -1141,44 +1146,71 @@ static PyObject *map_reversed(MapObject *m, PyObject *Py_UNUSED(ignored))
     return (PyObject *)iter_new(m, YIELD_KEYS, 1);
 }
 
-PyDoc_STRVAR(get_doc, "get($self, key, default=None, /)\n--\n\n"
+/*
+ * Parses (key[, default]) given positionally or default= by keyword, the
+ * signature of get, setdefault and pop in collections.abc.  *dflt is left
+ * alone when no default is given.
+ */
+static int parse_key_default(const char *fname, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames,
+                             PyObject **key, PyObject **dflt)
+{
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    if (nargs + nkw < 1 || nargs + nkw > 2 || nargs < 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s expected a key and an optional default, got %zd "
+                     "arguments",
+                     fname, nargs + nkw);
+        return -1;
+    }
+    if (nkw == 1 && !(nargs == 1 && PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0)) &&
+                      PyUnicode_CompareWithASCIIString(
+                          PyTuple_GET_ITEM(kwnames, 0), "default") == 0)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s got an unexpected keyword argument %R", fname,
+                     PyTuple_GET_ITEM(kwnames, 0));
+        return -1;
+    }
+    *key = args[0];
+    if (nargs + nkw == 2)
+        *dflt = args[1];
+    return 0;
+}
+
+PyDoc_STRVAR(get_doc, "get($self, key, /, default=None)\n--\n\n"
                       "Return the value for key if key is in the map, else "
                       "default.");
 
 static PyObject *map_get(MapObject *m, PyObject *const *args,
-                         Py_ssize_t nargs)
+                         Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (nargs < 1 || nargs > 2) {
-        PyErr_Format(PyExc_TypeError,
-                     "get expected 1 or 2 arguments, got %zd", nargs);
+    PyObject *key, *dflt = Py_None;
+    if (parse_key_default("get", args, nargs, kwnames, &key, &dflt) < 0)
         return NULL;
-    }
-    PyObject *v = map_lookup(m, args[0]);
+    PyObject *v = map_lookup(m, key);
     if (v == NULL) {
         if (PyErr_Occurred())
             return NULL;
-        v = nargs == 2 ? args[1] : Py_None;
+        v = dflt;
     }
     Py_INCREF(v);
     return v;
 }
 
 PyDoc_STRVAR(setdefault_doc,
-             "setdefault($self, key, default=None, /)\n--\n\n"
+             "setdefault($self, key, /, default=None)\n--\n\n"
              "Return the value for key, inserting default first if key is "
              "absent.");
 
 static PyObject *map_setdefault(MapObject *m, PyObject *const *args,
-                                Py_ssize_t nargs)
+                                Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (nargs < 1 || nargs > 2) {
-        PyErr_Format(PyExc_TypeError,
-                     "setdefault expected 1 or 2 arguments, got %zd", nargs);
+    PyObject *key, *dflt = Py_None;
+    if (parse_key_default("setdefault", args, nargs, kwnames, &key, &dflt) <
+        0)
         return NULL;
-    }
-    PyObject *dflt = nargs == 2 ? args[1] : Py_None;
     keybuf kb;
-    if (key_get(m, args[0], &kb) < 0)
+    if (key_get(m, key, &kb) < 0)
         return NULL;
     void **slot = art_search_slot(&m->tree, kb.p, kb.n);
     PyObject *res;
@@ -1200,23 +1232,21 @@ static PyObject *map_setdefault(MapObject *m, PyObject *const *args,
     return res;
 }
 
-PyDoc_STRVAR(pop_doc, "pop($self, key, default=<unrepresentable>, /)\n--\n\n"
+PyDoc_STRVAR(pop_doc, "pop($self, key, /, default=<unrepresentable>)\n--\n\n"
                       "Remove key and return its value.\n\n"
                       "If key is absent, return default if given, else "
                       "raise KeyError.");
 
 static PyObject *map_pop(MapObject *m, PyObject *const *args,
-                         Py_ssize_t nargs)
+                         Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (nargs < 1 || nargs > 2) {
-        PyErr_Format(PyExc_TypeError,
-                     "pop expected 1 or 2 arguments, got %zd", nargs);
+    PyObject *key, *dflt = NULL;
+    if (parse_key_default("pop", args, nargs, kwnames, &key, &dflt) < 0)
         return NULL;
-    }
-    PyObject *v = map_take(m, args[0]);
-    if (v == NULL && nargs == 2 && PyErr_ExceptionMatches(PyExc_KeyError)) {
+    PyObject *v = map_take(m, key);
+    if (v == NULL && dflt && PyErr_ExceptionMatches(PyExc_KeyError)) {
         PyErr_Clear();
-        v = args[1];
+        v = dflt;
         Py_INCREF(v);
     }
     return v;
@@ -1368,14 +1398,17 @@ static PyObject *map_update(MapObject *m, PyObject *args, PyObject *kwds)
 }
 
 PyDoc_STRVAR(fromkeys_doc,
-             "fromkeys($type, iterable, value=None, /)\n--\n\n"
+             "fromkeys($type, iterable, value=None)\n--\n\n"
              "Create a new map with keys from iterable, each mapped to "
              "value.");
 
-static PyObject *map_fromkeys(PyTypeObject *type, PyObject *args)
+static PyObject *map_fromkeys(PyTypeObject *type, PyObject *args,
+                              PyObject *kwds)
 {
+    static char *kwlist[] = {"iterable", "value", NULL};
     PyObject *iterable, *value = Py_None;
-    if (!PyArg_UnpackTuple(args, "fromkeys", 1, 2, &iterable, &value))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:fromkeys", kwlist,
+                                     &iterable, &value))
         return NULL;
     PyObject *m = PyObject_CallNoArgs((PyObject *)type);
     if (m == NULL)
@@ -1469,9 +1502,12 @@ static int map_equal(MapObject *m, PyObject *other)
     if ((size_t)n != m->tree.size)
         return 0;
     MapObject *om = NULL;
-    if (is_map(m->state, other) &&
-        ((MapObject *)other)->bytes_keys == m->bytes_keys)
+    if (is_map(m->state, other)) {
         om = (MapObject *)other;
+        /* str keys and bytes keys never compare equal, as in dict. */
+        if (om->bytes_keys != m->bytes_keys)
+            return m->tree.size == 0;
+    }
     art_cursor c;
     art_cursor_init(&c, &m->tree);
     int r, result = 1;
@@ -2082,10 +2118,13 @@ PyDoc_STRVAR(items_doc, "items($self, /)\n--\n\n"
                         "in key order.");
 
 static PyMethodDef map_methods[] = {
-    {"get", (PyCFunction)(void (*)(void))map_get, METH_FASTCALL, get_doc},
-    {"setdefault", (PyCFunction)(void (*)(void))map_setdefault, METH_FASTCALL,
+    {"get", (PyCFunction)(void (*)(void))map_get,
+     METH_FASTCALL | METH_KEYWORDS, get_doc},
+    {"setdefault", (PyCFunction)(void (*)(void))map_setdefault,
+     METH_FASTCALL | METH_KEYWORDS,
      setdefault_doc},
-    {"pop", (PyCFunction)(void (*)(void))map_pop, METH_FASTCALL, pop_doc},
+    {"pop", (PyCFunction)(void (*)(void))map_pop,
+     METH_FASTCALL | METH_KEYWORDS, pop_doc},
     {"popitem", (PyCFunction)map_popitem, METH_NOARGS, popitem_doc},
     {"insert", (PyCFunction)(void (*)(void))map_insert, METH_FASTCALL,
      insert_doc},
@@ -2096,7 +2135,8 @@ static PyMethodDef map_methods[] = {
     {"__copy__", (PyCFunction)map_copy, METH_NOARGS, copy_doc},
     {"update", (PyCFunction)(void (*)(void))map_update,
      METH_VARARGS | METH_KEYWORDS, update_doc},
-    {"fromkeys", (PyCFunction)map_fromkeys, METH_VARARGS | METH_CLASS,
+    {"fromkeys", (PyCFunction)(void (*)(void))map_fromkeys,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
      fromkeys_doc},
     {"keys", (PyCFunction)map_keys, METH_NOARGS, keys_doc},
     {"values", (PyCFunction)map_values, METH_NOARGS, values_doc},

@@ -118,6 +118,14 @@ static inline uintptr_t *small_children(art_node *n)
     return (uintptr_t *)(node_body(n) + (n->type == ART_NODE4 ? 8 : 16));
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#define ART_PREFETCH(p) __builtin_prefetch((const void *)(p))
+#elif defined(ART_SSE2)
+#define ART_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#else
+#define ART_PREFETCH(p) ((void)0)
+#endif
+
 static inline unsigned ctz32(uint32_t x)
 {
 #if defined(_MSC_VER)
@@ -342,6 +350,53 @@ static int child_le(art_node *n, int from, uintptr_t *out)
                 return b;
             }
         return -1;
+    }
+    }
+}
+
+/*
+ * Cursor steps visit siblings one after another, and in a tree built in
+ * random order each sibling is a cache miss somewhere else in memory.
+ * Prefetching the next two siblings in the walk's direction overlaps
+ * those misses with the caller's work on the current key.
+ */
+static void prefetch_siblings(art_node *n, int b, int forward)
+{
+    int step = forward ? 1 : -1, found = 0;
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        uint8_t *keys = small_keys(n);
+        uintptr_t *ch = small_children(n);
+        int i = 0;
+        while (i < n->num_children && keys[i] != b)
+            i++;
+        for (int j = i + step; j >= 0 && j < n->num_children && found < 2;
+             j += step, found++)
+            ART_PREFETCH(ch[j] & ~(uintptr_t)1);
+        break;
+    }
+    case ART_NODE48: {
+        uint8_t *index = n48_index(n);
+        for (int j = b + step; j >= 0 && j < 256 && found < 2 &&
+                               (j - b) * step <= 16;
+             j += step)
+            if (index[j]) {
+                ART_PREFETCH(n48_children(n)[index[j] - 1] & ~(uintptr_t)1);
+                found++;
+            }
+        break;
+    }
+    default: {
+        uintptr_t *ch = n256_children(n);
+        for (int j = b + step; j >= 0 && j < 256 && found < 2 &&
+                               (j - b) * step <= 16;
+             j += step)
+            if (ch[j]) {
+                ART_PREFETCH(ch[j] & ~(uintptr_t)1);
+                found++;
+            }
+        break;
     }
     }
 }
@@ -1416,6 +1471,7 @@ static int step(art_cursor *c, int forward)
         if (b >= 0) {
             uint8_t byte = (uint8_t)b;
             f->byte = b;
+            prefetch_siblings(n, b, forward);
             if (key_append(c, &byte, 1) < 0)
                 return cursor_fail(c);
             return descend(c, child, forward);

@@ -721,16 +721,16 @@ done:
     return res;
 }
 
+/*
+ * Iterators and views have no tp_clear on purpose: they refer only to
+ * their map, so every reference cycle through one also runs through a
+ * map, whose tp_clear breaks it.  Their map pointer is therefore never
+ * NULL while they live.
+ */
 static int iter_traverse(IterObject *it, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(it));
     Py_VISIT(it->map);
-    return 0;
-}
-
-static int iter_clear(IterObject *it)
-{
-    Py_CLEAR(it->map);
     return 0;
 }
 
@@ -754,7 +754,6 @@ static PyType_Slot iter_slots[] = {
     {Py_tp_iter, PyObject_SelfIter},
     {Py_tp_iternext, iter_next},
     {Py_tp_traverse, iter_traverse},
-    {Py_tp_clear, iter_clear},
     {Py_tp_dealloc, iter_dealloc},
     {0, NULL},
 };
@@ -816,12 +815,6 @@ static int view_traverse(ViewObject *v, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(v));
     Py_VISIT(v->map);
-    return 0;
-}
-
-static int view_clear(ViewObject *v)
-{
-    Py_CLEAR(v->map);
     return 0;
 }
 
@@ -986,8 +979,7 @@ static PyMethodDef valuesview_methods[] = {
 };
 
 #define VIEW_COMMON_SLOTS                                  \
-    {Py_tp_iter, view_iter}, {Py_tp_traverse, view_traverse}, \
-        {Py_tp_clear, view_clear}, {Py_tp_dealloc, view_dealloc}, \
+    {Py_tp_iter, view_iter}, {Py_tp_traverse, view_traverse}, {Py_tp_dealloc, view_dealloc}, \
         {Py_tp_repr, view_repr}, {Py_sq_length, view_len}
 
 static PyType_Slot keys_slots[] = {

@@ -148,11 +148,42 @@ static inline unsigned ctz32(uint32_t x)
 /* Allocation                                                          */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Every block the library allocates is counted, so that tests can prove
+ * that nothing leaks (art_live_allocations).  Atomic where C11 atomics
+ * exist, since trees on different threads share the counter.
+ */
+#if !defined(__STDC_NO_ATOMICS__)
+#include <stdatomic.h>
+static atomic_size_t live_allocations;
+#define COUNT_ALLOC() atomic_fetch_add_explicit(&live_allocations, 1, memory_order_relaxed)
+#define COUNT_FREE() atomic_fetch_sub_explicit(&live_allocations, 1, memory_order_relaxed)
+#define LIVE_ALLOCATIONS() atomic_load_explicit(&live_allocations, memory_order_relaxed)
+#else
+static size_t live_allocations;
+#define COUNT_ALLOC() (live_allocations++)
+#define COUNT_FREE() (live_allocations--)
+#define LIVE_ALLOCATIONS() (live_allocations)
+#endif
+
+size_t art_live_allocations(void) { return LIVE_ALLOCATIONS(); }
+
 static void *tree_malloc(art_tree *t, size_t size)
 {
     if (t->fail_countdown > 0 && --t->fail_countdown == 0)
         return NULL;
-    return malloc(size);
+    void *p = malloc(size);
+    if (p)
+        COUNT_ALLOC();
+    return p;
+}
+
+static void tree_free(void *p)
+{
+    if (p) {
+        COUNT_FREE();
+        free(p);
+    }
 }
 
 static art_node *alloc_node(art_tree *t, int type, const uint8_t *prefix,
@@ -176,7 +207,7 @@ static art_node *alloc_node(art_tree *t, int type, const uint8_t *prefix,
 static void free_node(art_tree *t, art_node *n)
 {
     t->bytes -= node_size(n->type, n->prefix_len);
-    free(n);
+    tree_free(n);
 }
 
 /* A leaf whose suffix is a[0..na) followed by b[0..nb). */
@@ -200,7 +231,7 @@ static art_leaf *alloc_leaf(art_tree *t, const uint8_t *a, size_t na,
 static void free_leaf(art_tree *t, art_leaf *l)
 {
     t->bytes -= leaf_size(l->len);
-    free(l);
+    tree_free(l);
 }
 
 /*
@@ -226,7 +257,7 @@ static int reserve_walk(art_tree *t, size_t len)
     art_walk_frame *w = tree_malloc(t, cap * sizeof(*w));
     if (w == NULL)
         return ART_ENOMEM;
-    free(t->walk);
+    tree_free(t->walk);
     t->walk = w;
     t->walk_cap = cap;
     return ART_OK;
@@ -498,7 +529,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
     uintptr_t root = t->root;
     uint64_t version = t->version;
     long countdown = t->fail_countdown;
-    free(t->walk);
+    tree_free(t->walk);
     art_tree_init(t);
     t->version = version + 1;
     t->fail_countdown = countdown;
@@ -507,7 +538,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
     if (IS_LEAF(root)) {
         if (free_value)
             free_value(AS_LEAF(root)->value, ctx);
-        free(AS_LEAF(root));
+        tree_free(AS_LEAF(root));
         return;
     }
     /*
@@ -530,7 +561,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
             if (IS_LEAF(child)) {
                 if (free_value)
                     free_value(AS_LEAF(child)->value, ctx);
-                free(AS_LEAF(child));
+                tree_free(AS_LEAF(child));
             } else {
                 art_node *c = AS_NODE(child);
                 if (c->value && free_value)
@@ -539,7 +570,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
                 list = c;
             }
         }
-        free(n);
+        tree_free(n);
     }
 }
 
@@ -969,7 +1000,7 @@ static uintptr_t merge_into_child(art_tree *t, art_node *n, uint8_t b,
     buf[plen] = b;
     memcpy(buf + plen + 1, node_prefix(cn), cn->prefix_len);
     art_node *m = rebuild_node(t, cn, cn->type, buf, total, -1);
-    free(buf);
+    tree_free(buf);
     return m ? TAG_NODE(m) : 0;
 }
 
@@ -1315,9 +1346,9 @@ void art_cursor_init(art_cursor *c, art_tree *t)
 
 void art_cursor_free(art_cursor *c)
 {
-    free(c->frames);
-    free(c->key);
-    free(c->scratch);
+    tree_free(c->frames);
+    tree_free(c->key);
+    tree_free(c->scratch);
     c->frames = NULL;
     c->key = c->scratch = NULL;
     c->frames_cap = c->key_cap = c->scratch_cap = 0;
@@ -1342,7 +1373,7 @@ static int grow(art_tree *t, void **buf, size_t *cap, size_t need,
         return ART_ENOMEM;
     if (*cap)
         memcpy(p, *buf, *cap * elem);
-    free(*buf);
+    tree_free(*buf);
     *buf = p;
     *cap = n;
     return ART_OK;
@@ -1712,8 +1743,8 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query,
 void art_fuzzy_free(art_fuzzy *f)
 {
     art_cursor_free(&f->cursor);
-    free(f->query);
-    free(f->rows);
+    tree_free(f->query);
+    tree_free(f->rows);
     f->query = NULL;
     f->rows = NULL;
     f->rows_cap = 0;

@@ -104,6 +104,12 @@ typedef void (*art_value_fn)(void *value, void *ctx);
    walk and is returned by art_foreach(). */
 typedef int (*art_visit_fn)(void *value, void *ctx);
 
+/*
+ * Number of blocks allocated by the library and not yet freed, over all
+ * trees, cursors and searches: a leak check for tests.
+ */
+size_t art_live_allocations(void);
+
 /* Makes an empty tree.  Never fails. */
 void art_tree_init(art_tree *t);
 

@@ -2287,8 +2287,22 @@ static PyModuleDef_Slot blart_slots[] = {
     {0, NULL},
 };
 
+static PyObject *blart_live_allocations(PyObject *module,
+                                        PyObject *Py_UNUSED(ignored))
+{
+    (void)module;
+    return PyLong_FromSize_t(art_live_allocations());
+}
+
+static PyMethodDef blart_functions[] = {
+    {"_live_allocations", blart_live_allocations, METH_NOARGS,
+     "Testing: blocks the C tree library has allocated and not freed."},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef blart_module = {
     PyModuleDef_HEAD_INIT,
+    .m_methods = blart_functions,
     .m_name = "blart._blart",
     .m_doc = "Adaptive radix tree maps (the C part of blart).",
     .m_size = sizeof(blart_state),

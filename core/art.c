@@ -86,9 +86,10 @@ static inline size_t node_size(int type, size_t prefix_len)
     return sizeof(art_node) + pad8(prefix_len) + body_size[type];
 }
 
+/* Blocks are multiples of 8 bytes: a leaf's size is rounded up. */
 static inline size_t leaf_size(size_t len)
 {
-    return offsetof(art_leaf, suffix) + len;
+    return pad8(offsetof(art_leaf, suffix) + len);
 }
 
 static inline uint8_t *n4_keys(art_node *n) { return node_body(n); }
@@ -186,11 +187,91 @@ static void tree_free(void *p)
     }
 }
 
+/*
+ * Slab allocation of nodes and leaves.  Most blocks are small (a Node4 is
+ * 56 bytes plus its prefix, a leaf 12 plus its suffix) and malloc would
+ * add a header and round each to 16 bytes: about a fifth of the tree's
+ * memory on URL-like keys.  Blocks of up to SLAB_MAX bytes are carved
+ * from pages owned by the tree instead, with one free list per 8-byte
+ * size class; a block's size is always known from its contents, so no
+ * header is stored.  Pages grow from 1 KiB to 64 KiB, so small trees stay
+ * small, and are released when the tree becomes empty.  Larger blocks
+ * (Node48/256, long leaves) come from malloc directly.
+ */
+#define SLAB_MAX 512
+#define SLAB_MIN_PAGE 1024
+#define SLAB_MAX_PAGE (64 * 1024)
+#define SLAB_HEADER 16 /* a page starts with its link, padded */
+
+static void *block_alloc(art_tree *t, size_t size)
+{
+    if (size > SLAB_MAX) {
+        void *p = tree_malloc(t, size);
+        if (p)
+            t->reserved += size;
+        return p;
+    }
+    if (t->fail_countdown > 0 && --t->fail_countdown == 0)
+        return NULL;
+    size_t cls = size / 8 - 1;
+    void *p = t->slab_free[cls];
+    if (p) {
+        memcpy(&t->slab_free[cls], p, sizeof(void *));
+        return p;
+    }
+    if ((size_t)(t->slab_end - t->slab_next) < size) {
+        size_t page = t->slab_page_size ? t->slab_page_size : SLAB_MIN_PAGE;
+        uint8_t *pg = malloc(page);
+        if (pg == NULL)
+            return NULL;
+        COUNT_ALLOC();
+        memcpy(pg, &t->slab_pages, sizeof(void *));
+        t->slab_pages = pg;
+        t->slab_next = pg + SLAB_HEADER;
+        t->slab_end = pg + page;
+        t->reserved += page;
+        if (page < SLAB_MAX_PAGE)
+            t->slab_page_size = page * 2;
+    }
+    p = t->slab_next;
+    t->slab_next += size;
+    return p;
+}
+
+static void block_free(art_tree *t, void *p, size_t size)
+{
+    if (size > SLAB_MAX) {
+        t->reserved -= size;
+        tree_free(p);
+        return;
+    }
+    size_t cls = size / 8 - 1;
+    memcpy(p, &t->slab_free[cls], sizeof(void *));
+    t->slab_free[cls] = p;
+}
+
+/* Releases every page; no block carved from them may be in use. */
+static void slab_release(art_tree *t)
+{
+    void *pg = t->slab_pages;
+    while (pg) {
+        void *next;
+        memcpy(&next, pg, sizeof(void *));
+        tree_free(pg);
+        pg = next;
+    }
+    memset(t->slab_free, 0, sizeof(t->slab_free));
+    t->slab_pages = NULL;
+    t->slab_next = t->slab_end = NULL;
+    t->slab_page_size = 0;
+    t->reserved = 0;
+}
+
 static art_node *alloc_node(art_tree *t, int type, const uint8_t *prefix,
                             size_t prefix_len)
 {
     size_t size = node_size(type, prefix_len);
-    art_node *n = tree_malloc(t, size);
+    art_node *n = block_alloc(t, size);
     if (n == NULL)
         return NULL;
     /* Zeroed so that unused key bytes and slots are defined (the SIMD
@@ -206,8 +287,9 @@ static art_node *alloc_node(art_tree *t, int type, const uint8_t *prefix,
 
 static void free_node(art_tree *t, art_node *n)
 {
-    t->bytes -= node_size(n->type, n->prefix_len);
-    tree_free(n);
+    size_t size = node_size(n->type, n->prefix_len);
+    t->bytes -= size;
+    block_free(t, n, size);
 }
 
 /* A leaf whose suffix is a[0..na) followed by b[0..nb). */
@@ -215,7 +297,7 @@ static art_leaf *alloc_leaf(art_tree *t, const uint8_t *a, size_t na,
                             const uint8_t *b, size_t nb, void *value)
 {
     size_t size = leaf_size(na + nb);
-    art_leaf *l = tree_malloc(t, size);
+    art_leaf *l = block_alloc(t, size);
     if (l == NULL)
         return NULL;
     l->value = value;
@@ -230,8 +312,9 @@ static art_leaf *alloc_leaf(art_tree *t, const uint8_t *a, size_t na,
 
 static void free_leaf(art_tree *t, art_leaf *l)
 {
-    t->bytes -= leaf_size(l->len);
-    tree_free(l);
+    size_t size = leaf_size(l->len);
+    t->bytes -= size;
+    block_free(t, l, size);
 }
 
 /*
@@ -524,54 +607,60 @@ static art_node *rebuild_node(art_tree *t, art_node *n, int type,
 
 void art_tree_init(art_tree *t) { memset(t, 0, sizeof(*t)); }
 
+/* Frees a block at clear time: pages go all at once afterwards. */
+static void clear_block(void *p, size_t size)
+{
+    if (size > SLAB_MAX)
+        tree_free(p);
+}
+
 void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
 {
-    uintptr_t root = t->root;
-    uint64_t version = t->version;
-    long countdown = t->fail_countdown;
-    tree_free(t->walk);
+    art_tree old = *t;
     art_tree_init(t);
-    t->version = version + 1;
-    t->fail_countdown = countdown;
-    if (root == 0)
-        return;
-    if (IS_LEAF(root)) {
+    t->version = old.version + 1;
+    t->fail_countdown = old.fail_countdown;
+    tree_free(old.walk);
+    uintptr_t root = old.root;
+    if (root && IS_LEAF(root)) {
         if (free_value)
             free_value(AS_LEAF(root)->value, ctx);
-        tree_free(AS_LEAF(root));
-        return;
-    }
-    /*
-     * Nodes waiting to be freed form a list threaded through their value
-     * fields, which are released as a node joins the list: no stack, no
-     * allocation, and no recursion however deep the tree is.
-     */
-    art_node *list = AS_NODE(root);
-    if (list->value && free_value)
-        free_value(list->value, ctx);
-    list->value = NULL;
-    while (list) {
-        art_node *n = list;
-        list = (art_node *)n->value;
-        uintptr_t child;
-        for (int b = child_ge(n, 0, &child); b >= 0;
-             b = child_ge(n, b + 1, &child)) {
-            if (child == 0)
-                continue; /* a slot a failed copy did not fill */
-            if (IS_LEAF(child)) {
-                if (free_value)
-                    free_value(AS_LEAF(child)->value, ctx);
-                tree_free(AS_LEAF(child));
-            } else {
-                art_node *c = AS_NODE(child);
-                if (c->value && free_value)
-                    free_value(c->value, ctx);
-                c->value = list;
-                list = c;
+        clear_block(AS_LEAF(root), leaf_size(AS_LEAF(root)->len));
+    } else if (root) {
+        /*
+         * Nodes waiting to be freed form a list threaded through their
+         * value fields, which are released as a node joins the list: no
+         * stack, no allocation, and no recursion however deep the tree.
+         */
+        art_node *list = AS_NODE(root);
+        if (list->value && free_value)
+            free_value(list->value, ctx);
+        list->value = NULL;
+        while (list) {
+            art_node *n = list;
+            list = (art_node *)n->value;
+            uintptr_t child;
+            for (int b = child_ge(n, 0, &child); b >= 0;
+                 b = child_ge(n, b + 1, &child)) {
+                if (child == 0)
+                    continue; /* a slot a failed copy did not fill */
+                if (IS_LEAF(child)) {
+                    art_leaf *l = AS_LEAF(child);
+                    if (free_value)
+                        free_value(l->value, ctx);
+                    clear_block(l, leaf_size(l->len));
+                } else {
+                    art_node *c = AS_NODE(child);
+                    if (c->value && free_value)
+                        free_value(c->value, ctx);
+                    c->value = list;
+                    list = c;
+                }
             }
+            clear_block(n, node_size(n->type, n->prefix_len));
         }
-        tree_free(n);
     }
+    slab_release(&old);
 }
 
 void art_tree_move(art_tree *dst, art_tree *src)
@@ -619,7 +708,7 @@ static art_leaf *clone_leaf(art_tree *t, const art_leaf *l)
 static art_node *clone_node_empty(art_tree *t, art_node *n)
 {
     size_t size = node_size(n->type, n->prefix_len);
-    art_node *m = tree_malloc(t, size);
+    art_node *m = block_alloc(t, size);
     if (m == NULL)
         return NULL;
     memcpy(m, n, size);
@@ -979,12 +1068,12 @@ static uintptr_t merge_into_child(art_tree *t, art_node *n, uint8_t b,
         art_leaf *cl = AS_LEAF(c);
         if ((size_t)cl->len + plen + 1 > ART_MAX_KEY_LEN)
             return 0;
-        size_t size = leaf_size(plen + 1 + cl->len);
-        art_leaf *l = tree_malloc(t, size);
+        size_t len = plen + 1 + cl->len, size = leaf_size(len);
+        art_leaf *l = block_alloc(t, size);
         if (l == NULL)
             return 0;
         l->value = cl->value;
-        l->len = (uint32_t)(plen + 1 + cl->len);
+        l->len = (uint32_t)len;
         memcpy(l->suffix, node_prefix(n), plen);
         l->suffix[plen] = b;
         memcpy(l->suffix + plen + 1, cl->suffix, cl->len);
@@ -1071,6 +1160,8 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
             free_leaf(t, l);
             t->size--;
             t->version++;
+            if (t->size == 0)
+                slab_release(t); /* every block is free: give pages back */
             return 1;
         }
         art_node *n = AS_NODE(p);

@@ -82,7 +82,7 @@ typedef struct art_walk_frame {
 typedef struct art_tree {
     uintptr_t root; /* tagged pointer: 0 (empty), a leaf or an inner node */
     size_t size;    /* number of keys */
-    size_t bytes;   /* bytes allocated for nodes and leaves */
+    size_t bytes;   /* bytes in live nodes and leaves */
     /* Incremented by every change of structure (a key added or removed,
        the tree cleared or moved).  Replacing the value of an existing key
        does not count: positions stay valid across it. */
@@ -92,6 +92,13 @@ typedef struct art_tree {
     art_walk_frame *walk;
     size_t walk_cap;
     size_t max_key_len; /* longest key ever inserted since the last clear */
+    /* Slab allocator for nodes and leaves (see art.c): per size class
+       a free list; fresh blocks are carved from pages. */
+    void *slab_free[64];
+    void *slab_pages;          /* singly linked list of pages */
+    uint8_t *slab_next, *slab_end; /* unused space of the newest page */
+    size_t slab_page_size;     /* size of the next page to allocate */
+    size_t reserved;           /* bytes of pages and of large blocks */
     /* Testing: when > 0, counts down on every allocation made for this
        tree or for a cursor on it; the allocation that brings it to 0
        fails.  0 disables injection. */

@@ -209,6 +209,14 @@ static int key_type_error(MapObject *m, PyObject *key)
     return -1;
 }
 
+/* Whether key has a type this map's keys can have. */
+static int key_type_ok(MapObject *m, PyObject *key)
+{
+    if (!m->bytes_keys)
+        return PyUnicode_Check(key);
+    return !PyUnicode_Check(key) && PyObject_CheckBuffer(key);
+}
+
 /* Fills kb with the bytes of key; 0 on success, -1 with an exception. */
 static int key_get(MapObject *m, PyObject *key, keybuf *kb)
 {
@@ -947,9 +955,16 @@ static PyObject *view_isdisjoint(PyObject *self, PyObject *other)
     PyObject *it = PyObject_GetIter(other);
     if (it == NULL)
         return NULL;
+    ViewObject *v = (ViewObject *)self;
     PyObject *x;
     while ((x = PyIter_Next(it)) != NULL) {
-        int r = PySequence_Contains(self, x);
+        /* Set semantics: what cannot be a key is simply not in the view
+           (whereas `x in view` reports a wrong key type, like `x in m`). */
+        int r;
+        if (view_yield(v) == YIELD_KEYS && !key_type_ok(v->map, x))
+            r = 0;
+        else
+            r = PySequence_Contains(self, x);
         Py_DECREF(x);
         if (r != 0) {
             Py_DECREF(it);
@@ -2050,7 +2065,7 @@ PyDoc_STRVAR(sizeof_doc, "__sizeof__($self, /)\n--\n\n"
 
 static PyObject *map_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    size_t n = (size_t)Py_TYPE(m)->tp_basicsize + m->tree.bytes +
+    size_t n = (size_t)Py_TYPE(m)->tp_basicsize + m->tree.reserved +
                m->tree.walk_cap * sizeof(art_walk_frame);
     return PyLong_FromSize_t(n);
 }
@@ -2060,22 +2075,23 @@ PyDoc_STRVAR(stats_doc,
              "Shape of the tree: a dict with the number of inner nodes of "
              "each\nkind ('node4', 'node16', 'node48', 'node256'), 'leaves', "
              "'node_values'\n(keys ending at an inner node), 'max_depth' and "
-             "'mean_depth' (inner\nnodes above a key), and 'bytes' held by "
-             "nodes and leaves.");
+             "'mean_depth' (inner\nnodes above a key), 'bytes' in live nodes "
+             "and leaves, and 'reserved'\n(the memory the tree holds for "
+             "them, free slab space included).");
 
 static PyObject *map_stats(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     art_stats_t st;
     art_stats(&m->tree, &st);
     return Py_BuildValue(
-        "{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:d,s:n}", "node4",
+        "{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:d,s:n,s:n}", "node4",
         (Py_ssize_t)st.nodes[ART_NODE4], "node16",
         (Py_ssize_t)st.nodes[ART_NODE16], "node48",
         (Py_ssize_t)st.nodes[ART_NODE48], "node256",
         (Py_ssize_t)st.nodes[ART_NODE256], "leaves", (Py_ssize_t)st.leaves,
         "node_values", (Py_ssize_t)st.node_values, "max_depth",
         (Py_ssize_t)st.max_depth, "mean_depth", st.mean_depth, "bytes",
-        (Py_ssize_t)st.bytes);
+        (Py_ssize_t)st.bytes, "reserved", (Py_ssize_t)m->tree.reserved);
 }
 
 static PyObject *map_validate(MapObject *m, PyObject *Py_UNUSED(ignored))

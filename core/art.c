@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__) || defined(_M_X64) || \
+#if defined(__SSE2__) || defined(_M_X64) ||                                    \
     (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #include <emmintrin.h>
 #define ART_SSE2 1
@@ -40,13 +40,13 @@ typedef struct art_node {
 
 typedef struct art_leaf {
     void *value;
-    uint32_t len;      /* suffix length */
-    uint8_t suffix[];  /* the key bytes below the parent's child byte */
+    uint32_t len;     /* suffix length */
+    uint8_t suffix[]; /* the key bytes below the parent's child byte */
 } art_leaf;
 
-#define IS_LEAF(p) (((p) & (uintptr_t)1) != 0)
-#define AS_LEAF(p) ((art_leaf *)((p) & ~(uintptr_t)1))
-#define AS_NODE(p) ((art_node *)(p))
+#define IS_LEAF(p)  (((p) & (uintptr_t)1) != 0)
+#define AS_LEAF(p)  ((art_leaf *)((p) & ~(uintptr_t)1))
+#define AS_NODE(p)  ((art_node *)(p))
 #define TAG_LEAF(l) ((uintptr_t)(l) | (uintptr_t)1)
 #define TAG_NODE(n) ((uintptr_t)(n))
 
@@ -72,9 +72,15 @@ static const int shrink_at[ART_NODE_KINDS] = {0, 3, 12, 37};
 /* Fewest children a node of each kind holds in a valid tree. */
 static const int min_children[ART_NODE_KINDS] = {0, 4, 13, 38};
 
-static inline size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+static inline size_t pad8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
 
-static inline uint8_t *node_prefix(art_node *n) { return (uint8_t *)(n + 1); }
+static inline uint8_t *node_prefix(art_node *n)
+{
+    return (uint8_t *)(n + 1);
+}
 
 static inline uint8_t *node_body(art_node *n)
 {
@@ -92,17 +98,26 @@ static inline size_t leaf_size(size_t len)
     return pad8(offsetof(art_leaf, suffix) + len);
 }
 
-static inline uint8_t *n4_keys(art_node *n) { return node_body(n); }
+static inline uint8_t *n4_keys(art_node *n)
+{
+    return node_body(n);
+}
 static inline uintptr_t *n4_children(art_node *n)
 {
     return (uintptr_t *)(node_body(n) + 8);
 }
-static inline uint8_t *n16_keys(art_node *n) { return node_body(n); }
+static inline uint8_t *n16_keys(art_node *n)
+{
+    return node_body(n);
+}
 static inline uintptr_t *n16_children(art_node *n)
 {
     return (uintptr_t *)(node_body(n) + 16);
 }
-static inline uint8_t *n48_index(art_node *n) { return node_body(n); }
+static inline uint8_t *n48_index(art_node *n)
+{
+    return node_body(n);
+}
 static inline uintptr_t *n48_children(art_node *n)
 {
     return (uintptr_t *)(node_body(n) + 256);
@@ -113,7 +128,10 @@ static inline uintptr_t *n256_children(art_node *n)
 }
 
 /* Keys and children of a Node4 or Node16 (same shape, different size). */
-static inline uint8_t *small_keys(art_node *n) { return node_body(n); }
+static inline uint8_t *small_keys(art_node *n)
+{
+    return node_body(n);
+}
 static inline uintptr_t *small_children(art_node *n)
 {
     return (uintptr_t *)(node_body(n) + (n->type == ART_NODE4 ? 8 : 16));
@@ -157,17 +175,23 @@ static inline unsigned ctz32(uint32_t x)
 #if !defined(__STDC_NO_ATOMICS__)
 #include <stdatomic.h>
 static atomic_size_t live_allocations;
-#define COUNT_ALLOC() atomic_fetch_add_explicit(&live_allocations, 1, memory_order_relaxed)
-#define COUNT_FREE() atomic_fetch_sub_explicit(&live_allocations, 1, memory_order_relaxed)
-#define LIVE_ALLOCATIONS() atomic_load_explicit(&live_allocations, memory_order_relaxed)
+#define COUNT_ALLOC()                                                          \
+    atomic_fetch_add_explicit(&live_allocations, 1, memory_order_relaxed)
+#define COUNT_FREE()                                                           \
+    atomic_fetch_sub_explicit(&live_allocations, 1, memory_order_relaxed)
+#define LIVE_ALLOCATIONS()                                                     \
+    atomic_load_explicit(&live_allocations, memory_order_relaxed)
 #else
 static size_t live_allocations;
-#define COUNT_ALLOC() (live_allocations++)
-#define COUNT_FREE() (live_allocations--)
+#define COUNT_ALLOC()      (live_allocations++)
+#define COUNT_FREE()       (live_allocations--)
 #define LIVE_ALLOCATIONS() (live_allocations)
 #endif
 
-size_t art_live_allocations(void) { return LIVE_ALLOCATIONS(); }
+size_t art_live_allocations(void)
+{
+    return LIVE_ALLOCATIONS();
+}
 
 static void *tree_malloc(art_tree *t, size_t size)
 {
@@ -198,10 +222,10 @@ static void tree_free(void *p)
  * small, and are released when the tree becomes empty.  Larger blocks
  * (Node48/256, long leaves) come from malloc directly.
  */
-#define SLAB_MAX 512
+#define SLAB_MAX      512
 #define SLAB_MIN_PAGE 1024
 #define SLAB_MAX_PAGE (64 * 1024)
-#define SLAB_HEADER 16 /* a page starts with its link, padded */
+#define SLAB_HEADER   16 /* a page starts with its link, padded */
 
 static void *block_alloc(art_tree *t, size_t size)
 {
@@ -366,8 +390,8 @@ static uintptr_t *find_child(art_node *n, uint8_t c)
 #ifdef ART_SSE2
         __m128i cmp = _mm_cmpeq_epi8(_mm_set1_epi8((char)c),
                                      _mm_loadu_si128((const __m128i *)keys));
-        uint32_t mask = (uint32_t)_mm_movemask_epi8(cmp) &
-                        ((1u << n->num_children) - 1u);
+        uint32_t mask =
+            (uint32_t)_mm_movemask_epi8(cmp) & ((1u << n->num_children) - 1u);
         return mask ? &n16_children(n)[ctz32(mask)] : NULL;
 #else
         for (int i = 0; i < n->num_children; i++)
@@ -492,9 +516,8 @@ static void prefetch_siblings(art_node *n, int b, int forward)
     }
     case ART_NODE48: {
         uint8_t *index = n48_index(n);
-        for (int j = b + step; j >= 0 && j < 256 && found < 2 &&
-                               (j - b) * step <= 16;
-             j += step)
+        for (int j = b + step;
+             j >= 0 && j < 256 && found < 2 && (j - b) * step <= 16; j += step)
             if (index[j]) {
                 ART_PREFETCH(n48_children(n)[index[j] - 1] & ~(uintptr_t)1);
                 found++;
@@ -503,9 +526,8 @@ static void prefetch_siblings(art_node *n, int b, int forward)
     }
     default: {
         uintptr_t *ch = n256_children(n);
-        for (int j = b + step; j >= 0 && j < 256 && found < 2 &&
-                               (j - b) * step <= 16;
-             j += step)
+        for (int j = b + step;
+             j >= 0 && j < 256 && found < 2 && (j - b) * step <= 16; j += step)
             if (ch[j]) {
                 ART_PREFETCH(ch[j] & ~(uintptr_t)1);
                 found++;
@@ -594,8 +616,7 @@ static art_node *rebuild_node(art_tree *t, art_node *n, int type,
         return NULL;
     m->value = n->value;
     uintptr_t child;
-    for (int b = child_ge(n, 0, &child); b >= 0;
-         b = child_ge(n, b + 1, &child))
+    for (int b = child_ge(n, 0, &child); b >= 0; b = child_ge(n, b + 1, &child))
         if (b != skip)
             add_child(m, (uint8_t)b, child);
     return m;
@@ -605,7 +626,10 @@ static art_node *rebuild_node(art_tree *t, art_node *n, int type,
 /* Tree lifetime                                                       */
 /* ------------------------------------------------------------------ */
 
-void art_tree_init(art_tree *t) { memset(t, 0, sizeof(*t)); }
+void art_tree_init(art_tree *t)
+{
+    memset(t, 0, sizeof(*t));
+}
 
 /* Frees a block at clear time: pages go all at once afterwards. */
 static void clear_block(void *p, size_t size)
@@ -948,9 +972,8 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
             art_leaf *nl = NULL, *ol = NULL;
             if (n == NULL)
                 return ART_ENOMEM;
-            if (rem > m &&
-                (nl = alloc_leaf(t, key + d + m + 1, rem - m - 1, NULL, 0,
-                                 value)) == NULL)
+            if (rem > m && (nl = alloc_leaf(t, key + d + m + 1, rem - m - 1,
+                                            NULL, 0, value)) == NULL)
                 goto split_nomem;
             if (l->len > m &&
                 (ol = alloc_leaf(t, l->suffix + m + 1, l->len - m - 1, NULL, 0,
@@ -988,13 +1011,11 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
             art_leaf *nl = NULL;
             if (top == NULL)
                 return ART_ENOMEM;
-            low = rebuild_node(t, n, n->type, prefix + m + 1, plen - m - 1,
-                               -1);
+            low = rebuild_node(t, n, n->type, prefix + m + 1, plen - m - 1, -1);
             if (low == NULL)
                 goto prefix_nomem;
-            if (rem > m &&
-                (nl = alloc_leaf(t, key + d + m + 1, rem - m - 1, NULL, 0,
-                                 value)) == NULL)
+            if (rem > m && (nl = alloc_leaf(t, key + d + m + 1, rem - m - 1,
+                                            NULL, 0, value)) == NULL)
                 goto prefix_nomem;
             add_child(top, prefix[m], TAG_NODE(low));
             if (nl)
@@ -1141,9 +1162,9 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
                         free_replaced(t, other);
                     }
                 } else if (left <= shrink_at[parent->type]) {
-                    art_node *s = rebuild_node(
-                        t, parent, parent->type - 1, node_prefix(parent),
-                        parent->prefix_len, byte);
+                    art_node *s = rebuild_node(t, parent, parent->type - 1,
+                                               node_prefix(parent),
+                                               parent->prefix_len, byte);
                     if (s == NULL)
                         return ART_ENOMEM;
                     repl = TAG_NODE(s);
@@ -1296,11 +1317,11 @@ void art_stats(const art_tree *t, art_stats_t *out)
     out->mean_depth = keys ? depth_sum / (double)keys : 0.0;
 }
 
-#define INVALID(msg)     \
-    do {                 \
-        if (why)         \
-            *why = msg;  \
-        return -1;       \
+#define INVALID(msg)                                                           \
+    do {                                                                       \
+        if (why)                                                               \
+            *why = msg;                                                        \
+        return -1;                                                             \
     } while (0)
 
 /* Checks one inner node's own fields; children are checked by the walk. */
@@ -1448,8 +1469,7 @@ void art_cursor_free(art_cursor *c)
 }
 
 /* Grows *buf to hold at least need elements of size elem. */
-static int grow(art_tree *t, void **buf, size_t *cap, size_t need,
-                size_t elem)
+static int grow(art_tree *t, void **buf, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap)
         return ART_OK;
@@ -1716,8 +1736,8 @@ int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
 static int reseek(art_cursor *c, art_seek_mode mode)
 {
     size_t len = c->key_len;
-    if (grow(c->tree, (void **)&c->scratch, &c->scratch_cap, len ? len : 1,
-             1) < 0)
+    if (grow(c->tree, (void **)&c->scratch, &c->scratch_cap, len ? len : 1, 1) <
+        0)
         return cursor_fail(c);
     if (len)
         memcpy(c->scratch, c->key, len);
@@ -1789,8 +1809,7 @@ static inline size_t utf8_len(uint8_t b)
 
 /* Decodes one symbol at s[0..avail): a byte, or a code point (lenient:
    the tree only ever holds what the binding encoded). */
-static uint32_t next_symbol(const uint8_t *s, size_t avail, int utf8,
-                            size_t *n)
+static uint32_t next_symbol(const uint8_t *s, size_t avail, int utf8, size_t *n)
 {
     if (!utf8) {
         *n = 1;
@@ -1806,8 +1825,8 @@ static uint32_t next_symbol(const uint8_t *s, size_t avail, int utf8,
     return cp;
 }
 
-int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query,
-                   size_t len, uint32_t max_distance, int utf8)
+int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
+                   uint32_t max_distance, int utf8)
 {
     memset(f, 0, sizeof(*f));
     art_cursor_init(&f->cursor, t);
@@ -1821,8 +1840,8 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query,
     for (size_t i = 0, n; i < len; i += n)
         f->query[f->qlen++] = next_symbol(query + i, len - i, utf8, &n);
     size_t width = f->qlen + 1;
-    if (grow(t, (void **)&f->rows, &f->rows_cap, width * 8,
-             sizeof(uint32_t)) < 0) {
+    if (grow(t, (void **)&f->rows, &f->rows_cap, width * 8, sizeof(uint32_t)) <
+        0) {
         art_fuzzy_free(f);
         return ART_ENOMEM;
     }
@@ -1852,8 +1871,8 @@ static int fuzzy_rows(art_fuzzy *f)
     art_cursor *c = &f->cursor;
     const uint8_t *key = c->key;
     size_t len = c->key_len, width = f->qlen + 1;
-    size_t s = f->rows_valid < c->changed_from ? f->rows_valid
-                                               : c->changed_from;
+    size_t s =
+        f->rows_valid < c->changed_from ? f->rows_valid : c->changed_from;
     if (s > len)
         s = len;
     /* Rows are kept at symbol boundaries only: back up to one. */
@@ -1863,8 +1882,8 @@ static int fuzzy_rows(art_fuzzy *f)
     while (s < len) {
         size_t n;
         uint32_t sym = next_symbol(key + s, len - s, f->utf8, &n);
-        if (grow(c->tree, (void **)&f->rows, &f->rows_cap,
-                 (s + n + 1) * width, sizeof(uint32_t)) < 0)
+        if (grow(c->tree, (void **)&f->rows, &f->rows_cap, (s + n + 1) * width,
+                 sizeof(uint32_t)) < 0)
             return ART_ENOMEM;
         const uint32_t *prev = f->rows + s * width;
         uint32_t *row = f->rows + (s + n) * width;

@@ -59,7 +59,7 @@ extern "C" {
 #endif
 
 /* Return codes. */
-#define ART_OK 0
+#define ART_OK     0
 #define ART_ENOMEM (-1) /* an allocation failed; the tree is unchanged */
 #define ART_EINVAL (-2) /* NULL value, or a key longer than ART_MAX_KEY_LEN */
 
@@ -95,10 +95,10 @@ typedef struct art_tree {
     /* Slab allocator for nodes and leaves (see art.c): per size class
        a free list; fresh blocks are carved from pages. */
     void *slab_free[64];
-    void *slab_pages;          /* singly linked list of pages */
+    void *slab_pages;              /* singly linked list of pages */
     uint8_t *slab_next, *slab_end; /* unused space of the newest page */
-    size_t slab_page_size;     /* size of the next page to allocate */
-    size_t reserved;           /* bytes of pages and of large blocks */
+    size_t slab_page_size;         /* size of the next page to allocate */
+    size_t reserved;               /* bytes of pages and of large blocks */
     /* Testing: when > 0, counts down on every allocation made for this
        tree or for a cursor on it; the allocation that brings it to 0
        fails.  0 disables injection. */
@@ -316,16 +316,16 @@ typedef struct art_fuzzy {
     size_t qlen;
     uint32_t max_distance;
     int utf8;
-    uint32_t *rows; /* rows[i * (qlen + 1) ...]: row after key offset i */
-    size_t rows_cap;  /* number of rows allocated */
+    uint32_t *rows;    /* rows[i * (qlen + 1) ...]: row after key offset i */
+    size_t rows_cap;   /* number of rows allocated */
     size_t rows_valid; /* rows for offsets <= rows_valid are current */
     int started;
     uint32_t distance; /* distance of the key at the position */
 } art_fuzzy;
 
 /* Prepares a search; query is copied.  Returns ART_OK or ART_ENOMEM. */
-int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query,
-                   size_t len, uint32_t max_distance, int utf8);
+int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
+                   uint32_t max_distance, int utf8);
 /* Advances to the next match: 1 (key in f->cursor, distance in
    f->distance), 0 when done, or ART_ENOMEM.  Weakly consistent like the
    cursor it is built on. */

@@ -369,8 +369,7 @@ static int incref_value(void *value, void *ctx)
     return 0;
 }
 
-static MapObject *map_alloc(PyTypeObject *type, blart_state *st,
-                            int bytes_keys)
+static MapObject *map_alloc(PyTypeObject *type, blart_state *st, int bytes_keys)
 {
     MapObject *m = (MapObject *)type->tp_alloc(type, 0);
     if (m == NULL)
@@ -542,7 +541,8 @@ static int map_update_arg(MapObject *m, PyObject *arg)
 {
     if (PyDict_CheckExact(arg))
         return update_from_dict(m, arg);
-    if (is_map(m->state, arg) && ((MapObject *)arg)->bytes_keys == m->bytes_keys)
+    if (is_map(m->state, arg) &&
+        ((MapObject *)arg)->bytes_keys == m->bytes_keys)
         return update_from_map(m, (MapObject *)arg);
     /* Like dict.update: anything with keys() is a mapping. */
     PyObject *keys_attr = PyObject_GetAttrString(arg, "keys");
@@ -993,9 +993,11 @@ static PyMethodDef valuesview_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* clang-format off */
 #define VIEW_COMMON_SLOTS                                  \
     {Py_tp_iter, view_iter}, {Py_tp_traverse, view_traverse}, {Py_tp_dealloc, view_dealloc}, \
         {Py_tp_repr, view_repr}, {Py_sq_length, view_len}
+/* clang-format on */
 
 static PyType_Slot keys_slots[] = {
     VIEW_COMMON_SLOTS,
@@ -1032,8 +1034,8 @@ static PyType_Slot values_slots[] = {
 };
 
 #ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
-#define VIEW_FLAGS                                               \
-    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |                   \
+#define VIEW_FLAGS                                                             \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC |                                 \
      Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_IMMUTABLETYPE)
 #else
 #define VIEW_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC)
@@ -1041,8 +1043,8 @@ static PyType_Slot values_slots[] = {
 
 static PyType_Spec keys_spec = {"blart.TreeMapKeys", sizeof(ViewObject), 0,
                                 VIEW_FLAGS, keys_slots};
-static PyType_Spec values_spec = {"blart.TreeMapValues", sizeof(ViewObject),
-                                  0, VIEW_FLAGS, values_slots};
+static PyType_Spec values_spec = {"blart.TreeMapValues", sizeof(ViewObject), 0,
+                                  VIEW_FLAGS, values_slots};
 static PyType_Spec items_spec = {"blart.TreeMapItems", sizeof(ViewObject), 0,
                                  VIEW_FLAGS, items_slots};
 
@@ -1170,9 +1172,10 @@ static int parse_key_default(const char *fname, PyObject *const *args,
                      fname, nargs + nkw);
         return -1;
     }
-    if (nkw == 1 && !(nargs == 1 && PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0)) &&
-                      PyUnicode_CompareWithASCIIString(
-                          PyTuple_GET_ITEM(kwnames, 0), "default") == 0)) {
+    if (nkw == 1 &&
+        !(nargs == 1 && PyUnicode_Check(PyTuple_GET_ITEM(kwnames, 0)) &&
+          PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0),
+                                           "default") == 0)) {
         PyErr_Format(PyExc_TypeError,
                      "%s got an unexpected keyword argument %R", fname,
                      PyTuple_GET_ITEM(kwnames, 0));
@@ -1188,8 +1191,8 @@ PyDoc_STRVAR(get_doc, "get($self, key, /, default=None)\n--\n\n"
                       "Return the value for key if key is in the map, else "
                       "default.");
 
-static PyObject *map_get(MapObject *m, PyObject *const *args,
-                         Py_ssize_t nargs, PyObject *kwnames)
+static PyObject *map_get(MapObject *m, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames)
 {
     PyObject *key, *dflt = Py_None;
     if (parse_key_default("get", args, nargs, kwnames, &key, &dflt) < 0)
@@ -1213,8 +1216,7 @@ static PyObject *map_setdefault(MapObject *m, PyObject *const *args,
                                 Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *key, *dflt = Py_None;
-    if (parse_key_default("setdefault", args, nargs, kwnames, &key, &dflt) <
-        0)
+    if (parse_key_default("setdefault", args, nargs, kwnames, &key, &dflt) < 0)
         return NULL;
     keybuf kb;
     if (key_get(m, key, &kb) < 0)
@@ -1244,8 +1246,8 @@ PyDoc_STRVAR(pop_doc, "pop($self, key, /, default=<unrepresentable>)\n--\n\n"
                       "If key is absent, return default if given, else "
                       "raise KeyError.");
 
-static PyObject *map_pop(MapObject *m, PyObject *const *args,
-                         Py_ssize_t nargs, PyObject *kwnames)
+static PyObject *map_pop(MapObject *m, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames)
 {
     PyObject *key, *dflt = NULL;
     if (parse_key_default("pop", args, nargs, kwnames, &key, &dflt) < 0)
@@ -1751,8 +1753,7 @@ PyDoc_STRVAR(prefix_iter_doc,
              ">>> list(m.prefix_iter('app'))\n"
              "[('app', 0), ('apple', 1)]");
 
-static PyObject *map_prefix_iter(MapObject *m, PyObject *args,
-                                 PyObject *kwds)
+static PyObject *map_prefix_iter(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"prefix", "reverse", NULL};
     PyObject *prefix;
@@ -1816,8 +1817,8 @@ static PyObject *map_range(MapObject *m, PyObject *args, PyObject *kwds)
     static char *kwlist[] = {"start", "stop", "inclusive", "reverse", NULL};
     PyObject *start = Py_None, *stop = Py_None, *inclusive = NULL;
     int reverse = 0, inc[2] = {1, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO$Op:range", kwlist,
-                                     &start, &stop, &inclusive, &reverse))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO$Op:range", kwlist, &start,
+                                     &stop, &inclusive, &reverse))
         return NULL;
     if (inclusive) {
         if (!PyTuple_Check(inclusive) || PyTuple_GET_SIZE(inclusive) != 2) {
@@ -1939,8 +1940,7 @@ PyDoc_STRVAR(fuzzy_doc,
              ">>> list(m.fuzzy_search('cafe', 1))\n"
              "[('cafe', 0, 0), ('cafes', 0, 1), ('café', 0, 1)]");
 
-static PyObject *map_fuzzy_search(MapObject *m, PyObject *args,
-                                  PyObject *kwds)
+static PyObject *map_fuzzy_search(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"key", "max_distance", NULL};
     PyObject *key, *dist;
@@ -1961,9 +1961,8 @@ static PyObject *map_fuzzy_search(MapObject *m, PyObject *args,
         return NULL;
     }
     /* No key is 2**32 symbols long, so a larger bound means "any key". */
-    uint32_t maxd = (overflow > 0 || d > (long long)UINT32_MAX)
-                        ? UINT32_MAX
-                        : (uint32_t)d;
+    uint32_t maxd =
+        (overflow > 0 || d > (long long)UINT32_MAX) ? UINT32_MAX : (uint32_t)d;
     keybuf kb;
     if (key_get(m, key, &kb) < 0)
         return NULL;
@@ -2126,13 +2125,12 @@ PyDoc_STRVAR(items_doc, "items($self, /)\n--\n\n"
                         "in key order.");
 
 static PyMethodDef map_methods[] = {
-    {"get", (PyCFunction)(void (*)(void))map_get,
-     METH_FASTCALL | METH_KEYWORDS, get_doc},
+    {"get", (PyCFunction)(void (*)(void))map_get, METH_FASTCALL | METH_KEYWORDS,
+     get_doc},
     {"setdefault", (PyCFunction)(void (*)(void))map_setdefault,
-     METH_FASTCALL | METH_KEYWORDS,
-     setdefault_doc},
-    {"pop", (PyCFunction)(void (*)(void))map_pop,
-     METH_FASTCALL | METH_KEYWORDS, pop_doc},
+     METH_FASTCALL | METH_KEYWORDS, setdefault_doc},
+    {"pop", (PyCFunction)(void (*)(void))map_pop, METH_FASTCALL | METH_KEYWORDS,
+     pop_doc},
     {"popitem", (PyCFunction)map_popitem, METH_NOARGS, popitem_doc},
     {"insert", (PyCFunction)(void (*)(void))map_insert, METH_FASTCALL,
      insert_doc},
@@ -2144,16 +2142,14 @@ static PyMethodDef map_methods[] = {
     {"update", (PyCFunction)(void (*)(void))map_update,
      METH_VARARGS | METH_KEYWORDS, update_doc},
     {"fromkeys", (PyCFunction)(void (*)(void))map_fromkeys,
-     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-     fromkeys_doc},
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS, fromkeys_doc},
     {"keys", (PyCFunction)map_keys, METH_NOARGS, keys_doc},
     {"values", (PyCFunction)map_values, METH_NOARGS, values_doc},
     {"items", (PyCFunction)map_items, METH_NOARGS, items_doc},
     {"__reversed__", (PyCFunction)map_reversed, METH_NOARGS, reversed_doc},
     {"__reduce__", (PyCFunction)map_reduce, METH_NOARGS, reduce_doc},
     {"__sizeof__", (PyCFunction)map_sizeof, METH_NOARGS, sizeof_doc},
-    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
-     "See PEP 585."},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS, "See PEP 585."},
     {"first", (PyCFunction)map_first, METH_NOARGS, first_doc},
     {"last", (PyCFunction)map_last, METH_NOARGS, last_doc},
     {"pop_first", (PyCFunction)map_pop_first, METH_NOARGS, pop_first_doc},
@@ -2186,25 +2182,28 @@ static PyMemberDef map_members[] = {
     {NULL, 0, 0, 0, NULL},
 };
 
-PyDoc_STRVAR(treemap_doc,
-"TreeMap(mapping_or_pairs=None, /, **kwargs)\n--\n\n"
-"A mutable mapping from str keys to values, kept in sorted key order.\n\n"
-"Backed by an adaptive radix tree written in C.  Keys are ordered by code\n"
-"point, as sorted() orders str; every str, lone surrogates included, is\n"
-"a valid key.  Behaves like dict, and iterates in key order.\n\n"
-">>> m = TreeMap({'b': 2, 'a': 1})\n"
-">>> list(m)\n"
-"['a', 'b']");
+PyDoc_STRVAR(
+    treemap_doc,
+    "TreeMap(mapping_or_pairs=None, /, **kwargs)\n--\n\n"
+    "A mutable mapping from str keys to values, kept in sorted key order.\n\n"
+    "Backed by an adaptive radix tree written in C.  Keys are ordered by code\n"
+    "point, as sorted() orders str; every str, lone surrogates included, is\n"
+    "a valid key.  Behaves like dict, and iterates in key order.\n\n"
+    ">>> m = TreeMap({'b': 2, 'a': 1})\n"
+    ">>> list(m)\n"
+    "['a', 'b']");
 
-PyDoc_STRVAR(bytestreemap_doc,
-"BytesTreeMap(mapping_or_pairs=None, /, **kwargs)\n--\n\n"
-"A mutable mapping from bytes keys to values, kept in sorted key order.\n\n"
-"Keys may be given as any bytes-like object (bytes, bytearray,\n"
-"memoryview) and are always returned as bytes, ordered bytewise.\n\n"
-">>> m = BytesTreeMap({b'b': 2, b'a': 1})\n"
-">>> list(m)\n"
-"[b'a', b'b']");
+PyDoc_STRVAR(
+    bytestreemap_doc,
+    "BytesTreeMap(mapping_or_pairs=None, /, **kwargs)\n--\n\n"
+    "A mutable mapping from bytes keys to values, kept in sorted key order.\n\n"
+    "Keys may be given as any bytes-like object (bytes, bytearray,\n"
+    "memoryview) and are always returned as bytes, ordered bytewise.\n\n"
+    ">>> m = BytesTreeMap({b'b': 2, b'a': 1})\n"
+    ">>> list(m)\n"
+    "[b'a', b'b']");
 
+/* clang-format off */
 #define MAP_SLOTS(doc)                                                      \
     {Py_tp_doc, (void *)(doc)}, {Py_tp_new, map_new},                       \
         {Py_tp_init, map_init}, {Py_tp_dealloc, map_dealloc},               \
@@ -2217,23 +2216,24 @@ PyDoc_STRVAR(bytestreemap_doc,
         {Py_mp_ass_subscript, map_ass_subscript},                           \
         {Py_sq_contains, map_contains}, {Py_nb_or, map_or},                 \
         {Py_nb_inplace_or, map_ior}, {0, NULL}
+/* clang-format on */
 
 static PyType_Slot treemap_slots[] = {MAP_SLOTS(treemap_doc)};
 static PyType_Slot bytestreemap_slots[] = {MAP_SLOTS(bytestreemap_doc)};
 
 #ifdef Py_TPFLAGS_MAPPING
-#define MAP_FLAGS                                                           \
-    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |        \
+#define MAP_FLAGS                                                              \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |           \
      Py_TPFLAGS_MAPPING)
 #else
-#define MAP_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC)
+#define MAP_FLAGS                                                              \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC)
 #endif
 
 static PyType_Spec treemap_spec = {"blart.TreeMap", sizeof(MapObject), 0,
                                    MAP_FLAGS, treemap_slots};
-static PyType_Spec bytestreemap_spec = {"blart.BytesTreeMap",
-                                        sizeof(MapObject), 0, MAP_FLAGS,
-                                        bytestreemap_slots};
+static PyType_Spec bytestreemap_spec = {"blart.BytesTreeMap", sizeof(MapObject),
+                                        0, MAP_FLAGS, bytestreemap_slots};
 
 /* ------------------------------------------------------------------ */
 /* Module                                                              */
@@ -2245,8 +2245,8 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out,
     *out = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
     if (*out == NULL)
         return -1;
-    if (public && PyModule_AddObjectRef(module, short_name(*out),
-                                        (PyObject *)*out) < 0)
+    if (public &&
+        PyModule_AddObjectRef(module, short_name(*out), (PyObject *)*out) < 0)
         return -1;
     return 0;
 }
@@ -2290,7 +2290,10 @@ static int blart_clear(PyObject *module)
     return 0;
 }
 
-static void blart_free(void *module) { blart_clear((PyObject *)module); }
+static void blart_free(void *module)
+{
+    blart_clear((PyObject *)module);
+}
 
 static PyModuleDef_Slot blart_slots[] = {
     {Py_mod_exec, blart_exec},
@@ -2328,4 +2331,7 @@ static struct PyModuleDef blart_module = {
     .m_free = blart_free,
 };
 
-PyMODINIT_FUNC PyInit__blart(void) { return PyModuleDef_Init(&blart_module); }
+PyMODINIT_FUNC PyInit__blart(void)
+{
+    return PyModuleDef_Init(&blart_module);
+}

@@ -2,6 +2,7 @@
 
 import random
 import threading
+from bisect import bisect_left
 
 import pytest
 from hypothesis import given
@@ -482,3 +483,46 @@ def test_bytes_order_is_bytewise(keys, data):
     probe = data.draw(st.binary(max_size=6))
     assert (probe in m) == (probe in keys)
     check_consistent(m, {key: i for i, key in enumerate(keys)})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_keys_with_long_shared_prefixes(kind, seed):
+    """Long common prefixes of varied length: path compression is split,
+    extended and merged again, while a few iterators stay parked."""
+    rng = random.Random(seed)
+    stems = ["", "x" * 7, "x" * 8 + "é", "q" * 20, "日" * 12, "\x00" * 9]
+
+    def rand_text():
+        body = "".join(rng.choice("ab") for _ in range(rng.randint(0, 30)))
+        return rng.choice(stems) + body
+
+    model = {}
+    m = kind.cls()
+    parked = []
+    for step in range(6000):
+        text = rand_text()
+        key = kind.k(text)
+        if rng.random() < 0.6:
+            model[key] = m[key] = step
+        else:
+            if key in model:
+                assert m.pop(key) == model.pop(key)
+            if step % 50 == 0:
+                # A run of neighbours too, emptying whole subtrees.
+                ordered = sorted(model)
+                for near in ordered[bisect_left(ordered, key):][:5]:
+                    del m[near]
+                    del model[near]
+        if step % 500 == 0:
+            it = iter(m)
+            first = next(it, None)
+            parked.append((it, first))
+        if step % 250 == 0:
+            check_consistent(m, model)
+    check_consistent(m, model)
+    for it, last in parked:
+        if last is None:
+            continue
+        larger = [k for k in model if k > last]
+        want = min(larger) if larger else None
+        assert next(it, None) == want

@@ -123,6 +123,14 @@ def test_construct_kwargs_treemap():
     assert m == {"z": 0}
 
 
+def test_kwargs_named_like_parameters_are_keys():
+    assert TreeMap(mapping_or_pairs=1) == {"mapping_or_pairs": 1}
+    assert TreeMap(self=1, other=2) == {"self": 1, "other": 2}
+    m = TreeMap()
+    m.update(self=1, mapping_or_pairs=2, other=3)
+    assert list(m.items()) == [("mapping_or_pairs", 2), ("other", 3), ("self", 1)]
+
+
 def test_construct_kwargs_bytestreemap_rejected():
     with pytest.raises(TypeError):
         BytesTreeMap(a=1)
@@ -355,6 +363,19 @@ def test_update_keeps_items_applied_before_an_error(kind):
     check_consistent(m)
 
 
+def test_update_from_itself(kind):
+    m = kind.new({"a": 1, "b": 2, "ab": 3})
+    m.update(m)
+    m.update(m.items())
+    m.update(reversed(m.items()))
+    alias = m
+    alias |= m
+    assert alias is m
+    assert list(m.items()) == [(kind.k("a"), 1), (kind.k("ab"), 3), (kind.k("b"), 2)]
+    assert m | m == m
+    check_consistent(m)
+
+
 def test_update_propagates_errors_from_source(kind):
     class Boom(Exception):
         pass
@@ -469,10 +490,26 @@ def test_pickle_round_trip(kind, protocol):
 def test_pickle_subclass(kind, protocol):
     sub = SUBCLASS[kind.cls]
     m = sub(kind.d({"b": 2, "a": 1}))
+    m.note = "instance attribute"
     back = pickle.loads(pickle.dumps(m, protocol))
     assert type(back) is sub
     assert back == m
     assert list(back.items()) == [(kind.k("a"), 1), (kind.k("b"), 2)]
+    assert back.note == "instance attribute"
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_pickle_self_containing(kind, protocol):
+    m = kind.new({"a": 1})
+    m[kind.k("me")] = m
+    m[kind.k("list")] = [m]
+    back = pickle.loads(pickle.dumps(m, protocol))
+    assert type(back) is kind.cls
+    assert back[kind.k("me")] is back
+    assert back[kind.k("list")][0] is back
+    assert back[kind.k("a")] == 1
+    m.clear()
+    back.clear()
 
 
 # --------------------------------------------------------------------------
@@ -657,6 +694,13 @@ def test_repr_recursive(kind):
     m[kind.k("b")] = 2
     assert repr(m) == f"{kind.name}({{{kind.k('a')!r}: ..., {kind.k('b')!r}: 2}})"
     m[kind.k("a")] = None
+
+
+def test_repr_recursive_through_a_list(kind):
+    m = kind.cls()
+    m[kind.k("x")] = [m]
+    assert repr(m) == f"{kind.name}({{{kind.k('x')!r}: [...]}})"
+    m.clear()
 
 
 def test_repr_mutually_recursive(kind):

@@ -135,6 +135,28 @@ def test_del_on_popitem(kind):
     check_consistent(m, {})
 
 
+def test_del_during_update_from_a_map_mutates_the_source(kind):
+    """update() from a map of the same type walks the source while values
+    released in the target run code that changes the source."""
+    source = kind.cls({kind.k(c): c.upper() for c in "abcdefghij"})
+    target = kind.cls()
+
+    def mutate():
+        del source[kind.k("h")]  # not reached yet: must not be copied
+        source[kind.k("hh")] = "HH"  # ahead of the walk: copied
+        source[kind.k("a")] = "changed"  # behind the walk: not copied
+        grow_and_shrink(kind, source, "i")
+
+    target[kind.k("c")] = OnDel(mutate)
+    target.update(source)
+    check_consistent(source)
+    check_consistent(target)
+    expected = {kind.k(c): c.upper() for c in "abcdefgij"}
+    expected[kind.k("hh")] = "HH"
+    expected.update({key: value for key, value in source.items() if key > kind.k("c")})
+    assert dict(target.items()) == expected
+
+
 def test_del_on_clear_inserts(kind):
     m = kind.cls()
     for i in range(50):
@@ -544,3 +566,55 @@ def test_fail_alloc_does_not_leak_into_other_maps(kind):
     finally:
         m._fail_alloc(0)
     check_consistent(m, kind.d({"a": 1}))
+
+
+def _fresh_map(kind):
+    texts = [chr(0x21 + i) for i in range(70)] + ["k" + chr(0x21 + i) for i in range(20)]
+    texts += ["kk", "kkk", "long" * 10, "long" * 10 + "er"]
+    return kind.cls({kind.k(t): t for t in texts})
+
+
+WRITES = {
+    # name: (operation(m, k), key text, expected result, whether the key stays)
+    "insert_new": (lambda m, k: m.insert(k, "new"), "kx\x00", None, True),
+    "setdefault_new": (lambda m, k: m.setdefault(k, "new"), "long" * 9, "new", True),
+    "update_new": (lambda m, k: m.update([(k, "new")]), "k" + "é", None, True),
+    "pop": (lambda m, k: m.pop(k), "k%", "k%", False),
+    "pop_default": (lambda m, k: m.pop(k, "d"), "kk", "kk", False),
+    "remove": (lambda m, k: m.remove(k), "long" * 10, "long" * 10, False),
+    "popitem": (lambda m, k: m.popitem(), "zz sentinel", None, True),
+    "or": (lambda m, k: dict((m | {k: "new"}).items()), "zz", None, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRITES))
+def test_fail_alloc_on_other_writes(kind, name):
+    operation, text, want, stays = WRITES[name]
+    key = kind.k(text)
+    total_failures = 0
+    # The same operation on maps of several shapes: the fresh map, and the
+    # fresh map after shrinking, so that nodes of every size are involved.
+    for trim in (0, 40, 65):
+        m = _fresh_map(kind)
+        for t in sorted(m)[:trim]:
+            del m[t]
+        if name == "popitem":
+            m[key] = "sentinel"  # the largest key
+        expected = dict(m.items())
+        result, failures = sweep(m, lambda: operation(m, key))
+        total_failures += failures
+        if name == "popitem":
+            assert result == (key, "sentinel")
+            del expected[key]
+        elif name == "or":
+            assert result == expected | {key: "new"}
+        elif stays:
+            expected[key] = "new"
+            assert result == want
+        else:
+            assert result == want
+            del expected[key]
+        check_consistent(m, expected)
+        assert (key in m) == (key in expected)
+    if name not in ("pop_default", "pop", "remove"):
+        assert total_failures > 0

@@ -127,6 +127,53 @@ class MapMachine(RuleBasedStateMachine):
             assert alias is self.m
         self.model.update(items)
 
+    @rule(t=texts, codes=st.sets(st.integers(0, 255), min_size=1, max_size=80))
+    def bulk_insert(self, t, codes):
+        """Many siblings below one prefix: nodes grow up to Node256."""
+        for c in sorted(codes):
+            k, v = self.key(t + chr(c)), self.value()
+            self.m[k] = v
+            self.model[k] = v
+
+    @rule(t=texts, keep=st.integers(0, 5))
+    def delete_prefix(self, t, keep):
+        """Deletes all but `keep` keys under a prefix: nodes shrink, merge."""
+        prefix = self.key(t)
+        doomed = sorted(k for k in self.model if k.startswith(prefix))[keep:]
+        for k in doomed:
+            del self.m[k]
+            del self.model[k]
+
+    @rule(t=texts, n=st.integers(1, 8), op=st.sampled_from(["set", "delete", "pop", "copy"]))
+    def failing_allocation(self, t, n, op):
+        """With the n-th allocation failing, an operation either succeeds or
+        raises MemoryError and leaves the map as it was."""
+        k, v = self.key(t), self.value()
+        if op in ("delete", "pop") and self.model:
+            # Prefer a present key: deleting it may rebuild nodes.
+            present = sorted(self.model)
+            k = present[n % len(present)]
+        before = list(self.m.items())
+        self.m._fail_alloc(n)
+        try:
+            if op == "set":
+                self.m[k] = v
+                self.model[k] = v
+            elif op == "delete":
+                if k in self.model:
+                    del self.m[k]
+                    del self.model[k]
+            elif op == "pop":
+                assert self.m.pop(k, "dflt") == self.model.pop(k, "dflt")
+            else:
+                c = self.m.copy()
+                assert c == self.model
+                assert c._validate() is None
+        except MemoryError:
+            assert list(self.m.items()) == before
+        finally:
+            self.m._fail_alloc(0)
+
     @rule()
     def clear(self):
         self.m.clear()

@@ -111,6 +111,22 @@ def test_keys_view_set_operations(kind):
     assert m == {a: 1, b: 2, c: 3}  # untouched
 
 
+def test_keys_view_set_operations_with_other_key_types(kind):
+    """Set operations are set semantics, as for dict views: elements that
+    cannot be keys of this map are simply not in the view."""
+    m = kind.new({"a": 1, "b": 2})
+    ks = m.keys()
+    strangers = {1, None, kind.foreign_key}
+    assert ks & strangers == set()
+    assert ks - strangers == set(kind.ks(["a", "b"]))
+    assert ks | strangers == set(kind.ks(["a", "b"])) | strangers
+    assert ks ^ strangers == set(kind.ks(["a", "b"])) | strangers
+    assert (ks == strangers) is False
+    assert ks.isdisjoint(strangers) is True
+    assert ks.isdisjoint([kind.foreign_key, kind.k("zz")]) is True
+    assert ks.isdisjoint([kind.foreign_key, kind.k("a")]) is False
+
+
 def test_items_view_set_operations(kind):
     a, b, x = kind.ks(["a", "b", "x"])
     m = kind.cls({a: 1, b: 2})

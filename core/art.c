@@ -224,7 +224,7 @@ static void tree_free(void *p)
  */
 #define SLAB_MAX      512
 #define SLAB_MIN_PAGE 1024
-#define SLAB_MAX_PAGE (64 * 1024)
+#define SLAB_MAX_PAGE ((size_t)64 * 1024)
 #define SLAB_HEADER   16 /* a page starts with its link, padded */
 
 static void *block_alloc(art_tree *t, size_t size)

@@ -220,6 +220,8 @@ static int key_type_ok(MapObject *m, PyObject *key)
 /* Fills kb with the bytes of key; 0 on success, -1 with an exception. */
 static int key_get(MapObject *m, PyObject *key, keybuf *kb)
 {
+    kb->p = NULL;
+    kb->n = 0;
     kb->has_view = 0;
     kb->heap = NULL;
     if (!m->bytes_keys) {
@@ -613,7 +615,8 @@ static int past_stop(IterObject *it)
     const art_cursor *c = &it->walk.cursor;
     if (it->stop == STOP_PREFIX)
         return c->key_len < it->stop_len ||
-               (it->stop_len && memcmp(c->key, it->stop_key, it->stop_len));
+               (it->stop_len &&
+                memcmp(c->key, it->stop_key, it->stop_len) != 0);
     int cmp = cmp_keys(c->key, c->key_len, it->stop_key, it->stop_len);
     if (cmp == 0)
         return !it->stop_inclusive;
@@ -1735,7 +1738,7 @@ static PyObject *map_get_prefix(MapObject *m, PyObject *prefix)
     art_cursor c;
     art_cursor_init(&c, &m->tree);
     int r = art_cursor_seek(&c, kb.p, kb.n, ART_SEEK_GE);
-    if (r > 0 && (c.key_len < kb.n || (kb.n && memcmp(c.key, kb.p, kb.n))))
+    if (r > 0 && (c.key_len < kb.n || (kb.n && memcmp(c.key, kb.p, kb.n) != 0)))
         r = 0;
     key_release(&kb);
     PyObject *res = cursor_item(m, &c, r);

@@ -73,5 +73,35 @@ format: tools $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix-only --quiet $(PY_DIRS) || true
 	$(VENV)/bin/ruff format --quiet $(PY_DIRS)
 
+# --- distribution ----------------------------------------------------------
+# Builds the sdist and the wheel, installs the wheel into a fresh virtual
+# environment and runs the suite against it, from outside the source tree.
+wheel: $(VENV)/.dev
+	rm -rf dist build/wheel-venv
+	$(VPY) -m build --outdir dist .
+	$(PYTHON) -m venv build/wheel-venv
+	build/wheel-venv/bin/python -m pip install --quiet dist/*.whl pytest hypothesis
+	cd build && wheel-venv/bin/python -m pytest -q -p no:cacheprovider ../tests
+
+# --- coverage ----------------------------------------------------------------
+# C: the extension (core and binding) and the C tests built with --coverage,
+# reported by gcovr; Python: the package under coverage.py.  Both must reach
+# 90% of lines.
+COV_VENV := build/cov-venv
+coverage: $(VENV)/.dev
+	rm -rf build/cov $(COV_VENV)
+	mkdir -p build/cov
+	$(PYTHON) -m venv $(COV_VENV)
+	$(COV_VENV)/bin/python -m pip install --quiet pytest hypothesis coverage gcovr
+	CFLAGS="--coverage -O0" LDFLAGS="--coverage" $(COV_VENV)/bin/python setup.py -q build_ext --build-temp build/cov --build-lib build/cov/lib
+	cp -r src/blart/__init__.py src/blart/__init__.pyi src/blart/py.typed $(wildcard src/blart/__main__.py) build/cov/lib/blart/
+	$(CC) $(CSTD) -O0 --coverage -Icore core/art.c core/tests/test_art.c -o build/cov/test_art
+	cd build/cov && ./test_art > /dev/null
+	cd tests && PYTHONPATH=../build/cov/lib ../$(COV_VENV)/bin/python -m coverage run \
+	  --data-file=../build/cov/.coverage --source=blart -m pytest -q -p no:cacheprovider .
+	$(COV_VENV)/bin/python -m coverage report --data-file=build/cov/.coverage --fail-under=90
+	$(COV_VENV)/bin/gcovr --root . --filter core/art.c --filter src/blart/_blart.c \
+	  --exclude-unreachable-branches --print-summary --fail-under-line 90 build/cov
+
 clean:
-	rm -rf build $(VENV) src/blart/*.so *.egg-info src/*.egg-info
+	rm -rf build dist $(VENV) src/blart/*.so *.egg-info src/*.egg-info

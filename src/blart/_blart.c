@@ -2248,10 +2248,18 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out,
     *out = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
     if (*out == NULL)
         return -1;
-    if (public &&
-        PyModule_AddObjectRef(module, short_name(*out), (PyObject *)*out) < 0)
+    if (!public)
+        return 0;
+#if PY_VERSION_HEX >= 0x030A0000
+    return PyModule_AddObjectRef(module, short_name(*out), (PyObject *)*out);
+#else
+    Py_INCREF(*out);
+    if (PyModule_AddObject(module, short_name(*out), (PyObject *)*out) < 0) {
+        Py_DECREF(*out);
         return -1;
+    }
     return 0;
+#endif
 }
 
 static int blart_exec(PyObject *module)

@@ -53,3 +53,16 @@ def test_every_public_method_is_documented():
                 continue
             assert getattr(cls, name).__doc__, f"{cls.__name__}.{name} has no docstring"
     assert blart.__doc__
+
+
+def test_api_reference_is_current():
+    """docs/api.md is generated from the docstrings and must match them."""
+    import importlib.util
+
+    path = README.parent / "docs" / "gen_api.py"
+    spec = importlib.util.spec_from_file_location("gen_api", path)
+    assert spec is not None and spec.loader is not None
+    gen_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_api)
+    current = (README.parent / "docs" / "api.md").read_text(encoding="utf-8")
+    assert gen_api.render() == current, "run: python docs/gen_api.py"

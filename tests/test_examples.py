@@ -1,0 +1,213 @@
+"""Every script in examples/ runs unmodified and prints what it promises."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+PROMISED = ["basic_usage.py", "prefix_queries.py", "fuzzy_matching.py", "routing.py", "range_queries.py"]
+
+
+def run_example(name: str, cwd: Path) -> list[str]:
+    """Runs examples/<name> as a user would (from another directory); its stdout lines."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        check=False,
+        encoding="utf-8",
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    lines = proc.stdout.splitlines()
+    assert lines, f"{name} printed nothing"
+    return lines
+
+
+def levenshtein(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def test_the_promised_examples_exist() -> None:
+    for name in PROMISED:
+        assert (EXAMPLES / name).is_file(), name
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in EXAMPLES.glob("*.py")))
+def test_example_runs_cleanly(script: str, tmp_path: Path) -> None:
+    run_example(script, tmp_path)
+    # Each example explains itself and how to run it.
+    docstring = ast.get_docstring(ast.parse((EXAMPLES / script).read_text(encoding="utf-8")))
+    assert docstring
+
+
+def test_basic_usage(tmp_path: Path) -> None:
+    lines = run_example("basic_usage.py", tmp_path)
+    for expected in [
+        "stock: TreeMap({'apple': 12, 'banana': 6, 'cherry': 25, 'pear': 4})",
+        "apples: 12 | durians: 0",
+        "insert('pear', 5) replaced: 4",
+        "pop('cherry'): 25",
+        "keys in order: ['apple', 'date', 'fig', 'kiwi', 'pear']",
+        "reversed: ['pear', 'kiwi', 'fig', 'date', 'apple']",
+        "first, last: ('apple', 12) ('pear', 5)",
+        "around 'grape': ('fig', 0) <= 'grape' <= ('kiwi', 3)",
+        "popitem() takes the largest key: ('pear', 5)",
+        "KeyError: 'durian'",
+        "remove() of a missing key -> KeyError: 'durian'",
+        "bytes keys: [b'', b'\\x00\\x01', b'\\xff\\x00']",
+        "after clear(): TreeMap() | is_empty(): True",
+    ]:
+        assert expected in lines
+    type_errors = [line for line in lines if line.startswith("TypeError: ")]
+    assert len(type_errors) == 2
+    assert "str" in type_errors[0]
+    assert "int" in type_errors[0]
+    assert "bytes" in type_errors[1]
+    assert "str" in type_errors[1]
+
+
+def check_autocomplete(lines: list[str], words: set[str]) -> None:
+    """Checks prefix_queries.py's output against brute force over ``words``."""
+    ordered = sorted(words)
+    assert re.fullmatch(rf"{len(words)} distinct words from .+", lines[0]), lines[0]
+
+    # Each keystroke line lists the first (up to 4) words with that prefix.
+    keystrokes = [line.strip().split(" -> ") for line in lines if " -> " in line]
+    assert [prefix.strip() for prefix, _ in keystrokes] == ["i", "in", "int", "inte", "inter"]
+    for prefix, shown in keystrokes:
+        expected = [w for w in ordered if w.startswith(prefix.strip())][:4]
+        assert shown.split(", ") == expected
+
+    # Counts and first matches; 'qqq' matches nothing.
+    for prefix in ["the", "under", "zo", "qqq"]:
+        matches = [w for w in ordered if w.startswith(prefix)]
+        first = matches[0] if matches else None
+        assert f"  {prefix!r:<8} {len(matches):>5} words, first: {first}" in lines
+
+    expected_last = [w for w in ordered if w.startswith("pre")][-3:][::-1]
+    assert f"last 3 words starting with 'pre': {expected_last}" in lines
+    expected_prefixes = [w for w in ordered if "understanding".startswith(w)]
+    assert f"words that 'understanding' starts with: {expected_prefixes}" in lines
+
+
+def test_prefix_queries(tmp_path: Path) -> None:
+    lines = run_example("prefix_queries.py", tmp_path)
+    source = lines[0].partition(" distinct words from ")[2]
+    if source == "the built-in list":
+        namespace = runpy.run_path(str(EXAMPLES / "prefix_queries.py"), run_name="example")
+        words = set(namespace["BUILT_IN_WORDS"].split())
+    else:
+        words = {w for w in Path(source).read_text(encoding="utf-8").splitlines() if w}
+    check_autocomplete(lines, words)
+
+
+def test_prefix_queries_without_a_system_word_list(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where /usr/share/dict/words is missing (or unreadable), the built-in list serves."""
+    real_read_text = Path.read_text
+
+    def read_text(self: Path, *args: object, **kwargs: object) -> str:
+        if self == Path("/usr/share/dict/words"):
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", read_text)
+    namespace = runpy.run_path(str(EXAMPLES / "prefix_queries.py"), run_name="example")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(" distinct words from the built-in list")
+    check_autocomplete(lines, set(namespace["BUILT_IN_WORDS"].split()))
+    assert "words that 'understanding' starts with: ['under', 'understand', 'understanding']" in lines
+
+
+def test_fuzzy_matching(tmp_path: Path) -> None:
+    lines = run_example("fuzzy_matching.py", tmp_path)
+    for expected in [
+        "  comittee  -> committee (1)",
+        "  recieve   -> relieve (1), believe (2), receive (2)",
+        "  tomorow   -> tomorrow (1)",
+        "within 1 edit of 'cat': [('cat', 0), ('chat', 1), ('coat', 1), ('cut', 1)]",
+        "'seperate': best match 'separate' at distance 1",
+        "'definately': best match 'definitely' at distance 1",
+        "'xylophone': nothing within 3 edits",
+        "'cafe' -> [('café', 1), ('cave', 1)]",
+    ]:
+        assert expected in lines
+    # Words of the sentence that are in the vocabulary get no line.
+    assert not any(line.startswith(("  the ", "  will ", "  noon ")) for line in lines)
+
+
+def test_fuzzy_matching_ranks_like_brute_force(capsys: pytest.CaptureFixture[str]) -> None:
+    example = runpy.run_path(str(EXAMPLES / "fuzzy_matching.py"), run_name="example")
+    capsys.readouterr()
+    vocabulary = example["VOCABULARY"].split()
+    for word in ["teh", "recieve", "adress", "unitl", "cafe", "zzz", ""]:
+        for max_distance in range(4):
+            expected = sorted((levenshtein(word, w), w) for w in vocabulary if levenshtein(word, w) <= max_distance)
+            got = example["suggest"](word, max_distance, limit=len(vocabulary))
+            assert got == [(w, d) for d, w in expected]
+
+
+def test_routing(tmp_path: Path) -> None:
+    lines = run_example("routing.py", tmp_path)
+    for expected in [
+        "  /about                 -> about page  (route /about/)",
+        "  /api/v1/users/42       -> users handler  (route /api/v1/users/)",
+        "  /api/v1/users/me       -> current user handler  (route /api/v1/users/me/)",
+        "  /api/v1/usersettings   -> API v1 catch-all  (route /api/v1/)",
+        "  /api/v2/x              -> API index  (route /api/)",
+        "  /blog/                 -> 404 not found",
+        (
+            "  middleware chain for /api/v1/users/me: "
+            "API index -> API v1 catch-all -> users handler -> current user handler"
+        ),
+        "  10.1.2.3      via 10.1.2.0/24     site A, lab VLAN",
+        "  10.1.9.9      via 10.1.0.0/16     site A",
+        "  10.200.0.1    via 10.0.0.0/8      core router",
+        "  192.168.4.20  via 192.168.0.0/16  office LAN",
+        "  8.8.8.8       via 0.0.0.0/0       upstream ISP (default route)",
+    ]:
+        assert expected in lines
+
+
+def test_range_queries(tmp_path: Path) -> None:
+    lines = run_example("range_queries.py", tmp_path)
+    for expected in [
+        "40 events from 2024-03-01T18:00 to 2024-03-03T00:33",
+        "  2024-03-02T09:03  login bob",
+        "  2024-03-02T09:50  login alice",
+        "  2024-03-02T10:39  deploy v2.3",
+        "events on 2024-03-02: 31 by prefix, 31 by range",
+        "  latest event at or before (floor): ('2024-03-02T09:50', 'login alice')",
+        "  next event at or after (ceiling):  ('2024-03-02T10:39', 'deploy v2.3')",
+        "  floor: ('2024-03-02T10:39', 'deploy v2.3')",
+        "  lower: ('2024-03-02T09:50', 'login alice')",
+        "  higher: ('2024-03-02T11:17', 'disk 91% full')",
+        "last 3 events before noon: ['2024-03-02T11:17', '2024-03-02T10:39', '2024-03-02T09:50']",
+        "09:50 to 11:17, inclusive=(True, False): ['09:50', '10:39']",
+        "09:50 to 11:17, inclusive=(True, True): ['09:50', '10:39', '11:17']",
+        "09:50 to 11:17, inclusive=(False, True): ['10:39', '11:17']",
+        "expired 8 events before 2024-03-02T00:00; 32 remain, oldest ('2024-03-02T00:28', 'backup done')",
+    ]:
+        assert expected in lines
+    # The 09:00-11:00 window is exactly the events in it, in order.
+    window = [line.split()[0] for line in lines if line.startswith("  2024-")]
+    assert window == sorted(window)
+    assert all("2024-03-02T09:00" <= when < "2024-03-02T11:00" for when in window)

@@ -1,6 +1,5 @@
 import pytest
 from hypothesis import HealthCheck, settings
-
 from support import KIND_IDS, KINDS
 
 settings.register_profile(

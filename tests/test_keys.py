@@ -7,9 +7,9 @@ from bisect import bisect_left
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import check_consistent
 
 from blart import BytesTreeMap, TreeMap
-from support import check_consistent
 
 # --------------------------------------------------------------------------
 # Wrong key types
@@ -155,9 +155,25 @@ def test_bytes_like_keys_become_bytes():
 
 
 def test_unicode_and_emoji_keys(kind):
-    texts = ["é", "e\u0301", "日本", "日本語", "ß", "ẞ", "\U0001F600", "\U0001F600\U0001F601",
-             "\U0001F469\u200d\U0001F4bb", "Ω", "a", "z", "\u0800", "\u07ff", "\uffff",
-             "\U00010000", "\U0010ffff"]
+    texts = [
+        "é",
+        "e\u0301",
+        "日本",
+        "日本語",
+        "ß",
+        "ẞ",
+        "\U0001f600",
+        "\U0001f600\U0001f601",
+        "\U0001f469\u200d\U0001f4bb",
+        "Ω",
+        "a",
+        "z",
+        "\u0800",
+        "\u07ff",
+        "\uffff",
+        "\U00010000",
+        "\U0010ffff",
+    ]
     m = kind.cls()
     for i, t in enumerate(texts):
         m[kind.k(t)] = i
@@ -173,8 +189,9 @@ def test_nul_bytes_in_keys(kind):
     texts = ["a\x00b", "a", "a\x00", "\x00", "\x00\x00", "", "ab", "a\x00\x00", "b\x00"]
     m = kind.cls({kind.k(t): t for t in texts})
     assert len(m) == len(texts)
-    assert list(m) == kind.ks(["", "\x00", "\x00\x00", "a", "a\x00", "a\x00\x00", "a\x00b",
-                               "ab", "b\x00"])
+    assert list(m) == kind.ks(
+        ["", "\x00", "\x00\x00", "a", "a\x00", "a\x00\x00", "a\x00b", "ab", "b\x00"]
+    )
     for t in texts:
         assert m[kind.k(t)] == t
     del m[kind.k("a\x00")]
@@ -184,8 +201,19 @@ def test_nul_bytes_in_keys(kind):
 
 
 def test_lone_surrogate_keys_treemap():
-    texts = ["\ud800", "\udfff", "\ud800\udc00", "\U00010000", "\ud7ff", "\ue000",
-             "a\udcff", "a", "\udc80", "\ud83d\ude00", "\U0001F600"]
+    texts = [
+        "\ud800",
+        "\udfff",
+        "\ud800\udc00",
+        "\U00010000",
+        "\ud7ff",
+        "\ue000",
+        "a\udcff",
+        "a",
+        "\udc80",
+        "\ud83d\ude00",
+        "\U0001f600",
+    ]
     m = TreeMap()
     for i, t in enumerate(texts):
         m[t] = i
@@ -281,8 +309,24 @@ def test_none_and_varied_values(kind):
     class Thing:
         pass
 
-    values = [None, 0, False, "", b"", [], {}, (), 1.5, float("nan"), Thing(), Thing,
-              kind.cls(), 10**100, "str value", frozenset({1})]
+    values = [
+        None,
+        0,
+        False,
+        "",
+        b"",
+        [],
+        {},
+        (),
+        1.5,
+        float("nan"),
+        Thing(),
+        Thing,
+        kind.cls(),
+        10**100,
+        "str value",
+        frozenset({1}),
+    ]
     m = kind.cls()
     for i, v in enumerate(values):
         m[kind.k(f"k{i:02d}")] = v
@@ -358,7 +402,7 @@ def test_prefix_chain_does_not_recurse(kind):
     """20,000 keys, each a prefix of the next, on a small stack."""
     import gc
 
-    base_text = ("ab日\x00é\U0001F600" * N_CHAIN)[: 2 * N_CHAIN]
+    base_text = ("ab日\x00é\U0001f600" * N_CHAIN)[: 2 * N_CHAIN]
     base = kind.k(base_text)
     # Key i has length i (in code points or bytes): k_0 < k_1 < ...
     keys_at = lambda i: base[:i]  # noqa: E731
@@ -419,7 +463,7 @@ def test_prefix_chain_does_not_recurse(kind):
 def test_large_map_against_dict(kind):
     n = 200_000
     rng = random.Random(2024)
-    alphabet = "abcdxyz\x00é日\U0001F600"
+    alphabet = "abcdxyz\x00é日\U0001f600"
     model = {}
     m = kind.cls()
     for i in range(n):
@@ -452,7 +496,7 @@ def test_large_map_against_dict(kind):
 any_char = st.one_of(
     st.characters(exclude_categories=()),
     st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
-    st.sampled_from(["\x00", "a", "é", "日", "\U0001F600"]),
+    st.sampled_from(["\x00", "a", "é", "日", "\U0001f600"]),
 )
 any_text = st.text(any_char, max_size=6)
 
@@ -510,7 +554,7 @@ def test_random_keys_with_long_shared_prefixes(kind, seed):
             if step % 50 == 0:
                 # A run of neighbours too, emptying whole subtrees.
                 ordered = sorted(model)
-                for near in ordered[bisect_left(ordered, key):][:5]:
+                for near in ordered[bisect_left(ordered, key) :][:5]:
                     del m[near]
                     del model[near]
         if step % 500 == 0:

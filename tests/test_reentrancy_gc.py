@@ -6,7 +6,6 @@ import sys
 import weakref
 
 import pytest
-
 from support import check_consistent
 
 
@@ -161,9 +160,7 @@ def test_del_on_clear_inserts(kind):
     m = kind.cls()
     for i in range(50):
         name = f"v{i:02d}"
-        m[kind.k(name)] = OnDel(
-            lambda name=name: m.__setitem__(kind.k("after-" + name), name)
-        )
+        m[kind.k(name)] = OnDel(lambda name=name: m.__setitem__(kind.k("after-" + name), name))
     m.clear()
     check_consistent(m, {kind.k(f"after-v{i:02d}"): f"v{i:02d}" for i in range(50)})
 
@@ -494,8 +491,20 @@ SHAPES = {
     "prefixes": ["pre", "prefix", "prefixes", "prefab"],
     "long_prefix": ["x" * 40 + "a", "x" * 40 + "b"],
 }
-NEW_KEYS = ["", "e", "zz", "prefi", "pref\x00", "x" * 20, "x" * 40, "x" * 41 + "c", "abcd",
-            "ab", "\U0001F600", "0"]
+NEW_KEYS = [
+    "",
+    "e",
+    "zz",
+    "prefi",
+    "pref\x00",
+    "x" * 20,
+    "x" * 40,
+    "x" * 41 + "c",
+    "abcd",
+    "ab",
+    "\U0001f600",
+    "0",
+]
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

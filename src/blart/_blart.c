@@ -95,13 +95,13 @@ static struct PyModuleDef blart_module;
 
 static blart_state *state_of_type(PyTypeObject *type)
 {
-#if PY_VERSION_HEX >= 0x030A0000
+#if PY_VERSION_HEX >= 0x030B0000
     PyObject *mod = PyType_GetModuleByDef(type, &blart_module);
     if (mod == NULL)
         return NULL;
     return (blart_state *)PyModule_GetState(mod);
 #else
-    /* 3.9: find the first of our heap types in the MRO. */
+    /* 3.9, 3.10: find the first of our heap types in the MRO. */
     PyObject *mro = type->tp_mro;
     for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
         PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
@@ -1389,11 +1389,24 @@ static PyObject *map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
 }
 
 PyDoc_STRVAR(copy_doc, "copy($self, /)\n--\n\n"
-                       "Return a shallow copy, of the same type.");
+                       "Return a shallow copy, of the same type (a subclass "
+                       "instance's\nattributes are copied shallowly too).");
 
 static PyObject *map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    return map_copy_of(m);
+    PyObject *c = map_copy_of(m);
+    if (c == NULL || Py_TYPE(m)->tp_dictoffset == 0)
+        return c;
+    /* A subclass instance's attributes come along (shallowly), as they do
+       through copy.copy of a dict subclass. */
+    PyObject *attrs = PyObject_GetAttrString((PyObject *)m, "__dict__");
+    PyObject *dup = attrs ? PyDict_Copy(attrs) : NULL;
+    int r = dup ? PyObject_SetAttrString(c, "__dict__", dup) : -1;
+    Py_XDECREF(attrs);
+    Py_XDECREF(dup);
+    if (r < 0)
+        Py_CLEAR(c);
+    return c;
 }
 
 PyDoc_STRVAR(update_doc,

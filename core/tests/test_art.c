@@ -40,13 +40,16 @@ static int check_failed(const char *file, int line, const char *expr)
 /* Evaluates to 1 or 0 so that helpers can stop at the first mismatch. */
 #define CHECK(e) ((e) ? 1 : check_failed(__FILE__, __LINE__, #e))
 /* For a test that cannot meaningfully go on after this failure. */
-#define REQUIRE(e)                                                            \
-    do {                                                                      \
-        if (!CHECK(e))                                                        \
-            return;                                                           \
+#define REQUIRE(e)                                                             \
+    do {                                                                       \
+        if (!CHECK(e))                                                         \
+            return;                                                            \
     } while (0)
 
-static int verbose(void) { return g_test_failures <= MAX_REPORTS; }
+static int verbose(void)
+{
+    return g_test_failures <= MAX_REPORTS;
+}
 
 static void dump_key(const char *label, const uint8_t *k, size_t len)
 {
@@ -86,7 +89,10 @@ static uint64_t rnd(void)
     return z ^ (z >> 31);
 }
 
-static size_t rnd_below(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
+static size_t rnd_below(size_t n)
+{
+    return n ? (size_t)(rnd() % n) : 0;
+}
 
 static void shuffle(size_t *a, size_t n)
 {
@@ -120,7 +126,7 @@ static void *xrealloc(void *p, size_t n)
 }
 
 /* Values are opaque to the tree; distinct small integers are enough. */
-#define VAL(i) ((void *)(uintptr_t)((uintptr_t)(i) * 8u + 8u))
+#define VAL(i) ((void *)(uintptr_t)((uintptr_t)(i)*8u + 8u))
 /* A string literal as (key, len); embedded NULs count. */
 #define K(s) ((const uint8_t *)(s)), (sizeof(s) - 1)
 
@@ -138,8 +144,7 @@ static int key_eq(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
     return al == bl && (al == 0 || memcmp(a, b, al) == 0);
 }
 
-static int starts_with(const uint8_t *k, size_t kl, const uint8_t *p,
-                       size_t pl)
+static int starts_with(const uint8_t *k, size_t kl, const uint8_t *p, size_t pl)
 {
     return kl >= pl && (pl == 0 || memcmp(k, p, pl) == 0);
 }
@@ -549,8 +554,7 @@ static long copy_sweep(art_tree *src, const model_t *m)
 /* ------------------------------------------------------------------ */
 
 /* Code points of well-formed UTF-8 (all the tests store), or bytes. */
-static size_t to_symbols(const uint8_t *s, size_t len, int utf8,
-                         uint32_t *out)
+static size_t to_symbols(const uint8_t *s, size_t len, int utf8, uint32_t *out)
 {
     size_t i = 0, n = 0;
     while (i < len) {
@@ -626,9 +630,8 @@ static uint32_t key_distance(const uint8_t *k, size_t len, const uint32_t *q,
 }
 
 /* First model entry at or after `from` within distance d of q. */
-static size_t model_next_match(const model_t *m, size_t from,
-                               const uint32_t *q, size_t qn, uint32_t d,
-                               int utf8, uint32_t *dist)
+static size_t model_next_match(const model_t *m, size_t from, const uint32_t *q,
+                               size_t qn, uint32_t d, int utf8, uint32_t *dist)
 {
     for (; from < m->n; from++) {
         uint32_t dd = key_distance(m->a[from].key, m->a[from].len, q, qn, utf8);
@@ -655,8 +658,7 @@ static int fuzzy_run_matches(art_fuzzy *f, const model_t *m, const uint8_t *q,
         if (i == m->n) {
             ok = CHECK(r == 0);
             if (!ok && r == 1)
-                dump_key("fuzzy also found", f->cursor.key,
-                         f->cursor.key_len);
+                dump_key("fuzzy also found", f->cursor.key, f->cursor.key_len);
             break;
         }
         if (!CHECK(r == 1)) {
@@ -834,6 +836,17 @@ static void test_insert_search_delete(void)
     CHECK(t.version == v);
     CHECK(art_search(&t, K("abc")) == VAL(3));
     CHECK(art_search(&t, K("xyz")) == NULL);
+#if SIZE_MAX > UINT32_MAX
+    /* Lengths are stored in 32 bits.  The buffer is only 3 bytes: the
+       length must be refused before the key is read. */
+    CHECK(art_insert(&t, K("xyz"), VAL(6), NULL) == 1);
+    CHECK(art_insert(&t, (const uint8_t *)"xyz", ART_MAX_KEY_LEN + 1, VAL(7),
+                     &old) == ART_EINVAL);
+    CHECK(art_search(&t, K("xyz")) == VAL(6));
+    CHECK(art_delete(&t, K("xyz"), NULL) == 1);
+    v = t.version;
+#endif
+    CHECK(t.size == 1);
     CHECK(valid(&t));
 
     CHECK(art_insert(&t, K("abd"), VAL(4), &old) == 1);
@@ -851,6 +864,19 @@ static void test_insert_search_delete(void)
     }
     CHECK(art_search_slot(&t, K("ab")) == NULL);
     CHECK(art_search_slot(&t, K("abdd")) == NULL);
+    /* The slot outlives anything that leaves the structure alone: a
+       replace, a failed insert, a delete of an absent key. */
+    CHECK(art_insert(&t, K("abc"), VAL(30), NULL) == 0);
+    t.fail_countdown = 1;
+    CHECK(art_insert(&t, K("abx"), VAL(9), NULL) == ART_ENOMEM);
+    t.fail_countdown = 0;
+    CHECK(art_delete(&t, K("abz"), NULL) == 0);
+    if (slot) {
+        *slot = VAL(41);
+        CHECK(art_search(&t, K("abd")) == VAL(41));
+    }
+    CHECK(art_search(&t, K("abc")) == VAL(30));
+    CHECK(art_insert(&t, K("abc"), VAL(3), NULL) == 0);
 
     v = t.version;
     CHECK(art_delete(&t, K("zzz"), &old) == 0);
@@ -864,7 +890,7 @@ static void test_insert_search_delete(void)
     CHECK(t.version != v);
     CHECK(t.size == 1);
     CHECK(art_search(&t, K("abc")) == NULL);
-    CHECK(art_search(&t, K("abd")) == VAL(40));
+    CHECK(art_search(&t, K("abd")) == VAL(41));
     CHECK(art_delete(&t, K("abc"), &old) == 0);
     CHECK(valid(&t));
     CHECK(art_delete(&t, K("abd"), NULL) == 1);
@@ -938,17 +964,33 @@ typedef struct {
     const char *s;
     size_t len;
 } lit_t;
-#define LIT(s) {(s), sizeof(s) - 1}
+#define LIT(s)                                                                 \
+    {                                                                          \
+        (s), sizeof(s) - 1                                                     \
+    }
 
 /* The empty key, NUL and 0xFF bytes anywhere: no byte is reserved. */
 static void test_empty_key_and_extreme_bytes(void)
 {
     /* Already in key order. */
     static const lit_t keys[] = {
-        LIT(""),          LIT("\0"),       LIT("\0\0"),      LIT("\0\xff"),
-        LIT("\x01"),      LIT("a"),        LIT("a\0"),       LIT("a\0" "b"),
-        LIT("a\0" "b\0"), LIT("a\xff"),    LIT("a\xff\xff"), LIT("\xff"),
-        LIT("\xff\0"),    LIT("\xff\xff"), LIT("\xff\xff\xff"),
+        LIT(""),
+        LIT("\0"),
+        LIT("\0\0"),
+        LIT("\0\xff"),
+        LIT("\x01"),
+        LIT("a"),
+        LIT("a\0"),
+        LIT("a\0"
+            "b"),
+        LIT("a\0"
+            "b\0"),
+        LIT("a\xff"),
+        LIT("a\xff\xff"),
+        LIT("\xff"),
+        LIT("\xff\0"),
+        LIT("\xff\xff"),
+        LIT("\xff\xff\xff"),
     };
     enum { NKEYS = sizeof keys / sizeof keys[0] };
     size_t order[NKEYS], i, round;
@@ -997,8 +1039,7 @@ static void test_empty_key_and_extreme_bytes(void)
         CHECK(i == NKEYS && r == 0);
         for (i = NKEYS, r = art_cursor_last(&c); r == 1 && i > 0;
              r = art_cursor_prev(&c), i--)
-            if (!CHECK(key_eq(c.key, c.key_len,
-                              (const uint8_t *)keys[i - 1].s,
+            if (!CHECK(key_eq(c.key, c.key_len, (const uint8_t *)keys[i - 1].s,
                               keys[i - 1].len)))
                 break;
         CHECK(i == 0 && r == 0);
@@ -1014,8 +1055,8 @@ static void test_empty_key_and_extreme_bytes(void)
             CHECK(valid(&t));
             for (j = 0; j < NKEYS; j++) {
                 size_t w = order[j];
-                CHECK(art_search(&t, (const uint8_t *)keys[w].s,
-                                 keys[w].len) == (j > i ? VAL(w) : NULL));
+                CHECK(art_search(&t, (const uint8_t *)keys[w].s, keys[w].len) ==
+                      (j > i ? VAL(w) : NULL));
             }
         }
         CHECK(t.size == 0);
@@ -1100,8 +1141,8 @@ static void node_transitions(int with_value, int nested, int order)
         if (i + (size_t)with_value < 2)
             CHECK(kind == -1);
         else if (!CHECK(kind == kind_for(i)) && verbose())
-            fprintf(stderr, "    %zu children: kind %d, expected %d\n", i,
-                    kind, kind_for(i));
+            fprintf(stderr, "    %zu children: kind %d, expected %d\n", i, kind,
+                    kind_for(i));
         CHECK(s.leaves == i + (size_t)nested);
         CHECK(s.node_values == (size_t)with_value);
         if ((i % 16 == 0 || i <= 6 || (i >= 15 && i <= 18) ||
@@ -1133,8 +1174,8 @@ static void node_transitions(int with_value, int nested, int order)
                 fprintf(stderr, "    %zu children left: kind %d\n", left, kind);
             prev_kind = kind;
         }
-        CHECK(s.leaves == left + (size_t)nested +
-                              (left == 0 && with_value ? 1u : 0u));
+        CHECK(s.leaves ==
+              left + (size_t)nested + (left == 0 && with_value ? 1u : 0u));
         if ((i % 16 == 0 || left <= 5) && !tree_matches(&t, &m))
             goto out;
         if (g_test_failures)
@@ -1153,8 +1194,8 @@ static void test_node_grow_and_shrink(void)
         for (nested = 0; nested < 2; nested++)
             for (order = 0; order < 3; order++) {
                 snprintf(g_ctx, sizeof g_ctx,
-                         "with_value=%d nested=%d order=%d", with_value,
-                         nested, order);
+                         "with_value=%d nested=%d order=%d", with_value, nested,
+                         order);
                 node_transitions(with_value, nested, order);
                 if (g_test_failures)
                     return;
@@ -1165,8 +1206,8 @@ static void test_node_grow_and_shrink(void)
    hysteresis never leaves a node too small or invalid. */
 static void test_node_oscillation(void)
 {
-    static const size_t bands[][2] = {
-        {1, 7}, {2, 20}, {12, 22}, {40, 56}, {10, 60}, {3, 256}, {44, 256}};
+    static const size_t bands[][2] = {{1, 7},   {2, 20},  {12, 22}, {40, 56},
+                                      {10, 60}, {3, 256}, {44, 256}};
     art_tree t;
     model_t m = {0};
     uint8_t key[3] = {'o', 's', 0};
@@ -1259,8 +1300,8 @@ static void test_node256_all_bytes(void)
     CHECK(art_cursor_next(&c) == 0);
     for (i = 0; i < 256; i++) {
         key[0] = (uint8_t)i;
-        CHECK(cursor_on(&c, art_cursor_seek(&c, key, 1, ART_SEEK_GT), &m,
-                        i + 2));
+        CHECK(
+            cursor_on(&c, art_cursor_seek(&c, key, 1, ART_SEEK_GT), &m, i + 2));
         CHECK(cursor_on(&c, art_cursor_seek(&c, key, 1, ART_SEEK_LT), &m, i));
     }
     art_cursor_free(&c);
@@ -1430,7 +1471,8 @@ static void test_long_shared_prefixes(void)
 
     for (fill = 0; fill < 2; fill++) {
         for (i = 0; i < L; i++)
-            base[i] = fill ? (uint8_t)(i * 37 + 11) : (uint8_t)(i % 2 ? 0xFF : 0);
+            base[i] =
+                fill ? (uint8_t)(i * 37 + 11) : (uint8_t)(i % 2 ? 0xFF : 0);
         art_tree_init(&t);
         tree_insert_both(&t, &m, base, L, VAL(0));
         for (i = 1; i < NK; i++) {
@@ -1572,8 +1614,7 @@ static void test_deep_chain(void)
     CHECK(art_prefix_at_least(&t, a, DEEP_N + 1, 777, &fl) == VAL(777) &&
           fl == 777);
 
-    for (i = 0, r = art_cursor_first(&c); r == 1;
-         r = art_cursor_next(&c), i++)
+    for (i = 0, r = art_cursor_first(&c); r == 1; r = art_cursor_next(&c), i++)
         if (!CHECK(c.key_len == i) || !CHECK(i == 0 || !memcmp(c.key, a, i)) ||
             !CHECK(art_cursor_value(&c) == VAL(i)))
             break;
@@ -1743,8 +1784,7 @@ static size_t gen_target(const rconf_t *cf, uint8_t *out)
     return len;
 }
 
-static void build_random(art_tree *t, model_t *m, const rconf_t *cf,
-                         size_t n)
+static void build_random(art_tree *t, model_t *m, const rconf_t *cf, size_t n)
 {
     uint8_t k[RKEY_MAX];
     size_t i;
@@ -1754,9 +1794,13 @@ static void build_random(art_tree *t, model_t *m, const rconf_t *cf,
     }
 }
 
-static const rconf_t g_wide_conf = {"wide", g_syms_wide, 64, g_hot_wide, 3,
-                                    3,      0,           0,  0,          2,
-                                    0};
+static const rconf_t g_wide_conf = {.name = "wide",
+                                    .syms = g_syms_wide,
+                                    .nsyms = 64,
+                                    .hot = g_hot_wide,
+                                    .nhot = 3,
+                                    .max_syms = 3,
+                                    .max_d = 2};
 
 static void test_foreach(void)
 {
@@ -1962,38 +2006,51 @@ static void test_no_allocation(void)
 
 static void test_cursor_basics(void)
 {
-    static const lit_t keys[] = {LIT(""),    LIT("\0"),  LIT("\0\0"),
-                                 LIT("a"),   LIT("ab"),  LIT("abc"),
-                                 LIT("abd"), LIT("b"),   LIT("\xff"),
-                                 LIT("\xff\xff")};
+    static const lit_t keys[] = {
+        LIT(""),    LIT("\0"),  LIT("\0\0"), LIT("a"),    LIT("ab"),
+        LIT("abc"), LIT("abd"), LIT("b"),    LIT("\xff"), LIT("\xff\xff")};
     static const struct {
         lit_t target;
         art_seek_mode mode;
         int want; /* index, -1 for none */
     } seeks[] = {
-        {LIT(""), ART_SEEK_GE, 0},          {LIT(""), ART_SEEK_GT, 1},
-        {LIT(""), ART_SEEK_LE, 0},          {LIT(""), ART_SEEK_LT, -1},
-        {LIT("\0\0\0"), ART_SEEK_GE, 3},    {LIT("\0\0\0"), ART_SEEK_LE, 2},
-        {LIT("\0\0\0"), ART_SEEK_GT, 3},    {LIT("\0\0\0"), ART_SEEK_LT, 2},
-        {LIT("\x01"), ART_SEEK_LT, 2},      {LIT("\x01"), ART_SEEK_GE, 3},
-        {LIT("aa"), ART_SEEK_GE, 4},        {LIT("aa"), ART_SEEK_GT, 4},
-        {LIT("aa"), ART_SEEK_LE, 3},        {LIT("aa"), ART_SEEK_LT, 3},
-        {LIT("ab"), ART_SEEK_GE, 4},        {LIT("ab"), ART_SEEK_GT, 5},
-        {LIT("ab"), ART_SEEK_LE, 4},        {LIT("ab"), ART_SEEK_LT, 3},
-        {LIT("abz"), ART_SEEK_GE, 7},       {LIT("abz"), ART_SEEK_LE, 6},
-        {LIT("abcd"), ART_SEEK_LE, 5},      {LIT("abcd"), ART_SEEK_GT, 6},
-        {LIT("c"), ART_SEEK_GE, 8},         {LIT("c"), ART_SEEK_LE, 7},
-        {LIT("\xff\xff"), ART_SEEK_GT, -1}, {LIT("\xff\xff"), ART_SEEK_LE, 9},
-        {LIT("\xff\xff"), ART_SEEK_LT, 8},  {LIT("\xff\xff\xff"), ART_SEEK_GE, -1},
+        {LIT(""), ART_SEEK_GE, 0},
+        {LIT(""), ART_SEEK_GT, 1},
+        {LIT(""), ART_SEEK_LE, 0},
+        {LIT(""), ART_SEEK_LT, -1},
+        {LIT("\0\0\0"), ART_SEEK_GE, 3},
+        {LIT("\0\0\0"), ART_SEEK_LE, 2},
+        {LIT("\0\0\0"), ART_SEEK_GT, 3},
+        {LIT("\0\0\0"), ART_SEEK_LT, 2},
+        {LIT("\x01"), ART_SEEK_LT, 2},
+        {LIT("\x01"), ART_SEEK_GE, 3},
+        {LIT("aa"), ART_SEEK_GE, 4},
+        {LIT("aa"), ART_SEEK_GT, 4},
+        {LIT("aa"), ART_SEEK_LE, 3},
+        {LIT("aa"), ART_SEEK_LT, 3},
+        {LIT("ab"), ART_SEEK_GE, 4},
+        {LIT("ab"), ART_SEEK_GT, 5},
+        {LIT("ab"), ART_SEEK_LE, 4},
+        {LIT("ab"), ART_SEEK_LT, 3},
+        {LIT("abz"), ART_SEEK_GE, 7},
+        {LIT("abz"), ART_SEEK_LE, 6},
+        {LIT("abcd"), ART_SEEK_LE, 5},
+        {LIT("abcd"), ART_SEEK_GT, 6},
+        {LIT("c"), ART_SEEK_GE, 8},
+        {LIT("c"), ART_SEEK_LE, 7},
+        {LIT("\xff\xff"), ART_SEEK_GT, -1},
+        {LIT("\xff\xff"), ART_SEEK_LE, 9},
+        {LIT("\xff\xff"), ART_SEEK_LT, 8},
+        {LIT("\xff\xff\xff"), ART_SEEK_GE, -1},
         {LIT("\xff\xff\xff"), ART_SEEK_LT, 9},
     };
     static const struct {
         int at;
         size_t n;
         int want;
-    } skips[] = {{5, 2, 7}, {5, 3, 6}, {5, 0, -1}, {4, 1, 7}, {4, 2, 7},
-                 {3, 1, 7}, {0, 0, -1}, {1, 1, 3}, {2, 1, 3}, {8, 1, -1},
-                 {9, 2, -1}, {9, 1, -1}, {6, 1, 7}, {6, 2, 7}, {0, 0, -1}};
+    } skips[] = {{5, 2, 7},  {5, 3, 6},  {5, 0, -1}, {4, 1, 7}, {4, 2, 7},
+                 {3, 1, 7},  {0, 0, -1}, {1, 1, 3},  {2, 1, 3}, {8, 1, -1},
+                 {9, 2, -1}, {9, 1, -1}, {6, 1, 7},  {6, 2, 7}, {0, 0, -1}};
     enum { NKEYS = sizeof keys / sizeof keys[0] };
     art_tree t;
     model_t m = {0};
@@ -2240,8 +2297,8 @@ static void test_cursor_after_move_or_copy_into(void)
         art_insert(&t, K("xz"), VAL(6), NULL);
         align_versions(&t, &other);
         art_cursor_init(&c, &t);
-        CHECK(cursor_key_is(&c, art_cursor_seek(&c, K("xy"), ART_SEEK_GE),
-                            "xy"));
+        CHECK(
+            cursor_key_is(&c, art_cursor_seek(&c, K("xy"), ART_SEEK_GE), "xy"));
         art_tree_clear(&t, NULL, NULL);
         if (use_copy)
             CHECK(art_tree_copy(&t, &other) == ART_OK);
@@ -2374,8 +2431,8 @@ static int fuzzy_expect(art_tree *t, const char *q, uint32_t d, int utf8,
     art_fuzzy f;
     size_t i;
     int ok = 1;
-    if (!CHECK(art_fuzzy_init(&f, t, (const uint8_t *)q, strlen(q), d,
-                              utf8) == ART_OK))
+    if (!CHECK(art_fuzzy_init(&f, t, (const uint8_t *)q, strlen(q), d, utf8) ==
+               ART_OK))
         return 0;
     for (i = 0; ok && want[i]; i++)
         ok = cursor_key_is(&f.cursor, art_fuzzy_next(&f), want[i]) &&
@@ -2390,8 +2447,7 @@ static int fuzzy_expect(art_tree *t, const char *q, uint32_t d, int utf8,
 
 static void test_fuzzy_basics(void)
 {
-    static const char *const keys[] = {"", "a", "ab", "abc", "b", "ba",
-                                       "xyz"};
+    static const char *const keys[] = {"", "a", "ab", "abc", "b", "ba", "xyz"};
     static const char *const w1[] = {"a", "ab", "abc", "b", NULL};
     static const uint32_t d1[] = {1, 0, 1, 1};
     static const char *const w0[] = {"ab", NULL};
@@ -2401,20 +2457,20 @@ static void test_fuzzy_basics(void)
     static const char *const we[] = {"", "a", "b", NULL};
     static const uint32_t de[] = {0, 1, 1};
     /* a < e < é < 日 < 日本 < 本 in byte order */
-    static const char *const ukeys[] = {"a", "e", "\xc3\xa9", "\xc3\xa8",
+    static const char *const ukeys[] = {"a",
+                                        "e",
+                                        "\xc3\xa9",
+                                        "\xc3\xa8",
                                         "\xe6\x97\xa5",
                                         "\xe6\x97\xa5\xe6\x9c\xac",
                                         "\xe6\x9c\xac"};
-    static const char *const u1[] = {"\xe6\x97\xa5",
-                                     "\xe6\x97\xa5\xe6\x9c\xac",
+    static const char *const u1[] = {"\xe6\x97\xa5", "\xe6\x97\xa5\xe6\x9c\xac",
                                      "\xe6\x9c\xac", NULL};
     static const uint32_t ud1[] = {1, 0, 1};
     static const char *const b1[] = {"\xe6\x97\xa5\xe6\x9c\xac", NULL};
     static const uint32_t bd1[] = {0};
-    static const char *const ue[] = {"a",          "e",
-                                     "\xc3\xa8",   "\xc3\xa9",
-                                     "\xe6\x97\xa5", "\xe6\x9c\xac",
-                                     NULL};
+    static const char *const ue[] = {
+        "a", "e", "\xc3\xa8", "\xc3\xa9", "\xe6\x97\xa5", "\xe6\x9c\xac", NULL};
     static const uint32_t ude[] = {1, 1, 1, 0, 1, 1};
     static const char *const be[] = {"\xc3\xa8", "\xc3\xa9", NULL};
     static const uint32_t bde[] = {1, 0};
@@ -2423,8 +2479,7 @@ static void test_fuzzy_basics(void)
 
     art_tree_init(&t);
     for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        art_insert(&t, (const uint8_t *)keys[i], strlen(keys[i]), VAL(i),
-                   NULL);
+        art_insert(&t, (const uint8_t *)keys[i], strlen(keys[i]), VAL(i), NULL);
     CHECK(fuzzy_expect(&t, "ab", 1, 0, w1, d1));
     CHECK(fuzzy_expect(&t, "ab", 0, 0, w0, d0));
     CHECK(fuzzy_expect(&t, "ab", 2, 0, w2, d2));
@@ -2529,25 +2584,25 @@ typedef struct {
 static size_t landmark_inserts(const uint8_t *lp, kbuf_t *out)
 {
     size_t n = 0;
-#define ADD_LIT(s)                                                            \
-    do {                                                                      \
-        memcpy(out[n].k, s, sizeof(s) - 1);                                   \
-        out[n++].len = sizeof(s) - 1;                                         \
+#define ADD_LIT(s)                                                             \
+    do {                                                                       \
+        memcpy(out[n].k, s, sizeof(s) - 1);                                    \
+        out[n++].len = sizeof(s) - 1;                                          \
     } while (0)
-    ADD_LIT("A\x07");     /* Node4 -> Node16 */
-    ADD_LIT("B\x05");     /* Node16 -> Node48 */
-    ADD_LIT("C\x03");     /* Node48 -> Node256 */
-    ADD_LIT("D\x03");     /* into a Node256 */
-    ADD_LIT("leafke");    /* a prefix of a leaf */
-    ADD_LIT("leafkey!");  /* a leaf's key extended */
-    ADD_LIT("leafkez");   /* a leaf split */
-    ADD_LIT("vnod");      /* a node's prefix split, with a value */
-    ADD_LIT("vnode3");    /* a child beside a node value */
-    ADD_LIT("");          /* the root's value slot */
-    ADD_LIT("zzzz");      /* a new root child */
+    ADD_LIT("A\x07");    /* Node4 -> Node16 */
+    ADD_LIT("B\x05");    /* Node16 -> Node48 */
+    ADD_LIT("C\x03");    /* Node48 -> Node256 */
+    ADD_LIT("D\x03");    /* into a Node256 */
+    ADD_LIT("leafke");   /* a prefix of a leaf */
+    ADD_LIT("leafkey!"); /* a leaf's key extended */
+    ADD_LIT("leafkez");  /* a leaf split */
+    ADD_LIT("vnod");     /* a node's prefix split, with a value */
+    ADD_LIT("vnode3");   /* a child beside a node value */
+    ADD_LIT("");         /* the root's value slot */
+    ADD_LIT("zzzz");     /* a new root child */
     ADD_LIT("\0\xff\0");
-    ADD_LIT("daa");       /* splits a chain link's prefix */
-    ADD_LIT("A");         /* an empty value slot in an inner node */
+    ADD_LIT("daa"); /* splits a chain link's prefix */
+    ADD_LIT("A");   /* an empty value slot in an inner node */
 #undef ADD_LIT
     memcpy(out[n].k, lp, 150);
     out[n].k[150] = (uint8_t)(lp[150] ^ 0x40); /* long prefix split */
@@ -2766,11 +2821,11 @@ static void test_enomem_cursor(void)
             art_cursor c;
             int r;
             art_cursor_init(&c, &t);
-            if (step < 3 && !CHECK(cursor_on(&c,
-                                   art_cursor_seek(&c, m.a[from_i].key,
-                                                   m.a[from_i].len,
-                                                   ART_SEEK_GE),
-                                   &m, from_i))) {
+            if (step < 3 &&
+                !CHECK(cursor_on(&c,
+                                 art_cursor_seek(&c, m.a[from_i].key,
+                                                 m.a[from_i].len, ART_SEEK_GE),
+                                 &m, from_i))) {
                 art_cursor_free(&c);
                 break;
             }
@@ -2816,7 +2871,12 @@ static void test_enomem_fuzzy(void)
 {
     art_tree t;
     model_t m = {0};
-    const rconf_t cf = {"utf8", g_syms_utf8, 7, NULL, 0, 4, 1, 0, 0, 3, 0};
+    const rconf_t cf = {.name = "utf8",
+                        .syms = g_syms_utf8,
+                        .nsyms = 7,
+                        .max_syms = 4,
+                        .utf8 = 1,
+                        .max_d = 3};
     uint8_t q[RKEY_MAX];
     size_t qlen, bytes;
     uint64_t version;
@@ -3021,9 +3081,8 @@ static void r_skip(rstate_t *st)
         return;
     n = rnd_below(m->a[i].len + 1);
     r = art_cursor_skip(&st->sc, n);
-    for (j = i + 1; j < m->n &&
-                    starts_with(m->a[j].key, m->a[j].len, m->a[i].key, n);
-         j++)
+    for (j = i + 1;
+         j < m->n && starts_with(m->a[j].key, m->a[j].len, m->a[i].key, n); j++)
         ;
     if (!cursor_on(&st->sc, r, m, j)) {
         dump_key("skipped from", m->a[i].key, m->a[i].len);
@@ -3093,9 +3152,8 @@ static void r_persistent_cursor(rstate_t *st)
     }
     if (r == 1) {
         if (st->pc_on)
-            CHECK(st->pc.changed_from <= common_len(st->pck, st->pclen,
-                                                    st->pc.key,
-                                                    st->pc.key_len));
+            CHECK(st->pc.changed_from <=
+                  common_len(st->pck, st->pclen, st->pc.key, st->pc.key_len));
         st->pclen = st->pc.key_len;
         copy_key(st->pck, st->pc.key, st->pclen);
     }
@@ -3126,8 +3184,8 @@ static void r_persistent_fuzzy(rstate_t *st)
         return;
     }
     want = st->fz_any ? model_seek(m, st->fzk, st->fzklen, ART_SEEK_GT) : 0;
-    want = model_next_match(m, want, st->fzq, st->fzqn, st->fz_d,
-                            st->fz_utf8, &dist);
+    want = model_next_match(m, want, st->fzq, st->fzqn, st->fz_d, st->fz_utf8,
+                            &dist);
     r = art_fuzzy_next(&st->fz);
     if (want == m->n) {
         CHECK(r == 0);
@@ -3136,8 +3194,8 @@ static void r_persistent_fuzzy(rstate_t *st)
         return;
     }
     if (!CHECK(r == 1) ||
-        !CHECK(key_eq(st->fz.cursor.key, st->fz.cursor.key_len,
-                      m->a[want].key, m->a[want].len)) ||
+        !CHECK(key_eq(st->fz.cursor.key, st->fz.cursor.key_len, m->a[want].key,
+                      m->a[want].len)) ||
         !CHECK(st->fz.distance == dist)) {
         if (r == 1)
             dump_key("fuzzy found", st->fz.cursor.key, st->fz.cursor.key_len);
@@ -3205,11 +3263,10 @@ static void random_test(const rconf_t *cf)
     art_tree_init(&st->t);
     art_cursor_init(&st->pc, &st->t);
     art_cursor_init(&st->sc, &st->t);
-    for (st->step = 0; st->step < cf->steps && !g_test_failures;
-         st->step++) {
+    for (st->step = 0; st->step < cf->steps && !g_test_failures; st->step++) {
         const long s = st->step;
-        snprintf(g_ctx, sizeof g_ctx, "%s seed=%llu step=%ld", cf->name,
-                 g_seed, s);
+        snprintf(g_ctx, sizeof g_ctx, "%s seed=%llu step=%ld", cf->name, g_seed,
+                 s);
         r_mutate(st);
         if (!CHECK(valid(&st->t)) || !CHECK(st->t.size == st->m.n))
             break;
@@ -3252,8 +3309,14 @@ static void random_test(const rconf_t *cf)
 static void test_random_small_alphabet(void)
 {
     /* Four symbols, keys up to six long: prefixes collide constantly. */
-    const rconf_t cf = {"small", g_syms_small, 4, NULL, 0, 6, 0, 80000, 250,
-                        3, 8};
+    const rconf_t cf = {.name = "small",
+                        .syms = g_syms_small,
+                        .nsyms = 4,
+                        .max_syms = 6,
+                        .steps = 80000,
+                        .fill_to = 250,
+                        .max_d = 3,
+                        .fuzzy_every = 8};
     random_test(&cf);
 }
 
@@ -3261,15 +3324,30 @@ static void test_random_wide_alphabet(void)
 {
     /* 64 symbols with three favoured first bytes: every node kind, with
        growth and shrinkage as the tree fills and drains. */
-    const rconf_t cf = {"wide", g_syms_wide, 64, g_hot_wide, 3, 3, 0, 40000,
-                        1500, 2, 40};
+    const rconf_t cf = {.name = "wide",
+                        .syms = g_syms_wide,
+                        .nsyms = 64,
+                        .hot = g_hot_wide,
+                        .nhot = 3,
+                        .max_syms = 3,
+                        .steps = 40000,
+                        .fill_to = 1500,
+                        .max_d = 2,
+                        .fuzzy_every = 40};
     random_test(&cf);
 }
 
 static void test_random_utf8(void)
 {
-    const rconf_t cf = {"utf8", g_syms_utf8, 7, NULL, 0, 4, 1, 50000, 250, 3,
-                        8};
+    const rconf_t cf = {.name = "utf8",
+                        .syms = g_syms_utf8,
+                        .nsyms = 7,
+                        .max_syms = 4,
+                        .utf8 = 1,
+                        .steps = 50000,
+                        .fill_to = 250,
+                        .max_d = 3,
+                        .fuzzy_every = 8};
     random_test(&cf);
 }
 
@@ -3283,6 +3361,7 @@ static void run_test(const char *name, test_fn fn)
 {
     uint64_t h = 1469598103934665603ULL;
     const char *p;
+    size_t live;
     if (g_only && !strstr(name, g_only))
         return;
     /* Each test gets its own stream, so adding a test changes no other. */
@@ -3292,12 +3371,17 @@ static void run_test(const char *name, test_fn fn)
     g_test = name;
     g_ctx[0] = '\0';
     g_test_failures = 0;
+    live = art_live_allocations();
     fn();
     g_ctx[0] = '\0';
+    /* Every test frees what it made; a test that already failed may have
+       bailed out early, so only a passing test is held to this. */
+    if (!g_test_failures && !CHECK(art_live_allocations() == live) && verbose())
+        fprintf(stderr, "    %zu blocks still allocated by the library\n",
+                art_live_allocations() - live);
     if (g_test_failures) {
         g_failed++;
-        fprintf(stderr, "FAIL %s (%lu failed checks)\n", name,
-                g_test_failures);
+        fprintf(stderr, "FAIL %s (%lu failed checks)\n", name, g_test_failures);
     } else {
         g_passed++;
     }

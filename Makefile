@@ -14,6 +14,7 @@ CORE_SRC := core/art.c
 CORE_HDR := core/art.h
 
 .PHONY: all demo test test-c test-py venv clean lint format tools dev-venv coverage wheel
+.PHONY: fuzz test-asan valgrind
 
 all: test-c
 
@@ -102,6 +103,31 @@ coverage: $(VENV)/.dev
 	$(COV_VENV)/bin/python -m coverage report --data-file=build/cov/.coverage --fail-under=90
 	$(COV_VENV)/bin/gcovr --root . --filter core/art.c --filter src/blart/_blart.c \
 	  --exclude-unreachable-branches --print-summary --fail-under-line 90 build/cov
+
+# --- fuzzing ---------------------------------------------------------------
+# libFuzzer (clang, from Debian's packages) on core/fuzz/fuzz_art.c: replays
+# every saved regression input first, then fuzzes for FUZZ_SECONDS from the
+# seed corpus in core/fuzz/corpus.  New corpus entries and crash inputs go
+# to build/fuzz, never into the repository.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_DIR := build/fuzz
+FUZZ_FLAGS := $(CSTD) $(CWARN) -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_OPTS := -max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/
+FUZZ_REGRESSIONS := $(wildcard core/fuzz/regressions/*)
+
+$(FUZZ_DIR)/fuzz_art: $(CORE_SRC) $(CORE_HDR) core/fuzz/fuzz_art.c
+	@mkdir -p $(FUZZ_DIR)
+	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return (int)(d && n) & 0; }' \
+	  | $(FUZZ_CC) -x c -fsanitize=fuzzer -o $(FUZZ_DIR)/probe - 2>/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq clang libclang-rt-dev >/dev/null)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icore $(CORE_SRC) core/fuzz/fuzz_art.c -o $@
+
+fuzz: $(FUZZ_DIR)/fuzz_art
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	$(if $(FUZZ_REGRESSIONS),$(FUZZ_DIR)/fuzz_art $(FUZZ_OPTS) $(FUZZ_REGRESSIONS))
+	$(FUZZ_DIR)/fuzz_art $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_DIR)/corpus core/fuzz/corpus
 
 clean:
 	rm -rf build dist $(VENV) src/blart/*.so *.egg-info src/*.egg-info

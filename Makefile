@@ -98,7 +98,7 @@ coverage: $(VENV)/.dev
 	cp -r src/blart/__init__.py src/blart/__init__.pyi src/blart/py.typed $(wildcard src/blart/__main__.py) build/cov/lib/blart/
 	$(CC) $(CSTD) -O0 --coverage -Icore core/art.c core/tests/test_art.c -o build/cov/test_art
 	cd build/cov && ./test_art > /dev/null
-	cd tests && PYTHONPATH=../build/cov/lib ../$(COV_VENV)/bin/python -m coverage run \
+	cd tests && PYTHONPATH=$(CURDIR)/build/cov/lib ../$(COV_VENV)/bin/python -m coverage run \
 	  --data-file=../build/cov/.coverage --source=blart -m pytest -q -p no:cacheprovider .
 	$(COV_VENV)/bin/python -m coverage report --data-file=build/cov/.coverage --fail-under=90
 	$(COV_VENV)/bin/gcovr --root . --filter core/art.c --filter src/blart/_blart.c \

@@ -222,10 +222,31 @@ static void tree_free(void *p)
  * small, and are released when the tree becomes empty.  Larger blocks
  * (Node48/256, long leaves) come from malloc directly.
  */
+/*
+ * Under AddressSanitizer, free slab blocks and the uncarved rest of a page
+ * are poisoned, so that a use after free inside a page is reported as it
+ * would be for a malloc'd block.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define ART_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ART_ASAN 1
+#endif
+#endif
+#ifdef ART_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n)   ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #define SLAB_MAX      512
 #define SLAB_MIN_PAGE 1024
 #define SLAB_MAX_PAGE ((size_t)64 * 1024)
-#define SLAB_HEADER   16 /* a page starts with its link, padded */
+#define SLAB_HEADER   16 /* a page starts with its link and size */
 
 static void *block_alloc(art_tree *t, size_t size)
 {
@@ -240,6 +261,7 @@ static void *block_alloc(art_tree *t, size_t size)
     size_t cls = size / 8 - 1;
     void *p = t->slab_free[cls];
     if (p) {
+        UNPOISON(p, size);
         memcpy(&t->slab_free[cls], p, sizeof(void *));
         return p;
     }
@@ -249,16 +271,20 @@ static void *block_alloc(art_tree *t, size_t size)
         if (pg == NULL)
             return NULL;
         COUNT_ALLOC();
+        /* Page header: the link to the previous page, then the size. */
         memcpy(pg, &t->slab_pages, sizeof(void *));
+        memcpy(pg + sizeof(void *), &page, sizeof(size_t));
         t->slab_pages = pg;
         t->slab_next = pg + SLAB_HEADER;
         t->slab_end = pg + page;
         t->reserved += page;
         if (page < SLAB_MAX_PAGE)
             t->slab_page_size = page * 2;
+        POISON(t->slab_next, page - SLAB_HEADER);
     }
     p = t->slab_next;
     t->slab_next += size;
+    UNPOISON(p, size);
     return p;
 }
 
@@ -272,15 +298,20 @@ static void block_free(art_tree *t, void *p, size_t size)
     size_t cls = size / 8 - 1;
     memcpy(p, &t->slab_free[cls], sizeof(void *));
     t->slab_free[cls] = p;
+    POISON(p, size);
 }
 
 /* Releases every page; no block carved from them may be in use. */
 static void slab_release(art_tree *t)
 {
-    void *pg = t->slab_pages;
+    uint8_t *pg = t->slab_pages;
     while (pg) {
-        void *next;
+        uint8_t *next;
+        size_t page;
         memcpy(&next, pg, sizeof(void *));
+        memcpy(&page, pg + sizeof(void *), sizeof(size_t));
+        UNPOISON(pg, page);
+        (void)page;
         tree_free(pg);
         pg = next;
     }

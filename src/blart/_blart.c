@@ -84,6 +84,7 @@ typedef struct {
        length, so it is weakly consistent without a cursor. */
     size_t prefix_min, prefix_len;
     void *prefix_value;
+    PyObject *pair; /* the last (key, value) yielded, reused when free */
 } IterObject;
 
 typedef struct {
@@ -218,7 +219,7 @@ static int key_type_ok(MapObject *m, PyObject *key)
 }
 
 /* Fills kb with the bytes of key; 0 on success, -1 with an exception. */
-static int key_get(MapObject *m, PyObject *key, keybuf *kb)
+static inline int key_get(MapObject *m, PyObject *key, keybuf *kb)
 {
     kb->p = NULL;
     kb->n = 0;
@@ -274,11 +275,12 @@ static int key_get(MapObject *m, PyObject *key, keybuf *kb)
     return 0;
 }
 
-static void key_release(keybuf *kb)
+static inline void key_release(keybuf *kb)
 {
     if (kb->has_view)
         PyBuffer_Release(&kb->view);
-    PyMem_Free(kb->heap);
+    if (kb->heap)
+        PyMem_Free(kb->heap);
 }
 
 /* A new key object for the bytes p[0..n). */
@@ -596,6 +598,7 @@ static IterObject *iter_new(MapObject *m, int yield, int reverse)
     it->start_len = it->stop_len = 0;
     it->prefix_min = it->prefix_len = 0;
     it->prefix_value = NULL;
+    it->pair = NULL;
     PyObject_GC_Track(it);
     return it;
 }
@@ -708,10 +711,28 @@ static PyObject *iter_next(IterObject *it)
         goto done;
     }
     if (it->yield != YIELD_FUZZY) {
+        res = it->pair;
+        if (res && Py_REFCNT(res) == 1) {
+            /* Nobody kept the last pair: reuse it, as dict's items
+               iterator does, instead of allocating a tuple per item. */
+            PyObject *old_k = PyTuple_GET_ITEM(res, 0);
+            PyObject *old_v = PyTuple_GET_ITEM(res, 1);
+            PyTuple_SET_ITEM(res, 0, k);
+            PyTuple_SET_ITEM(res, 1, v);
+            Py_INCREF(res);
+            /* The GC may have untracked it while it held only atoms. */
+            if (!PyObject_GC_IsTracked(res))
+                PyObject_GC_Track(res);
+            Py_DECREF(old_k);
+            Py_DECREF(old_v);
+            goto done;
+        }
         res = PyTuple_New(2);
         if (res) {
             PyTuple_SET_ITEM(res, 0, k);
             PyTuple_SET_ITEM(res, 1, v);
+            Py_INCREF(res);
+            Py_XSETREF(it->pair, res);
             goto done;
         }
     } else {
@@ -733,15 +754,23 @@ done:
 }
 
 /*
- * Iterators and views have no tp_clear on purpose: they refer only to
- * their map, so every reference cycle through one also runs through a
- * map, whose tp_clear breaks it.  Their map pointer is therefore never
- * NULL while they live.
+ * Iterators and views never drop their map in tp_clear: every reference
+ * cycle through the map runs through a map, whose tp_clear breaks it, so
+ * their map pointer is never NULL while they live.  An iterator's cached
+ * pair can close a cycle of its own (pair -> value -> iterator), which
+ * iter_clear breaks.
  */
+static int iter_clear(IterObject *it)
+{
+    Py_CLEAR(it->pair);
+    return 0;
+}
+
 static int iter_traverse(IterObject *it, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(it));
     Py_VISIT(it->map);
+    Py_VISIT(it->pair);
     return 0;
 }
 
@@ -752,6 +781,7 @@ static void iter_dealloc(IterObject *it)
     art_fuzzy_free(&it->walk);
     PyMem_Free(it->start_key);
     PyMem_Free(it->stop_key);
+    Py_CLEAR(it->pair);
     Py_CLEAR(it->map);
     PyObject_GC_Del(it);
     Py_DECREF(tp);
@@ -765,6 +795,7 @@ static PyType_Slot iter_slots[] = {
     {Py_tp_iter, PyObject_SelfIter},
     {Py_tp_iternext, iter_next},
     {Py_tp_traverse, iter_traverse},
+    {Py_tp_clear, iter_clear},
     {Py_tp_dealloc, iter_dealloc},
     {0, NULL},
 };

@@ -1631,6 +1631,24 @@ static PyObject *map_richcompare(MapObject *m, PyObject *other, int op)
 /* Ordered queries                                                     */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A flag argument: a bool, or an int as sorted(reverse=...) accepts; any
+ * other type is refused rather than judged by its truth value.
+ */
+static int as_flag(PyObject *o, const char *what, int *out)
+{
+    if (!PyLong_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a bool, not %.200s", what,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    int r = PyObject_IsTrue(o);
+    if (r < 0)
+        return -1;
+    *out = r;
+    return 0;
+}
+
 /* A PyMem copy of kb's bytes (never NULL on success, even when empty). */
 static uint8_t *copy_key_bytes(const keybuf *kb)
 {
@@ -1803,10 +1821,11 @@ PyDoc_STRVAR(prefix_iter_doc,
 static PyObject *map_prefix_iter(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"prefix", "reverse", NULL};
-    PyObject *prefix;
+    PyObject *prefix, *rev = Py_False;
     int reverse = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$p:prefix_iter", kwlist,
-                                     &prefix, &reverse))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:prefix_iter", kwlist,
+                                     &prefix, &rev) ||
+        as_flag(rev, "reverse", &reverse) < 0)
         return NULL;
     keybuf kb;
     if (key_get(m, prefix, &kb) < 0)
@@ -1863,9 +1882,11 @@ static PyObject *map_range(MapObject *m, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"start", "stop", "inclusive", "reverse", NULL};
     PyObject *start = Py_None, *stop = Py_None, *inclusive = NULL;
+    PyObject *rev = Py_False;
     int reverse = 0, inc[2] = {1, 0};
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO$Op:range", kwlist, &start,
-                                     &stop, &inclusive, &reverse))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO$OO:range", kwlist, &start,
+                                     &stop, &inclusive, &rev) ||
+        as_flag(rev, "reverse", &reverse) < 0)
         return NULL;
     if (inclusive) {
         if (!PyTuple_Check(inclusive) || PyTuple_GET_SIZE(inclusive) != 2) {
@@ -1875,7 +1896,8 @@ static PyObject *map_range(MapObject *m, PyObject *args, PyObject *kwds)
             return NULL;
         }
         for (int i = 0; i < 2; i++)
-            if ((inc[i] = PyObject_IsTrue(PyTuple_GET_ITEM(inclusive, i))) < 0)
+            if (as_flag(PyTuple_GET_ITEM(inclusive, i),
+                        i ? "inclusive[1]" : "inclusive[0]", &inc[i]) < 0)
                 return NULL;
     }
     keybuf lo, hi;

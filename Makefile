@@ -129,5 +129,26 @@ fuzz: $(FUZZ_DIR)/fuzz_art
 	$(if $(FUZZ_REGRESSIONS),$(FUZZ_DIR)/fuzz_art $(FUZZ_OPTS) $(FUZZ_REGRESSIONS))
 	$(FUZZ_DIR)/fuzz_art $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_DIR)/corpus core/fuzz/corpus
 
+# --- sanitizers ----------------------------------------------------------------
+# The extension built with ASan and UBSan (any UBSan report aborts the run)
+# into build/asan, and the whole Python suite run against it with the ASan
+# runtime preloaded into the stock interpreter.  Leak detection is left to
+# the leak tests and to `make valgrind`: CPython itself keeps memory at exit.
+ASAN_CC ?= gcc
+ASAN_DIR := build/asan
+ASAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_ENV = PYTHONPATH=$(CURDIR)/$(ASAN_DIR)/lib \
+  LD_PRELOAD=$(shell $(ASAN_CC) -print-file-name=libasan.so) PYTHONMALLOC=malloc \
+  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+test-asan: $(VENV)/.installed
+	rm -rf $(ASAN_DIR)
+	$(VPY) -c "import setuptools" 2>/dev/null || $(VPY) -m pip install --quiet setuptools
+	CC=$(ASAN_CC) CFLAGS="$(ASAN_CFLAGS)" LDFLAGS="-fsanitize=address,undefined" \
+	  $(VPY) setup.py -q build_ext --force --build-temp $(ASAN_DIR) --build-lib $(ASAN_DIR)/lib
+	cp src/blart/*.py src/blart/*.pyi src/blart/py.typed $(ASAN_DIR)/lib/blart/
+	$(ASAN_ENV) $(VPY) -c "import blart._blart as m; assert '/$(ASAN_DIR)/' in m.__file__, m.__file__"
+	cd tests && $(ASAN_ENV) ../$(VPY) -m pytest -q -p no:cacheprovider .
+
 clean:
 	rm -rf build dist $(VENV) src/blart/*.so *.egg-info src/*.egg-info

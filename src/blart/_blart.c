@@ -334,13 +334,18 @@ static PyObject *map_take(MapObject *m, PyObject *key)
     return (PyObject *)old; /* the tree's reference passes to the caller */
 }
 
-/* Borrowed value for key, or NULL (with an exception only on error). */
+/*
+ * The value for key as a new reference, or NULL (with an exception only on
+ * error).  The reference is taken before the key's buffer is released:
+ * releasing a buffer can run Python code (__release_buffer__, 3.12+).
+ */
 static PyObject *map_lookup(MapObject *m, PyObject *key)
 {
     keybuf kb;
     if (key_get(m, key, &kb) < 0)
         return NULL;
     PyObject *v = (PyObject *)art_search(&m->tree, kb.p, kb.n);
+    Py_XINCREF(v);
     key_release(&kb);
     return v;
 }
@@ -888,6 +893,7 @@ static int keys_contains(ViewObject *v, PyObject *key)
     PyObject *found = map_lookup(v->map, key);
     if (found == NULL)
         return PyErr_Occurred() ? -1 : 0;
+    Py_DECREF(found);
     return 1;
 }
 
@@ -905,7 +911,6 @@ static int items_contains(ViewObject *v, PyObject *item)
         }
         return 0;
     }
-    Py_INCREF(found);
     int r = PyObject_RichCompareBool(found, PyTuple_GET_ITEM(item, 1), Py_EQ);
     Py_DECREF(found);
     return r;
@@ -1148,12 +1153,8 @@ static Py_ssize_t map_length(MapObject *m)
 static PyObject *map_subscript(MapObject *m, PyObject *key)
 {
     PyObject *v = map_lookup(m, key);
-    if (v == NULL) {
-        if (!PyErr_Occurred())
-            set_key_error(key);
-        return NULL;
-    }
-    Py_INCREF(v);
+    if (v == NULL && !PyErr_Occurred())
+        set_key_error(key);
     return v;
 }
 
@@ -1173,6 +1174,7 @@ static int map_contains(MapObject *m, PyObject *key)
     PyObject *v = map_lookup(m, key);
     if (v == NULL)
         return PyErr_Occurred() ? -1 : 0;
+    Py_DECREF(v);
     return 1;
 }
 
@@ -1232,12 +1234,10 @@ static PyObject *map_get(MapObject *m, PyObject *const *args, Py_ssize_t nargs,
     if (parse_key_default("get", args, nargs, kwnames, &key, &dflt) < 0)
         return NULL;
     PyObject *v = map_lookup(m, key);
-    if (v == NULL) {
-        if (PyErr_Occurred())
-            return NULL;
+    if (v == NULL && !PyErr_Occurred()) {
         v = dflt;
+        Py_INCREF(v);
     }
-    Py_INCREF(v);
     return v;
 }
 
@@ -1270,8 +1270,8 @@ static PyObject *map_setdefault(MapObject *m, PyObject *const *args,
         }
         res = dflt;
     }
+    Py_INCREF(res); /* before the release, which may run code */
     key_release(&kb);
-    Py_INCREF(res);
     return res;
 }
 
@@ -1746,8 +1746,10 @@ static PyObject *seek_item(MapObject *m, PyObject *key, art_seek_mode mode)
     art_cursor c;
     art_cursor_init(&c, &m->tree);
     int r = art_cursor_seek(&c, kb.p, kb.n, mode);
-    key_release(&kb);
+    /* The pair is made while the tree is as the seek left it: releasing
+       the key's buffer afterwards may run code that changes the map. */
     PyObject *res = cursor_item(m, &c, r);
+    key_release(&kb);
     art_cursor_free(&c);
     return res;
 }
@@ -1802,8 +1804,8 @@ static PyObject *map_get_prefix(MapObject *m, PyObject *prefix)
     int r = art_cursor_seek(&c, kb.p, kb.n, ART_SEEK_GE);
     if (r > 0 && (c.key_len < kb.n || (kb.n && memcmp(c.key, kb.p, kb.n) != 0)))
         r = 0;
-    key_release(&kb);
     PyObject *res = cursor_item(m, &c, r);
+    key_release(&kb);
     art_cursor_free(&c);
     return res;
 }

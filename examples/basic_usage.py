@@ -48,7 +48,9 @@ except KeyError as exc:
     print("remove() of a missing key -> KeyError:", exc)
 
 # BytesTreeMap takes bytes-like keys and orders them bytewise.
-blobs: BytesTreeMap[str] = BytesTreeMap([(b"\xff\x00", "high"), (bytearray(b"\x00\x01"), "low"), (b"", "empty")])
+blobs: BytesTreeMap[str] = BytesTreeMap(
+    [(b"\xff\x00", "high"), (bytearray(b"\x00\x01"), "low"), (b"", "empty")]
+)
 print("bytes keys:", list(blobs))
 try:
     blobs["text"]  # type: ignore[index]

@@ -20,7 +20,9 @@ dictionary = TreeMap.fromkeys(VOCABULARY.split())
 
 def suggest(word: str, max_distance: int = 2, limit: int = 3) -> list[tuple[str, int]]:
     """The closest words within ``max_distance`` edits, nearest first, then A-Z."""
-    hits = sorted((distance, key) for key, _, distance in dictionary.fuzzy_search(word, max_distance))
+    hits = sorted(
+        (distance, key) for key, _, distance in dictionary.fuzzy_search(word, max_distance)
+    )
     return [(key, distance) for distance, key in hits[:limit]]
 
 
@@ -36,7 +38,10 @@ for word in sentence.split():
     print(f"  {word:<9} -> {shown}")
 
 # fuzzy_search itself yields (key, value, distance) in key order.
-print("\nwithin 1 edit of 'cat':", [(key, distance) for key, _, distance in dictionary.fuzzy_search("cat", 1)])
+print(
+    "\nwithin 1 edit of 'cat':",
+    [(key, distance) for key, _, distance in dictionary.fuzzy_search("cat", 1)],
+)
 
 # Widen the search only as far as needed: the cheapest useful query.
 for word in ["seperate", "definately", "xylophone"]:

@@ -55,7 +55,10 @@ for prefix in ["the", "under", "zo", "qqq"]:
     print(f"  {prefix!r:<8} {count:>5} words, first: {first[0] if first else None}")
 
 # reverse=True walks the same words from the end.
-print("\nlast 3 words starting with 'pre':", [w for w, _ in islice(index.prefix_iter("pre", reverse=True), 3)])
+print(
+    "\nlast 3 words starting with 'pre':",
+    [w for w, _ in islice(index.prefix_iter("pre", reverse=True), 3)],
+)
 
 # The other direction: which stored words are prefixes of a given text?
 print("words that 'understanding' starts with:", [w for w, _ in index.prefixes("understanding")])

@@ -79,7 +79,9 @@ def run_process(
 # --- complete -------------------------------------------------------------
 
 
-def test_complete_prints_matching_lines_in_order(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+def test_complete_prints_matching_lines_in_order(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
     status, out, err = run(capsys, "complete", words_file, "ap")
     assert (status, err) == (0, "")
     assert out == "app\napple\napplication\napply\napricot\n"
@@ -93,7 +95,9 @@ def test_complete_with_empty_prefix_prints_every_distinct_line(
     assert out.splitlines() == sorted(set(WORDS))  # code point order; "apple" once
 
 
-def test_complete_without_match_prints_nothing(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+def test_complete_without_match_prints_nothing(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
     assert run(capsys, "complete", words_file, "apz") == (0, "", "")
     assert run(capsys, "complete", words_file, "applications") == (0, "", "")
 
@@ -107,7 +111,9 @@ def test_complete_non_ascii(capsys: pytest.CaptureFixture[str], words_file: Path
 # --- fuzzy ----------------------------------------------------------------
 
 
-def test_fuzzy_default_distance_is_one(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+def test_fuzzy_default_distance_is_one(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
     status, out, err = run(capsys, "fuzzy", words_file, "cane")
     assert (status, err) == (0, "")
     assert out == "cafe\t1\ncan\t1\ncane\t0\n"  # key order, not distance order
@@ -120,7 +126,11 @@ def test_fuzzy_agrees_with_brute_force(
 ) -> None:
     status, out, _ = run(capsys, "fuzzy", words_file, word, "-d", str(distance))
     assert status == 0
-    expected = [f"{w}\t{levenshtein(word, w)}" for w in sorted(set(WORDS)) if levenshtein(word, w) <= distance]
+    expected = [
+        f"{w}\t{levenshtein(word, w)}"
+        for w in sorted(set(WORDS))
+        if levenshtein(word, w) <= distance
+    ]
     assert out.splitlines() == expected
 
 
@@ -133,13 +143,17 @@ def test_fuzzy_long_option(capsys: pytest.CaptureFixture[str], words_file: Path)
 # --- range ----------------------------------------------------------------
 
 
-def test_range_includes_start_and_excludes_stop(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+def test_range_includes_start_and_excludes_stop(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
     status, out, _ = run(capsys, "range", words_file, "apple", "band")
     assert status == 0
     assert out == "apple\napplication\napply\napricot\nbanana\n"
 
 
-def test_range_of_non_keys_and_empty_ranges(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+def test_range_of_non_keys_and_empty_ranges(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
     status, out, _ = run(capsys, "range", words_file, "b", "c")
     assert (status, out) == (0, "banana\nband\nbandana\n")
     assert run(capsys, "range", words_file, "c", "b") == (0, "", "")  # START > STOP
@@ -151,12 +165,18 @@ def test_range_of_non_keys_and_empty_ranges(capsys: pytest.CaptureFixture[str], 
 
 def test_longest_prefix(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
     assert run(capsys, "longest-prefix", words_file, "applesauce") == (0, "apple\n", "")
-    assert run(capsys, "longest-prefix", words_file, "apple") == (0, "apple\n", "")  # the key itself
+    assert run(capsys, "longest-prefix", words_file, "apple") == (
+        0,
+        "apple\n",
+        "",
+    )  # the key itself
     assert run(capsys, "longest-prefix", words_file, "/api/v1/users/42") == (0, "/api/v1/\n", "")
     assert run(capsys, "longest-prefix", words_file, "bandanas") == (0, "bandana\n", "")
 
 
-def test_longest_prefix_without_match_exits_1_silently(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+def test_longest_prefix_without_match_exits_1_silently(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
     assert run(capsys, "longest-prefix", words_file, "ap") == (1, "", "")
     assert run(capsys, "longest-prefix", words_file, "") == (1, "", "")
 
@@ -169,13 +189,20 @@ def test_longest_prefix_without_match_exits_1_silently(capsys: pytest.CaptureFix
     [
         (["complete", "{f}", "ap"], ["app", "apple", "application", "apply", "apricot"]),
         (["fuzzy", "{f}", "apple", "-d", "2"], ["Apple\t1", "app\t2", "apple\t0", "apply\t1"]),
-        (["range", "{f}", "a", "c"], ["app", "apple", "application", "apply", "apricot", "banana", "band", "bandana"]),
+        (
+            ["range", "{f}", "a", "c"],
+            ["app", "apple", "application", "apply", "apricot", "banana", "band", "bandana"],
+        ),
         (["longest-prefix", "{f}", "apples"], ["apple"]),
     ],
 )
 @pytest.mark.parametrize("limit", [0, 1, 3, 100])
 def test_limit(
-    capsys: pytest.CaptureFixture[str], words_file: Path, argv: list[str], full: list[str], limit: int
+    capsys: pytest.CaptureFixture[str],
+    words_file: Path,
+    argv: list[str],
+    full: list[str],
+    limit: int,
 ) -> None:
     args = [a.format(f=words_file) for a in argv]
     assert run(capsys, *args) == (0, "".join(f"{line}\n" for line in full), "")
@@ -184,17 +211,22 @@ def test_limit(
     assert out.splitlines() == full[:limit]
 
 
-def test_limit_may_come_before_the_positional_arguments(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+def test_limit_may_come_before_the_positional_arguments(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
     assert run(capsys, "complete", "--limit", "2", words_file, "ap") == (0, "app\napple\n", "")
 
 
-def test_stats_prints_build_and_query_times_to_stderr(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+def test_stats_prints_build_and_query_times_to_stderr(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
     status, out, err = run(capsys, "complete", words_file, "ap", "--stats", "--limit", "2")
     assert (status, out) == (0, "app\napple\n")
     lines = err.splitlines()
     assert len(lines) == 2
     build = re.fullmatch(
-        r"python -m blart: build: (\d+\.\d+) s \((\d+) lines, (\d+) distinct, \d+ bytes of tree, from (.+)\)", lines[0]
+        r"python -m blart: build: (\d+\.\d+) s \((\d+) lines, (\d+) distinct, \d+ bytes of tree, from (.+)\)",
+        lines[0],
     )
     assert build, lines[0]
     assert (int(build.group(2)), int(build.group(3))) == (len(WORDS) + 1, len(set(WORDS)))
@@ -292,7 +324,9 @@ def test_invalid_utf8_names_the_line(
     assert_one_line_error(err, f"{path}: line {line} is not valid UTF-8", detail)
 
 
-def test_invalid_utf8_on_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_invalid_utf8_on_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake_stdin(monkeypatch, b"caf\xe9\n")
     status, out, err = run(capsys, "complete", "-", "c")
     assert (status, out) == (1, "")
@@ -302,10 +336,22 @@ def test_invalid_utf8_on_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["fuzzy", "{f}", "x", "-d", "-1"], "argument -d/--max-distance: must be a non-negative integer, got -1"),
-        (["fuzzy", "{f}", "x", "-d", "two"], "argument -d/--max-distance: expected a non-negative integer, got 'two'"),
-        (["complete", "{f}", "a", "--limit", "-3"], "argument --limit: must be a non-negative integer, got -3"),
-        (["range", "{f}", "a", "b", "--limit", "1.5"], "argument --limit: expected a non-negative integer, got '1.5'"),
+        (
+            ["fuzzy", "{f}", "x", "-d", "-1"],
+            "argument -d/--max-distance: must be a non-negative integer, got -1",
+        ),
+        (
+            ["fuzzy", "{f}", "x", "-d", "two"],
+            "argument -d/--max-distance: expected a non-negative integer, got 'two'",
+        ),
+        (
+            ["complete", "{f}", "a", "--limit", "-3"],
+            "argument --limit: must be a non-negative integer, got -3",
+        ),
+        (
+            ["range", "{f}", "a", "b", "--limit", "1.5"],
+            "argument --limit: expected a non-negative integer, got '1.5'",
+        ),
         ([], "the following arguments are required: COMMAND"),
         (["lookup", "{f}", "a"], "invalid choice: 'lookup'"),
         (["complete", "{f}"], "the following arguments are required: PREFIX"),
@@ -338,7 +384,9 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("python -m blart (blart ")
 
 
-def test_stdin_not_open(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stdin_not_open(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(sys, "stdin", None)
     status, out, err = run(capsys, "complete", "-", "a")
     assert (status, out) == (1, "")
@@ -363,7 +411,9 @@ def test_broken_pipe_in_process(monkeypatch: pytest.MonkeyPatch, words_file: Pat
     assert main(["complete", str(words_file), "a"]) == 1
 
 
-def test_interrupt(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+def test_interrupt(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
     def interrupted(path: str) -> cli.Index:
         raise KeyboardInterrupt
 
@@ -391,12 +441,18 @@ def test_process_longest_prefix(words_file: Path, tmp_path: Path) -> None:
 
 
 def test_process_stdin_and_stats(tmp_path: Path) -> None:
-    proc = run_process("complete", "-", "b", "--stats", stdin=b"beta\r\nalpha\nbravo\n", cwd=tmp_path)
+    proc = run_process(
+        "complete", "-", "b", "--stats", stdin=b"beta\r\nalpha\nbravo\n", cwd=tmp_path
+    )
     assert (proc.returncode, proc.stdout) == (0, "beta\nbravo\n")
     assert re.search(
-        r"^python -m blart: build: \d+\.\d+ s \(3 lines, 3 distinct, .*from <stdin>\)$", proc.stderr, re.MULTILINE
+        r"^python -m blart: build: \d+\.\d+ s \(3 lines, 3 distinct, .*from <stdin>\)$",
+        proc.stderr,
+        re.MULTILINE,
     )
-    assert re.search(r"^python -m blart: query: \d+\.\d+ s \(2 results\)$", proc.stderr, re.MULTILINE)
+    assert re.search(
+        r"^python -m blart: query: \d+\.\d+ s \(2 results\)$", proc.stderr, re.MULTILINE
+    )
 
 
 def test_process_errors(words_file: Path, tmp_path: Path) -> None:

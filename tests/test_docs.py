@@ -13,7 +13,9 @@ README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
 
 def _run(text: str, name: str) -> doctest.TestResults:
     parser = doctest.DocTestParser()
-    test = parser.get_doctest(text, {"TreeMap": TreeMap, "BytesTreeMap": BytesTreeMap}, name, None, 0)
+    test = parser.get_doctest(
+        text, {"TreeMap": TreeMap, "BytesTreeMap": BytesTreeMap}, name, None, 0
+    )
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     runner.run(test)
     return runner.summarize(verbose=False)

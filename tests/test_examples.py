@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-PROMISED = ["basic_usage.py", "prefix_queries.py", "fuzzy_matching.py", "routing.py", "range_queries.py"]
+PROMISED = [
+    "basic_usage.py",
+    "prefix_queries.py",
+    "fuzzy_matching.py",
+    "routing.py",
+    "range_queries.py",
+]
 
 
 def run_example(name: str, cwd: Path) -> list[str]:
@@ -134,7 +140,9 @@ def test_prefix_queries_without_a_system_word_list(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith(" distinct words from the built-in list")
     check_autocomplete(lines, set(namespace["BUILT_IN_WORDS"].split()))
-    assert "words that 'understanding' starts with: ['under', 'understand', 'understanding']" in lines
+    assert (
+        "words that 'understanding' starts with: ['under', 'understand', 'understanding']" in lines
+    )
 
 
 def test_fuzzy_matching(tmp_path: Path) -> None:
@@ -160,7 +168,11 @@ def test_fuzzy_matching_ranks_like_brute_force(capsys: pytest.CaptureFixture[str
     vocabulary = example["VOCABULARY"].split()
     for word in ["teh", "recieve", "adress", "unitl", "cafe", "zzz", ""]:
         for max_distance in range(4):
-            expected = sorted((levenshtein(word, w), w) for w in vocabulary if levenshtein(word, w) <= max_distance)
+            expected = sorted(
+                (levenshtein(word, w), w)
+                for w in vocabulary
+                if levenshtein(word, w) <= max_distance
+            )
             got = example["suggest"](word, max_distance, limit=len(vocabulary))
             assert got == [(w, d) for d, w in expected]
 

@@ -23,9 +23,9 @@ import textwrap
 import weakref
 
 import pytest
+from support import check_consistent
 
 from blart import BytesTreeMap
-from support import check_consistent
 
 
 class Boom(Exception):
@@ -270,7 +270,10 @@ def test_weakref_callback_on_value_mutates_map(kind):
     targets = [Target() for _ in range(10)]
     for i, t in enumerate(targets):
         m[kind.k(f"w{i}")] = t
-    refs = [weakref.ref(t, lambda r, i=i: m.pop(kind.k(f"w{(i + 1) % 10}"), None)) for i, t in enumerate(targets)]
+    refs = [
+        weakref.ref(t, lambda r, i=i: m.pop(kind.k(f"w{(i + 1) % 10}"), None))
+        for i, t in enumerate(targets)
+    ]
     del targets, t
     for i in range(0, 10, 2):
         m.pop(kind.k(f"w{i}"), None)
@@ -420,7 +423,16 @@ class ReprMutates:
 
 
 @pytest.mark.parametrize(
-    "what", ["clear", "delete_next", "insert_ahead", "insert_behind", "reinsert_self", "grow_shrink", "delete_self"]
+    "what",
+    [
+        "clear",
+        "delete_next",
+        "insert_ahead",
+        "insert_behind",
+        "reinsert_self",
+        "grow_shrink",
+        "delete_self",
+    ],
 )
 def test_repr_mutating(kind, what):
     m = base(kind)
@@ -450,7 +462,9 @@ def test_repr_mutating(kind, what):
 
     value = ReprMutates(act)
     if what == "delete_self":
-        value.__class__ = type("ReprMutatesDel", (ReprMutates,), {"__del__": lambda self: m.clear()})
+        value.__class__ = type(
+            "ReprMutatesDel", (ReprMutates,), {"__del__": lambda self: m.clear()}
+        )
     m[kind.k("k10")] = value
     del value
     text = repr(m)
@@ -570,9 +584,17 @@ def test_subclass_keys_are_stored_as_plain_keys(kind):
         assert p in m and odd_key(kind, kind_text(kind, p)) in m.keys()
     k = kind.k
     results = [
-        m.first(), m.last(), m.floor(k("ab")), m.ceiling(k("ab!")), m.lower(k("b")),
-        m.higher(odd_key(kind, "a")), m.get_prefix(odd_key(kind, "ab")),
-        m.longest_prefix(odd_key(kind, "abcd")), m.pop_first(), m.pop_last(), m.popitem(),
+        m.first(),
+        m.last(),
+        m.floor(k("ab")),
+        m.ceiling(k("ab!")),
+        m.lower(k("b")),
+        m.higher(odd_key(kind, "a")),
+        m.get_prefix(odd_key(kind, "ab")),
+        m.longest_prefix(odd_key(kind, "abcd")),
+        m.pop_first(),
+        m.pop_last(),
+        m.popitem(),
     ]
     results += list(m.items()) + list(m.prefix_iter(odd_key(kind, "a")))
     results += list(m.range(odd_key(kind, "a"), odd_key(kind, "b"), inclusive=(True, True)))
@@ -646,8 +668,19 @@ def iterator_makers(kind):
     }
 
 
-ITERATORS = ["fuzzy", "items", "iter", "prefix_iter", "prefix_iter_reverse", "prefixes", "range",
-             "range_reverse", "reversed", "reversed_keys", "values"]
+ITERATORS = [
+    "fuzzy",
+    "items",
+    "iter",
+    "prefix_iter",
+    "prefix_iter_reverse",
+    "prefixes",
+    "range",
+    "range_reverse",
+    "reversed",
+    "reversed_keys",
+    "values",
+]
 
 
 def item_key(x):
@@ -830,8 +863,10 @@ def mutations(kind):
         "clear": lambda t: t.clear(),
         "delete_some": lambda t: [t.pop(k(f"k{i:02d}"), None) for i in range(0, 30, 2)],
         "insert_same_keys": lambda t: t.update({k("s1"): "mut", k("s2"): "mut"}),
-        "grow_shrink": lambda t: ([t.__setitem__(k(f"g{i:02d}"), i) for i in range(60)],
-                                  [t.__delitem__(k(f"g{i:02d}")) for i in range(60)]),
+        "grow_shrink": lambda t: (
+            [t.__setitem__(k(f"g{i:02d}"), i) for i in range(60)],
+            [t.__delitem__(k(f"g{i:02d}")) for i in range(60)],
+        ),
     }
 
 
@@ -1121,9 +1156,24 @@ BUFFER_SCRIPT = textwrap.dedent(
     """
 )
 
-BUFFER_OPS = ["getitem", "get", "contains", "setdefault", "floor", "ceiling", "lower", "higher",
-              "get_prefix", "longest_prefix", "pop", "items_contains", "setitem", "prefix_iter",
-              "range", "fuzzy_search"]
+BUFFER_OPS = [
+    "getitem",
+    "get",
+    "contains",
+    "setdefault",
+    "floor",
+    "ceiling",
+    "lower",
+    "higher",
+    "get_prefix",
+    "longest_prefix",
+    "pop",
+    "items_contains",
+    "setitem",
+    "prefix_iter",
+    "range",
+    "fuzzy_search",
+]
 
 
 @pytest.mark.parametrize("op", BUFFER_OPS)

@@ -19,10 +19,10 @@ import pickle
 import sys
 
 import pytest
-
-from blart import BytesTreeMap, TreeMap
 from blart._blart import _live_allocations
 from support import KINDS, check_consistent
+
+from blart import BytesTreeMap, TreeMap
 
 LIMIT = 5000  # no operation here needs this many allocations
 
@@ -95,7 +95,10 @@ def sweep_atomic(m, op, *, name, expect_failures=True):
 
 
 def _kinds_delta(before, after):
-    return {k: after[k] - before[k] for k in ("node4", "node16", "node48", "node256", "leaves", "node_values")}
+    return {
+        k: after[k] - before[k]
+        for k in ("node4", "node16", "node48", "node256", "leaves", "node_values")
+    }
 
 
 # (existing keys, new key, what the insert does to the shape)
@@ -109,12 +112,28 @@ INSERT_CASES = {
     "grow_4_to_16": (list("abcd"), "e", {"node4": -1, "node16": 1, "leaves": 1}),
     "node16_add_child": ([chr(0x61 + i) for i in range(10)], "z", {"node16": 0, "leaves": 1}),
     "node48_add_child": ([chr(0x30 + i) for i in range(20)], "~", {"node48": 0, "leaves": 1}),
-    "grow_16_to_48": ([chr(0x61 + i) for i in range(16)], "z", {"node16": -1, "node48": 1, "leaves": 1}),
-    "grow_48_to_256": ([chr(0x30 + i) for i in range(48)], "~", {"node48": -1, "node256": 1, "leaves": 1}),
+    "grow_16_to_48": (
+        [chr(0x61 + i) for i in range(16)],
+        "z",
+        {"node16": -1, "node48": 1, "leaves": 1},
+    ),
+    "grow_48_to_256": (
+        [chr(0x30 + i) for i in range(48)],
+        "~",
+        {"node48": -1, "node256": 1, "leaves": 1},
+    ),
     "node256_add_child": ([chr(0x21 + i) for i in range(60)], "~", {"leaves": 1}),
-    "deep_grow": (["k" + chr(0x30 + i) + "tail" for i in range(16)], "k~tail", {"node16": -1, "node48": 1, "leaves": 1}),
+    "deep_grow": (
+        ["k" + chr(0x30 + i) + "tail" for i in range(16)],
+        "k~tail",
+        {"node16": -1, "node48": 1, "leaves": 1},
+    ),
     "long_key": (["a", "b"], "L" * 3000, {"leaves": 1}),
-    "long_prefix_split": (["P" * 2000 + "a", "P" * 2000 + "b"], "P" * 1000 + "c", {"node4": 1, "leaves": 1}),
+    "long_prefix_split": (
+        ["P" * 2000 + "a", "P" * 2000 + "b"],
+        "P" * 1000 + "c",
+        {"node4": 1, "leaves": 1},
+    ),
     "non_ascii_split": (["日本", "日本語"], "日曜", {"node4": 1, "leaves": 1}),
 }
 
@@ -171,7 +190,9 @@ def test_insert_sweep_builds_a_large_map(kind):
     for t in texts:
         key = kind.k(t)
         # A key ending at an existing inner node only fills its value slot.
-        sweep_atomic(m, lambda: m.__setitem__(key, t), name="insert:large-map", expect_failures=False)
+        sweep_atomic(
+            m, lambda: m.__setitem__(key, t), name="insert:large-map", expect_failures=False
+        )
         expected[key] = t
         stats = m.stats()
         for kind_name in seen:
@@ -196,7 +217,11 @@ def test_delete_sweep_shrinks_every_node_kind(kind, api):
     transitions = set()
     failures_before = FIGURES.get("delete:shrink", 0)
     # Delete the children of the Node256 under "s" one by one.
-    for t in ["s" + c for c in reversed(children)] + [t for t in texts if t.endswith("tail")] + ["s", "t"]:
+    for t in (
+        ["s" + c for c in reversed(children)]
+        + [t for t in texts if t.endswith("tail")]
+        + ["s", "t"]
+    ):
         key = kind.k(t)
         before = m.stats()
         op = {
@@ -216,7 +241,9 @@ def test_delete_sweep_shrinks_every_node_kind(kind, api):
             transitions.add("fewer-nodes")
         check_consistent(m, expected)
     assert len(m) == 0
-    assert transitions >= {"node256->node48", "node48->node16", "node16->node4", "fewer-nodes"}, transitions
+    assert transitions >= {"node256->node48", "node48->node16", "node16->node4", "fewer-nodes"}, (
+        transitions
+    )
     assert FIGURES["delete:shrink"] > failures_before
 
 
@@ -228,7 +255,10 @@ MERGE_CASES = {
     "value_node_merges_with_node": (["pre", "prefix", "prefab"], "pre"),
     "child_leaves_value_node": (["pre", "prefix"], "prefix"),
     "middle_of_chain": (["a", "ab", "abc", "abcd"], "ab"),
-    "long_key_merge": (["P" * 2000 + "a", "P" * 2000 + "bcd", "P" * 2000 + "bce"], "P" * 2000 + "a"),
+    "long_key_merge": (
+        ["P" * 2000 + "a", "P" * 2000 + "bcd", "P" * 2000 + "bce"],
+        "P" * 2000 + "a",
+    ),
     "non_ascii_merge": (["日本", "日本語", "日曜"], "日曜"),
 }
 
@@ -413,7 +443,9 @@ def test_constructor_sweep(kind):
     sweep_construction(cls, lambda: cls(m), expected, "constructor:from-map")
     sweep_construction(cls, lambda: cls(expected), expected, "constructor:from-dict")
     sweep_construction(cls, lambda: cls(list(expected.items())), expected, "constructor:from-pairs")
-    sweep_construction(cls, lambda: cls.fromkeys(expected, 0), dict.fromkeys(expected, 0), "fromkeys")
+    sweep_construction(
+        cls, lambda: cls.fromkeys(expected, 0), dict.fromkeys(expected, 0), "fromkeys"
+    )
     sweep_atomic(m, lambda: kind.cls(m), name="constructor:source-cursor")
 
 
@@ -460,7 +492,9 @@ def source_of(kind, how, items):
 @pytest.mark.parametrize("api", ["update", "ior", "update_with_kwargs"])
 def test_update_sweep(kind, how, api):
     base = {kind.k(t): t for t in ["a", "ab", "b"] + [chr(0x30 + i) for i in range(14)]}
-    new_texts = [chr(0x41 + i) for i in range(50)] + ["ab" + chr(0x41 + i) for i in range(20)] + ["a"]
+    new_texts = (
+        [chr(0x41 + i) for i in range(50)] + ["ab" + chr(0x41 + i) for i in range(20)] + ["a"]
+    )
     items = [(kind.k(t), "new-" + t) for t in new_texts]
     if how == "map":
         items.sort()  # a map is read in key order
@@ -482,7 +516,9 @@ def test_update_sweep(kind, how, api):
             disarm(target)
             failures += 1
             target._validate()
-            assert applied_prefix(base, applied, dict(target)), f"update failed at n={n}: not a prefix"
+            assert applied_prefix(base, applied, dict(target)), (
+                f"update failed at n={n}: not a prefix"
+            )
             continue
         finally:
             disarm(target)
@@ -594,7 +630,9 @@ def test_query_sweep(kind, query):
     check_consistent(m)
 
 
-@pytest.mark.parametrize("query", ["iter", "reversed_items", "prefix_iter", "range_reverse", "fuzzy"])
+@pytest.mark.parametrize(
+    "query", ["iter", "reversed_items", "prefix_iter", "range_reverse", "fuzzy"]
+)
 def test_query_sweep_at_each_step_after_changes(kind, query):
     """The map changes between steps, so each next() re-seeks (and may
     need to grow its buffers): fail the allocations of one step at a time."""
@@ -656,8 +694,15 @@ def test_scalar_query_sweep(kind, query):
     fn = SCALAR_QUERIES[query]
     m = big_map(kind)
     expected = fn(m, kind.k)
-    no_alloc = query in ("longest_prefix", "getitem_get_contains", "len_stats_sizeof", "items_contains")
-    result = sweep_atomic(m, lambda: fn(m, kind.k), name=f"query:{query}", expect_failures=not no_alloc)
+    no_alloc = query in (
+        "longest_prefix",
+        "getitem_get_contains",
+        "len_stats_sizeof",
+        "items_contains",
+    )
+    result = sweep_atomic(
+        m, lambda: fn(m, kind.k), name=f"query:{query}", expect_failures=not no_alloc
+    )
     assert result == expected
     check_consistent(m)
 

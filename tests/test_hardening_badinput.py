@@ -10,9 +10,9 @@ a reference to anything it was given.
 import sys
 
 import pytest
+from support import KINDS
 
 from blart import BytesTreeMap, TreeMap
-from support import KINDS
 
 ALLOWED = (TypeError, ValueError, OverflowError)
 
@@ -29,8 +29,14 @@ WRONG = {
     "object": Opaque(),
     "bigint": 10**100,
 }
-WRONG_TYPE_NAME = {"None": "NoneType", "int": "int", "float": "float", "list": "list",
-                   "object": "Opaque", "bigint": "int"}
+WRONG_TYPE_NAME = {
+    "None": "NoneType",
+    "int": "int",
+    "float": "float",
+    "list": "list",
+    "object": "Opaque",
+    "bigint": "int",
+}
 
 
 def snapshot(m):
@@ -89,7 +95,9 @@ KEY_CALLS = {
     "fuzzy_search": lambda m, key: m.fuzzy_search(key, 1),
     "keys_contains": lambda m, key: key in m.keys(),
     "update_pair": lambda m, key: m.update([(key, "v")]),
-    "update_dict": lambda m, key: m.update({key: "v"}) if _hashable(key) else m.update([(key, "v")]),
+    "update_dict": lambda m, key: (
+        m.update({key: "v"}) if _hashable(key) else m.update([(key, "v")])
+    ),
     "ior_pair": lambda m, key: m.__ior__([(key, "v")]),
     "constructor_pair": lambda m, key: type(m)([(key, "v")]),
     "fromkeys": lambda m, key: type(m).fromkeys([key]),
@@ -150,8 +158,13 @@ def test_wrong_key_type(kind, call, which):
         return
     refs = sys.getrefcount(key)
     expected = "bytes-like" if kind.is_bytes else "str"
-    check_error(m, before, lambda m: KEY_CALLS[call](m, key),
-                [(kind.name, expected, type(key).__name__)], exc=TypeError)
+    check_error(
+        m,
+        before,
+        lambda m: KEY_CALLS[call](m, key),
+        [(kind.name, expected, type(key).__name__)],
+        exc=TypeError,
+    )
     if which not in ("None", "int", "foreign"):  # shared objects: counts move
         assert sys.getrefcount(key) == refs, "the rejected key is still referenced"
 
@@ -171,9 +184,14 @@ def test_non_contiguous_buffer_key():
     m = BytesTreeMap({b"ac": 1})
     before = snapshot(m)
     strided = memoryview(b"abcd")[::2]
-    for fn in (lambda m: m[strided], lambda m: m.__setitem__(strided, 1),
-               lambda m: m.get(strided), lambda m: m.prefix_iter(strided),
-               lambda m: m.range(strided), lambda m: m.fuzzy_search(strided, 1)):
+    for fn in (
+        lambda m: m[strided],
+        lambda m: m.__setitem__(strided, 1),
+        lambda m: m.get(strided),
+        lambda m: m.prefix_iter(strided),
+        lambda m: m.range(strided),
+        lambda m: m.fuzzy_search(strided, 1),
+    ):
         check_error(m, before, fn, [("contiguous",)], exc=BufferError)
 
 
@@ -182,8 +200,12 @@ def test_released_memoryview_key():
     before = snapshot(m)
     view = memoryview(b"a")
     view.release()
-    for fn in (lambda m: m[view], lambda m: m.__setitem__(view, 1), lambda m: view in m,
-               lambda m: m.floor(view)):
+    for fn in (
+        lambda m: m[view],
+        lambda m: m.__setitem__(view, 1),
+        lambda m: view in m,
+        lambda m: m.floor(view),
+    ):
         check_error(m, before, fn, [("released",)], exc=ValueError)
 
 
@@ -284,8 +306,13 @@ def test_inclusive_must_be_a_pair(kind, which):
     m = sample_map(kind)
     before = snapshot(m)
     bad = BAD_INCLUSIVE[which]
-    check_error(m, before, lambda m: m.range(kind.k("a"), kind.k("b"), inclusive=bad),
-                [("inclusive", "tuple")], exc=TypeError)
+    check_error(
+        m,
+        before,
+        lambda m: m.range(kind.k("a"), kind.k("b"), inclusive=bad),
+        [("inclusive", "tuple")],
+        exc=TypeError,
+    )
 
 
 def test_inclusive_items_must_be_bools(kind):
@@ -294,10 +321,17 @@ def test_inclusive_items_must_be_bools(kind):
     before = snapshot(m)
     for bad in WRONG_FLAGS.values():
         for pair in ((bad, True), (True, bad)):
-            check_error(m, before, lambda m: m.range(kind.k("a"), kind.k("b"), inclusive=pair),
-                        [("inclusive",), ("bool",), ("integer",)], exc=TypeError)
+            check_error(
+                m,
+                before,
+                lambda m: m.range(kind.k("a"), kind.k("b"), inclusive=pair),
+                [("inclusive",), ("bool",), ("integer",)],
+                exc=TypeError,
+            )
     # Ints are fine, as for reverse=.
-    assert list(m.range(kind.k("a"), kind.k("b"), inclusive=(1, 0))) == list(m.range(kind.k("a"), kind.k("b")))
+    assert list(m.range(kind.k("a"), kind.k("b"), inclusive=(1, 0))) == list(
+        m.range(kind.k("a"), kind.k("b"))
+    )
 
 
 def test_inclusive_item_whose_truth_raises(kind):
@@ -307,8 +341,13 @@ def test_inclusive_item_whose_truth_raises(kind):
 
     m = sample_map(kind)
     before = snapshot(m)
-    check_error(m, before, lambda m: m.range(kind.k("a"), inclusive=(NoBool(), True)),
-                [("truth",), ("bool",), ("inclusive",)], exc=ALLOWED)
+    check_error(
+        m,
+        before,
+        lambda m: m.range(kind.k("a"), inclusive=(NoBool(), True)),
+        [("truth",), ("bool",), ("inclusive",)],
+        exc=ALLOWED,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -342,7 +381,9 @@ def test_none_as_source(kind):
     assert len(type(m)(None)) == 0
     assert snapshot(m) == before
     check_error(m, before, lambda m: m.__ior__(None), [("NoneType",)], exc=TypeError)
-    check_error(m, before, lambda m: type(m).fromkeys(None), [("NoneType", "iterable")], exc=TypeError)
+    check_error(
+        m, before, lambda m: type(m).fromkeys(None), [("NoneType", "iterable")], exc=TypeError
+    )
 
 
 BAD_ELEMENTS = {
@@ -390,9 +431,15 @@ def test_bad_element_after_good_ones_keeps_the_good_ones(kind):
 def test_too_many_positional_sources(kind):
     m = sample_map(kind)
     before = snapshot(m)
-    check_error(m, before, lambda m: m.update({}, {}), [("update", "at most 1", "2")], exc=TypeError)
-    check_error(m, before, lambda m: m.__init__({}, {}), [(kind.name, "at most 1", "2")], exc=TypeError)
-    check_error(m, before, lambda m: type(m)({}, {}), [(kind.name, "at most 1", "2")], exc=TypeError)
+    check_error(
+        m, before, lambda m: m.update({}, {}), [("update", "at most 1", "2")], exc=TypeError
+    )
+    check_error(
+        m, before, lambda m: m.__init__({}, {}), [(kind.name, "at most 1", "2")], exc=TypeError
+    )
+    check_error(
+        m, before, lambda m: type(m)({}, {}), [(kind.name, "at most 1", "2")], exc=TypeError
+    )
 
 
 def test_bytes_map_rejects_keyword_items():
@@ -407,8 +454,13 @@ def test_map_of_the_other_kind_as_source(kind):
     other = other_cls({KINDS[1 if other_cls is BytesTreeMap else 0].k("zz"): 1})
     m = sample_map(kind)
     before = snapshot(m)
-    for call in (lambda m: m.update(other), lambda m: m.__ior__(other), lambda m: type(m)(other),
-                 lambda m: m | other, lambda m: other | m):
+    for call in (
+        lambda m: m.update(other),
+        lambda m: m.__ior__(other),
+        lambda m: type(m)(other),
+        lambda m: m | other,
+        lambda m: other | m,
+    ):
         check_error(m, before, call, [("keys must be",)], exc=TypeError)
 
 
@@ -430,8 +482,13 @@ def test_comparisons_with_wrong_types(kind, which):
     before = snapshot(m)
     assert (m == bad) is False and (m != bad) is True
     for op in ("__lt__", "__le__", "__gt__", "__ge__"):
-        check_error(m, before, lambda m: getattr(__import__("operator"), op)(m, bad), [("not supported",)],
-                    exc=TypeError)
+        check_error(
+            m,
+            before,
+            lambda m: getattr(__import__("operator"), op)(m, bad),
+            [("not supported",)],
+            exc=TypeError,
+        )
     check_error(m, before, lambda m: m < m, [("not supported",)], exc=TypeError)
     check_error(m, before, lambda m: hash(m), [("unhashable",)], exc=TypeError)
 
@@ -440,9 +497,24 @@ def test_comparisons_with_wrong_types(kind, which):
 # Argument counts and names
 # --------------------------------------------------------------------------
 
-NO_ARG_METHODS = ["popitem", "clear", "copy", "__copy__", "keys", "values", "items", "first", "last",
-                  "pop_first", "pop_last", "stats", "is_empty", "__reversed__", "__reduce__",
-                  "__sizeof__"]
+NO_ARG_METHODS = [
+    "popitem",
+    "clear",
+    "copy",
+    "__copy__",
+    "keys",
+    "values",
+    "items",
+    "first",
+    "last",
+    "pop_first",
+    "pop_last",
+    "stats",
+    "is_empty",
+    "__reversed__",
+    "__reduce__",
+    "__sizeof__",
+]
 
 
 @pytest.mark.parametrize("method", NO_ARG_METHODS)
@@ -450,23 +522,44 @@ NO_ARG_METHODS = ["popitem", "clear", "copy", "__copy__", "keys", "values", "ite
 def test_methods_without_arguments_reject_one(kind, method, which):
     m = sample_map(kind)
     before = snapshot(m)
-    check_error(m, before, lambda m: getattr(m, method)(WRONG[which]),
-                [(method, "no arguments")], exc=TypeError)
+    check_error(
+        m,
+        before,
+        lambda m: getattr(m, method)(WRONG[which]),
+        [(method, "no arguments")],
+        exc=TypeError,
+    )
 
 
-ONE_ARG_METHODS = ["remove", "floor", "ceiling", "lower", "higher", "get_prefix", "prefixes",
-                   "longest_prefix"]
+ONE_ARG_METHODS = [
+    "remove",
+    "floor",
+    "ceiling",
+    "lower",
+    "higher",
+    "get_prefix",
+    "prefixes",
+    "longest_prefix",
+]
 
 
 @pytest.mark.parametrize("method", ONE_ARG_METHODS)
 def test_one_argument_methods_reject_zero_and_two(kind, method):
     m = sample_map(kind)
     before = snapshot(m)
-    check_error(m, before, lambda m: getattr(m, method)(), [(method, "one argument")], exc=TypeError)
-    check_error(m, before, lambda m: getattr(m, method)(kind.k("a"), kind.k("b")),
-                [(method, "one argument")], exc=TypeError)
-    check_error(m, before, lambda m: getattr(m, method)(key=kind.k("a")),
-                [(method,)], exc=TypeError)
+    check_error(
+        m, before, lambda m: getattr(m, method)(), [(method, "one argument")], exc=TypeError
+    )
+    check_error(
+        m,
+        before,
+        lambda m: getattr(m, method)(kind.k("a"), kind.k("b")),
+        [(method, "one argument")],
+        exc=TypeError,
+    )
+    check_error(
+        m, before, lambda m: getattr(m, method)(key=kind.k("a")), [(method,)], exc=TypeError
+    )
 
 
 @pytest.mark.parametrize("method", ["get", "setdefault", "pop"])
@@ -475,7 +568,9 @@ def test_key_default_methods_arguments(kind, method):
     before = snapshot(m)
     f = lambda m: getattr(m, method)  # noqa: E731
     check_error(m, before, lambda m: f(m)(), [(method, "0 arguments")], exc=TypeError)
-    check_error(m, before, lambda m: f(m)(kind.k("zz"), 1, 2), [(method, "3 arguments")], exc=TypeError)
+    check_error(
+        m, before, lambda m: f(m)(kind.k("zz"), 1, 2), [(method, "3 arguments")], exc=TypeError
+    )
     check_error(m, before, lambda m: f(m)(kind.k("zz"), 1, default=2), [(method,)], exc=TypeError)
     check_error(m, before, lambda m: f(m)(kind.k("zz"), dflt=2), [(method, "dflt")], exc=TypeError)
     check_error(m, before, lambda m: f(m)(key=kind.k("zz")), [(method,)], exc=TypeError)
@@ -485,9 +580,16 @@ def test_insert_argument_count(kind):
     m = sample_map(kind)
     before = snapshot(m)
     check_error(m, before, lambda m: m.insert(), [("insert", "2 arguments", "0")], exc=TypeError)
-    check_error(m, before, lambda m: m.insert(kind.k("zz")), [("insert", "2 arguments", "1")], exc=TypeError)
-    check_error(m, before, lambda m: m.insert(kind.k("zz"), 1, 2), [("insert", "2 arguments", "3")],
-                exc=TypeError)
+    check_error(
+        m, before, lambda m: m.insert(kind.k("zz")), [("insert", "2 arguments", "1")], exc=TypeError
+    )
+    check_error(
+        m,
+        before,
+        lambda m: m.insert(kind.k("zz"), 1, 2),
+        [("insert", "2 arguments", "3")],
+        exc=TypeError,
+    )
 
 
 def test_query_argument_names_and_counts(kind):
@@ -526,8 +628,13 @@ def test_view_set_operations_with_non_iterables(kind, which):
     name = type(bad).__name__
     for view in ("keys", "items"):
         for op in ("__and__", "__or__", "__xor__", "__sub__", "__rsub__", "isdisjoint"):
-            check_error(m, before, lambda m: getattr(getattr(m, view)(), op)(bad),
-                        [(name, "iterable"), ("unsupported",)], exc=TypeError)
+            check_error(
+                m,
+                before,
+                lambda m: getattr(getattr(m, view)(), op)(bad),
+                [(name, "iterable"), ("unsupported",)],
+                exc=TypeError,
+            )
     assert (m.keys() == bad) is False and (m.items() != bad) is True
 
 
@@ -535,9 +642,13 @@ def test_views_take_no_arguments_and_cannot_be_made(kind):
     m = sample_map(kind)
     before = snapshot(m)
     for view in (m.keys(), m.values(), m.items()):
-        check_error(m, before, lambda m: type(view)(m), [("cannot create",), ("instances",)], exc=TypeError)
+        check_error(
+            m, before, lambda m: type(view)(m), [("cannot create",), ("instances",)], exc=TypeError
+        )
         check_error(m, before, lambda m: view.__reversed__(1), [("no arguments",)], exc=TypeError)
-    check_error(m, before, lambda m: type(iter(m))(), [("cannot create",), ("instances",)], exc=TypeError)
+    check_error(
+        m, before, lambda m: type(iter(m))(), [("cannot create",), ("instances",)], exc=TypeError
+    )
 
 
 def test_keys_view_contains_wrong_type(kind):
@@ -560,10 +671,15 @@ def test_rejected_calls_keep_no_reference_to_their_values(kind):
     m = sample_map(kind)
     before = snapshot(m)
     for bad in list(WRONG.values()) + [kind.foreign_key]:
-        for call in (lambda: m.__setitem__(bad, value), lambda: m.insert(bad, value),
-                     lambda: m.setdefault(bad, value), lambda: m.update([(bad, value)]),
-                     lambda: m.get(bad, value), lambda: m.pop(bad, value),
-                     lambda: type(m).fromkeys([bad], value)):
+        for call in (
+            lambda: m.__setitem__(bad, value),
+            lambda: m.insert(bad, value),
+            lambda: m.setdefault(bad, value),
+            lambda: m.update([(bad, value)]),
+            lambda: m.get(bad, value),
+            lambda: m.pop(bad, value),
+            lambda: type(m).fromkeys([bad], value),
+        ):
             with pytest.raises(TypeError):
                 call()
     assert sys.getrefcount(value) == refs

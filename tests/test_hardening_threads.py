@@ -26,10 +26,10 @@ import threading
 import time
 
 import pytest
-
-from blart import BytesTreeMap, TreeMap
 from blart._blart import _live_allocations
 from support import check_consistent
+
+from blart import BytesTreeMap, TreeMap
 
 WRITERS = 4
 READERS = 2
@@ -96,7 +96,7 @@ def run_threads(targets, budget=TIME_BUDGET):
                 if deadline[0] is None:
                     deadline[0] = time.monotonic() + budget
                 fn(lambda: time.monotonic() < deadline[0])
-            except BaseException as e:  # noqa: BLE001 - reported below
+            except BaseException as e:
                 errors.append(e)
 
         return body

@@ -45,7 +45,7 @@ MUTATION_PROPS = settings(PROPS, max_examples=120)
 
 # é (C3 A9), è (C3 A8) and ÿ (C3 BF) share their lead byte; 日 is three bytes,
 # the lone surrogate \ud800 three (ED A0 80) and 😀 four.
-STR_SYMBOLS = ["a", "b", "\x00", "é", "è", "ÿ", "日", "\ud800", "\U0001F600"]
+STR_SYMBOLS = ["a", "b", "\x00", "é", "è", "ÿ", "日", "\ud800", "\U0001f600"]
 # 0xC3 is a UTF-8 lead byte; 0xFE / 0xFF exercise the "prefix successor"
 # arithmetic of reverse prefix walks.
 BYTES_SYMBOLS = [b"\x00", b"a", b"b", b"\xc3", b"\xfe", b"\xff"]
@@ -61,12 +61,8 @@ class QKind:
         self.type_name = type_name
         self.foreign_key = foreign_key
         self.is_bytes = isinstance(empty, bytes)
-        self.keys = st.lists(st.sampled_from(symbols), max_size=5).map(
-            empty.join
-        )
-        self.short_keys = st.lists(st.sampled_from(symbols), max_size=2).map(
-            empty.join
-        )
+        self.keys = st.lists(st.sampled_from(symbols), max_size=5).map(empty.join)
+        self.short_keys = st.lists(st.sampled_from(symbols), max_size=2).map(empty.join)
 
     def k(self, text):
         """A key of this kind made from text (UTF-8 for bytes)."""
@@ -104,9 +100,7 @@ def levenshtein(a, b):
     for i, ca in enumerate(a, 1):
         cur = [i]
         for j, cb in enumerate(b, 1):
-            cur.append(
-                min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
-            )
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
         prev = cur
     return prev[-1]
 
@@ -146,7 +140,7 @@ NAV_ORACLES = {
 def in_range(k, start, stop, inclusive):
     if start is not None and (k < start if inclusive[0] else k <= start):
         return False
-    if stop is not None and (k > stop if inclusive[1] else k >= stop):
+    if stop is not None and (k > stop if inclusive[1] else k >= stop):  # noqa: SIM103
         return False
     return True
 
@@ -158,9 +152,7 @@ def in_range(k, start, stop, inclusive):
 
 def draw_model(data, qk, max_size=30):
     keys = data.draw(st.lists(qk.keys, max_size=max_size, unique=True))
-    values = data.draw(
-        st.lists(st.integers(), min_size=len(keys), max_size=len(keys))
-    )
+    values = data.draw(st.lists(st.integers(), min_size=len(keys), max_size=len(keys)))
     model = dict(zip(keys, values))
     m = qk.cls()
     for k in keys:  # insertion in hypothesis' (random) order
@@ -173,9 +165,7 @@ def draw_probe(data, qk, model):
     key (slicing str by code points, bytes by bytes)."""
     stored = sorted(model)
     how = data.draw(
-        st.sampled_from(
-            ["random", "stored", "prefix", "extension"] if stored else ["random"]
-        )
+        st.sampled_from(["random", "stored", "prefix", "extension"] if stored else ["random"])
     )
     if how == "random":
         return data.draw(qk.keys)
@@ -280,9 +270,7 @@ def test_prefixes_matches_brute_force(qk, data):
     m, model = draw_model(data, qk)
     for _ in range(6):
         q = draw_probe(data, qk, model)
-        expected = sorted(
-            (k for k in model if q.startswith(k)), key=len
-        )  # shortest first
+        expected = sorted((k for k in model if q.startswith(k)), key=len)  # shortest first
         it = m.prefixes(q)
         assert iter(it) is it
         assert list(it) == [item(model, k) for k in expected], q
@@ -501,7 +489,7 @@ def test_bytes_prefix_splits_utf8_sequences():
 @kinds
 def test_prefix_order(qk):
     k = qk.k
-    texts = ["p", "pb", "pa", "p\x00", "pé", "p日", "pa\x00", "p\U0001F600", "q", "o"]
+    texts = ["p", "pb", "pa", "p\x00", "pé", "p日", "pa\x00", "p\U0001f600", "q", "o"]
     m = qk.cls({k(t): i for i, t in enumerate(texts)})
     expected = sorted(k(t) for t in texts if t.startswith("p"))
     assert [key for key, _ in m.prefix_iter(k("p"))] == expected
@@ -510,8 +498,18 @@ def test_prefix_order(qk):
 
 
 def test_reverse_prefix_iter_with_ff_prefixes():
-    keys = [b"\xfe", b"\xfe\xff", b"\xfe\xff\xff", b"\xff", b"\xff\x00",
-            b"\xff\xff", b"\xff\xff\x01", b"a\xff", b"a\xff\xff", b"b"]
+    keys = [
+        b"\xfe",
+        b"\xfe\xff",
+        b"\xfe\xff\xff",
+        b"\xff",
+        b"\xff\x00",
+        b"\xff\xff",
+        b"\xff\xff\x01",
+        b"a\xff",
+        b"a\xff\xff",
+        b"b",
+    ]
     m = BytesTreeMap({k: i for i, k in enumerate(keys)})
     for p in [b"\xff", b"\xff\xff", b"\xfe\xff", b"a\xff", b"\xfe", b"", b"\xff\xff\xff"]:
         expected = [k for k in sorted(keys) if k.startswith(p)]
@@ -578,14 +576,14 @@ def test_fuzzy_exact_match():
 @kinds
 def test_fuzzy_one_edit(qk):
     k = qk.k
-    m = qk.cls({k(t): i for i, t in enumerate(
-        ["cat", "cast", "at", "cut", "cats", "dog", "act", "ca"])})
+    m = qk.cls(
+        {k(t): i for i, t in enumerate(["cat", "cast", "at", "cut", "cats", "dog", "act", "ca"])}
+    )
     got = [(key, dist) for key, _, dist in m.fuzzy_search(k("cat"), 1)]
     # substitution (cut), insertion (cast, cats), deletion (at, ca), exact;
     # the transposition "act" costs 2.
     assert got == sorted(
-        [(k("at"), 1), (k("ca"), 1), (k("cast"), 1), (k("cat"), 0),
-         (k("cats"), 1), (k("cut"), 1)]
+        [(k("at"), 1), (k("ca"), 1), (k("cast"), 1), (k("cat"), 0), (k("cats"), 1), (k("cut"), 1)]
     )
 
 
@@ -632,10 +630,9 @@ def test_fuzzy_counts_code_points_in_treemap():
     assert list(m.fuzzy_search("日本人", 1)) == [("日本", 0, 1), ("日本人", 0, 0)]
     assert list(m.fuzzy_search("日本人", 0)) == [("日本人", 0, 0)]
     # 4-byte and surrogate symbols count as one each.
-    m2 = TreeMap.fromkeys(["\U0001F600", "\ud800x", "x"], 0)
-    assert list(m2.fuzzy_search("", 1)) == [("x", 0, 1), ("\U0001F600", 0, 1)]
-    assert list(m2.fuzzy_search("x", 1)) == [("x", 0, 0), ("\ud800x", 0, 1),
-                                             ("\U0001F600", 0, 1)]
+    m2 = TreeMap.fromkeys(["\U0001f600", "\ud800x", "x"], 0)
+    assert list(m2.fuzzy_search("", 1)) == [("x", 0, 1), ("\U0001f600", 0, 1)]
+    assert list(m2.fuzzy_search("x", 1)) == [("x", 0, 0), ("\ud800x", 0, 1), ("\U0001f600", 0, 1)]
 
 
 def test_fuzzy_counts_bytes_in_bytestreemap():
@@ -812,11 +809,7 @@ class Query:
         cands = [
             key
             for key in model
-            if self.match(key)
-            and (
-                last is None
-                or (key < last if self.reverse else key > last)
-            )
+            if self.match(key) and (last is None or (key < last if self.reverse else key > last))
         ]
         if not cands:
             return None
@@ -885,9 +878,11 @@ def draw_query(data, qk, which, model):
         bounds = [b for b in (start, stop) if b is not None]
         near = qk.keys
         if bounds:
-            near = near | st.sampled_from(bounds) | st.tuples(
-                st.sampled_from(bounds), qk.short_keys
-            ).map(lambda t: t[0] + t[1])
+            near = (
+                near
+                | st.sampled_from(bounds)
+                | st.tuples(st.sampled_from(bounds), qk.short_keys).map(lambda t: t[0] + t[1])
+            )
         return q_range(start, stop, inclusive, which == "range_rev"), near
     if which == "prefixes":
         q = draw_probe(data, qk, model) + data.draw(qk.keys)
@@ -910,10 +905,19 @@ MUTATED_QUERIES = [
 
 
 # Clearing ends most walks, so it comes up rarely.
-MUTATIONS = ["insert_near"] * 3 + [
-    "insert_any", "delete_current", "delete_next", "delete_next",
-    "delete_any", "overwrite_next",
-] * 2 + ["clear"]
+MUTATIONS = (
+    ["insert_near"] * 3
+    + [
+        "insert_any",
+        "delete_current",
+        "delete_next",
+        "delete_next",
+        "delete_any",
+        "overwrite_next",
+    ]
+    * 2
+    + ["clear"]
+)
 
 
 @kinds
@@ -989,14 +993,14 @@ def test_prefix_iter_mutation_scenario_forward(qk):
     m = qk.cls.fromkeys([k(t) for t in ["a", "ba", "bb", "bd", "bf", "c"]], 0)
     it = m.prefix_iter(k("b"))
     assert walk(it) == k("ba")
-    m[k("b")] = 1        # matching, behind: never seen
-    m[k("bc")] = 1       # matching, ahead: seen
-    m[k("c0")] = 1       # ahead but not matching
-    m[k("aa")] = 1       # behind, not matching
+    m[k("b")] = 1  # matching, behind: never seen
+    m[k("bc")] = 1  # matching, ahead: seen
+    m[k("c0")] = 1  # ahead but not matching
+    m[k("aa")] = 1  # behind, not matching
     assert next(it) == (k("bb"), 0)
     assert walk(it) == k("bc")
-    del m[k("bc")]       # the current key
-    del m[k("bd")]       # the next key
+    del m[k("bc")]  # the current key
+    del m[k("bd")]  # the next key
     m._validate()
     assert walk(it) == k("bf")
     m.clear()
@@ -1011,9 +1015,9 @@ def test_prefix_iter_mutation_scenario_reverse(qk):
     m = qk.cls.fromkeys([k(t) for t in ["a", "b", "ba", "bb", "bd", "bf", "c"]], 0)
     it = m.prefix_iter(k("b"), reverse=True)
     assert walk(it) == k("bf")
-    m[k("bg")] = 1       # matching, behind (larger): never seen
-    m[k("be")] = 1       # matching, ahead (smaller): seen
-    m[k("a0")] = 1       # ahead but not matching
+    m[k("bg")] = 1  # matching, behind (larger): never seen
+    m[k("be")] = 1  # matching, ahead (smaller): seen
+    m[k("a0")] = 1  # ahead but not matching
     assert walk(it) == k("be")
     del m[k("be")]
     del m[k("bd")]
@@ -1032,17 +1036,17 @@ def test_range_mutation_scenario_forward(qk):
     m = qk.cls.fromkeys([k(c) for c in "abcdef"], 0)
     it = m.range(k("b"), k("e"))
     assert walk(it) == k("b")
-    m[k("bb")] = 1       # ahead, inside
-    m[k("a0")] = 1       # behind, outside
-    m[k("b\x00")] = 1    # ahead, inside
+    m[k("bb")] = 1  # ahead, inside
+    m[k("a0")] = 1  # behind, outside
+    m[k("b\x00")] = 1  # ahead, inside
     assert walk(it) == k("b\x00")
-    del m[k("b\x00")]    # current
-    del m[k("bb")]       # next
+    del m[k("b\x00")]  # current
+    del m[k("bb")]  # next
     m._validate()
     assert walk(it) == k("c")
-    m[k("dd")] = 1       # ahead, inside
-    m[k("e")] = 1        # the exclusive stop: outside
-    m[k("ee")] = 1       # past the stop
+    m[k("dd")] = 1  # ahead, inside
+    m[k("e")] = 1  # the exclusive stop: outside
+    m[k("ee")] = 1  # past the stop
     assert [walk(it), walk(it), walk(it)] == [k("d"), k("dd"), None]
 
 
@@ -1052,16 +1056,16 @@ def test_range_mutation_scenario_reverse(qk):
     m = qk.cls.fromkeys([k(c) for c in "abcdef"], 0)
     it = m.range(k("b"), k("e"), inclusive=(False, True), reverse=True)
     assert walk(it) == k("e")
-    m[k("ea")] = 1       # behind (larger), also past the stop
-    m[k("d5")] = 1       # ahead, inside
+    m[k("ea")] = 1  # behind (larger), also past the stop
+    m[k("d5")] = 1  # ahead, inside
     assert walk(it) == k("d5")
     del m[k("d5")]
     del m[k("d")]
     m._validate()
     assert walk(it) == k("c")
-    m[k("b0")] = 1       # ahead, inside
+    m[k("b0")] = 1  # ahead, inside
     assert walk(it) == k("b0")
-    assert walk(it) is None   # b itself is excluded
+    assert walk(it) is None  # b itself is excluded
     m.clear()
     assert walk(it) is None
 
@@ -1085,11 +1089,11 @@ def test_prefixes_mutation_scenario(qk):
     m = qk.cls.fromkeys([k(t) for t in ["", "a", "ab", "abc", "abcd", "b", "abx"]], 0)
     it = m.prefixes(k("abcd"))
     assert walk(it) == k("")
-    del m[k("a")]        # the next prefix
+    del m[k("a")]  # the next prefix
     assert walk(it) == k("ab")
-    m[k("a")] = 1        # behind: never seen again
-    del m[k("ab")]       # the current key
-    m[k("abcde")] = 1    # not a prefix of the query
+    m[k("a")] = 1  # behind: never seen again
+    del m[k("ab")]  # the current key
+    m[k("abcde")] = 1  # not a prefix of the query
     m._validate()
     assert walk(it) == k("abc")
     m.clear()
@@ -1103,8 +1107,8 @@ def test_prefixes_mutation_insert_ahead(qk):
     m = qk.cls.fromkeys([k("x"), k("xyz")], 0)
     it = m.prefixes(k("xyzw"))
     assert walk(it) == k("x")
-    m[k("xy")] = 1       # a prefix longer than the current one
-    m[k("xyzw")] = 2     # the query itself
+    m[k("xy")] = 1  # a prefix longer than the current one
+    m[k("xyzw")] = 2  # the query itself
     assert list(it) == [(k("xy"), 1), (k("xyz"), 0), (k("xyzw"), 2)]
 
 
@@ -1114,16 +1118,16 @@ def test_fuzzy_search_mutation_scenario(qk):
     m = qk.cls.fromkeys([k(t) for t in ["cat", "bat", "cab", "cut", "dog", "cart"]], 0)
     it = m.fuzzy_search(k("cat"), 1)
     assert next(it) == (k("bat"), 0, 1)
-    m[k("caa")] = 5      # ahead, distance 1
-    m[k("at")] = 5       # behind, distance 1: never seen
-    m[k("act")] = 5      # ahead, distance 2: not a match
+    m[k("caa")] = 5  # ahead, distance 1
+    m[k("at")] = 5  # behind, distance 1: never seen
+    m[k("act")] = 5  # ahead, distance 2: not a match
     assert next(it) == (k("caa"), 5, 1)
-    del m[k("caa")]      # the current key
-    del m[k("cab")]      # the next key
+    del m[k("caa")]  # the current key
+    del m[k("cab")]  # the next key
     m._validate()
     assert next(it) == (k("cart"), 0, 1)
-    m[k("cas")] = 6      # ahead
-    m[k("cat")] = 7      # ahead, overwritten: the new value
+    m[k("cas")] = 6  # ahead
+    m[k("cat")] = 7  # ahead, overwritten: the new value
     assert list(it) == [(k("cas"), 6, 1), (k("cat"), 7, 0), (k("cut"), 0, 1)]
 
 

@@ -95,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def file_argument(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("file", metavar="FILE", help="newline-separated UTF-8 text file, or - for stdin")
+        sub.add_argument(
+            "file", metavar="FILE", help="newline-separated UTF-8 text file, or - for stdin"
+        )
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -148,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     file_argument(longest)
-    longest.add_argument("key", metavar="KEY", help="the text whose longest prefix among the lines to print")
+    longest.add_argument(
+        "key", metavar="KEY", help="the text whose longest prefix among the lines to print"
+    )
 
     return parser
 
@@ -206,7 +210,10 @@ def run_query(args: argparse.Namespace, tree: TreeMap[int]) -> tuple[list[str], 
     if args.command == "complete":
         results = (key for key, _ in tree.prefix_iter(args.prefix))
     elif args.command == "fuzzy":
-        results = (f"{key}\t{distance}" for key, _, distance in tree.fuzzy_search(args.word, args.max_distance))
+        results = (
+            f"{key}\t{distance}"
+            for key, _, distance in tree.fuzzy_search(args.word, args.max_distance)
+        )
     elif args.command == "range":
         results = (key for key, _ in tree.range(args.start, args.stop))
     elif args.command == "longest-prefix":

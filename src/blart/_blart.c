@@ -94,15 +94,13 @@ typedef struct {
 
 static struct PyModuleDef blart_module;
 
-static blart_state *state_of_type(PyTypeObject *type)
+/*
+ * The module state reached from one of our types or a subclass: the first
+ * of our heap types in the MRO.  Returns NULL without setting an error
+ * when type is not ours (no exception is built just to be discarded).
+ */
+static blart_state *find_state(PyTypeObject *type)
 {
-#if PY_VERSION_HEX >= 0x030B0000
-    PyObject *mod = PyType_GetModuleByDef(type, &blart_module);
-    if (mod == NULL)
-        return NULL;
-    return (blart_state *)PyModule_GetState(mod);
-#else
-    /* 3.9, 3.10: find the first of our heap types in the MRO. */
     PyObject *mro = type->tp_mro;
     for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
         PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
@@ -112,9 +110,16 @@ static blart_state *state_of_type(PyTypeObject *type)
         if (mod && PyModule_GetDef(mod) == &blart_module)
             return (blart_state *)PyModule_GetState(mod);
     }
-    PyErr_SetString(PyExc_TypeError, "not a blart type");
     return NULL;
-#endif
+}
+
+static blart_state *state_of_type(PyTypeObject *type)
+{
+    blart_state *st = find_state(type);
+    if (st == NULL)
+        PyErr_Format(PyExc_TypeError, "%.200s is not a blart type",
+                     type->tp_name);
+    return st;
 }
 
 static int is_map(blart_state *st, PyObject *o)
@@ -2050,18 +2055,16 @@ static PyObject *map_fuzzy_search(MapObject *m, PyObject *args, PyObject *kwds)
 /* The map among a and b (one of them is), or NULL. */
 static MapObject *map_operand(PyObject *a, PyObject *b, PyObject **other)
 {
-    blart_state *st = state_of_type(Py_TYPE(a));
+    blart_state *st = find_state(Py_TYPE(a));
     if (st && is_map(st, a)) {
         *other = b;
         return (MapObject *)a;
     }
-    PyErr_Clear();
-    st = state_of_type(Py_TYPE(b));
+    st = find_state(Py_TYPE(b));
     if (st && is_map(st, b)) {
         *other = a;
         return (MapObject *)b;
     }
-    PyErr_Clear();
     return NULL;
 }
 

@@ -1,0 +1,655 @@
+#!/usr/bin/env python3
+"""blart benchmark suite: blart.TreeMap against dict and its peers.
+
+    python3 bench/run.py --quick            # about a minute
+    python3 bench/run.py                    # full run (about 20-25 minutes)
+    python3 bench/run.py --only urls --sizes 200000,1000000
+
+Runs every implementation in a process of its own (bench/worker.py), one
+process for the timings and a fresh one for the memory, under the bench
+virtual environment (bench/.venv-bench; blart-py under
+bench/.venv-peers-blartpy because it also imports as `blart`).  The
+environments are created and filled on first use, and this project's blart
+is (re)installed there from a snapshot of the repository whenever its
+sources changed.  Prints a table of ratios to dict, the targets that hold
+or miss, writes bench/results/<date>.json and a PNG chart beside it.
+See bench/README.md.
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import workloads  # noqa: E402
+
+REPO = os.path.dirname(HERE)
+VENV = os.path.join(HERE, ".venv-bench")
+VENV_BLARTPY = os.path.join(HERE, ".venv-peers-blartpy")
+CACHE = os.path.join(HERE, ".cache")
+RESULTS = os.path.join(HERE, "results")
+
+PEER_PACKAGES = ["sortedcontainers", "marisa-trie", "pygtrie", "BTrees", "rapidfuzz", "matplotlib",
+                 "setuptools>=64", "wheel"]
+OPTIONAL_PACKAGES = ["datrie", "symspellpy"]  # may fail to build: the run goes on without them
+
+MAP_IMPLS = ["dict", "blart", "blart-py", "SortedDict", "OOBTree", "marisa-trie", "datrie", "pygtrie"]
+FUZZY_IMPLS = ["rapidfuzz", "symspellpy"]
+SLOW_IMPLS = {"pygtrie", "datrie"}  # builds 50-150x slower than dict: capped by --slow-cap
+
+OPS = ["build", "lookup_hit", "lookup_fresh", "lookup_miss", "items", "delete_half", "prefix", "range"]
+OP_LABELS = {
+    "build": "insert", "lookup_hit": "hit", "lookup_fresh": "fresh", "lookup_miss": "miss",
+    "items": "items", "delete_half": "del", "prefix": "prefix", "range": "range",
+}
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def vpy(venv):
+    return os.path.join(venv, "bin", "python")
+
+
+# ---------------------------------------------------------------------------
+# Environments
+# ---------------------------------------------------------------------------
+
+
+def pip(venv, *args, check=True):
+    cmd = [vpy(venv), "-m", "pip", "--disable-pip-version-check", "-q", *args]
+    log("setup:", " ".join(cmd[2:]))
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        log(r.stdout[-3000:])
+        if check:
+            raise SystemExit("setup failed: " + " ".join(cmd))
+    return r.returncode == 0
+
+
+def make_venv(venv, base_python):
+    if not os.path.exists(vpy(venv)):
+        log("setup: creating", venv)
+        subprocess.run([base_python, "-m", "venv", venv], check=True)
+        pip(venv, "install", "--upgrade", "pip")
+        return True
+    return False
+
+
+def source_files():
+    out = []
+    for top in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "MANIFEST.in"):
+        if os.path.exists(os.path.join(REPO, top)):
+            out.append(top)
+    for d in ("core", os.path.join("src", "blart")):
+        for name in sorted(os.listdir(os.path.join(REPO, d))):
+            p = os.path.join(d, name)
+            if os.path.isfile(os.path.join(REPO, p)) and name.endswith((".c", ".h", ".py", ".pyi", ".typed")):
+                out.append(p)
+    return out
+
+
+def source_hash():
+    h = hashlib.sha256()
+    for p in source_files():
+        h.update(p.encode() + b"\0")
+        with open(os.path.join(REPO, p), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def install_blart(force=False):
+    """pip-installs this repository's blart into the bench venv from a copy
+    of its sources (so no build files land outside bench/), when they
+    changed since the last install."""
+    stamp = os.path.join(VENV, ".blart-src-hash")
+    digest = source_hash()
+    if not force and os.path.exists(stamp) and open(stamp).read().strip() == digest:
+        return digest
+    snap = os.path.join(HERE, ".build", "blart-src")
+    shutil.rmtree(snap, ignore_errors=True)
+    for p in source_files():
+        os.makedirs(os.path.dirname(os.path.join(snap, p)), exist_ok=True)
+        shutil.copy2(os.path.join(REPO, p), os.path.join(snap, p))
+    if not os.path.exists(os.path.join(snap, "README.md")):
+        open(os.path.join(snap, "README.md"), "w").close()
+    pip(VENV, "install", "--no-build-isolation", "--no-deps", "--force-reinstall", snap)
+    with open(stamp, "w") as f:
+        f.write(digest)
+    return digest
+
+
+def setup_envs(args):
+    base = args.base_python
+    if make_venv(VENV, base) or args.setup:
+        pip(VENV, "install", *PEER_PACKAGES)
+        for p in OPTIONAL_PACKAGES:
+            pip(VENV, "install", p, check=False)
+    if make_venv(VENV_BLARTPY, base) or args.setup:
+        pip(VENV_BLARTPY, "install", "blart-py", check=False)
+    return install_blart(force=args.reinstall)
+
+
+def impl_python(impl):
+    return vpy(VENV_BLARTPY) if impl == "blart-py" else vpy(VENV)
+
+
+def impl_available(impl):
+    code = {
+        "dict": "pass",
+        "blart": "import blart; blart.BytesTreeMap",
+        "blart-py": "import blart; assert not hasattr(blart, 'BytesTreeMap')",
+        "SortedDict": "import sortedcontainers",
+        "OOBTree": "import BTrees.OOBTree",
+        "marisa-trie": "import marisa_trie",
+        "datrie": "import datrie",
+        "pygtrie": "import pygtrie",
+        "rapidfuzz": "import rapidfuzz",
+        "symspellpy": "import symspellpy",
+    }[impl]
+    py = impl_python(impl)
+    if not os.path.exists(py):
+        return False
+    return subprocess.run([py, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
+# ---------------------------------------------------------------------------
+# Machine
+# ---------------------------------------------------------------------------
+
+
+def machine_info(versions, src_digest):
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f.readline().split()[1] + " kB"
+    except OSError:
+        pass
+
+    def git(*a):
+        r = subprocess.run(["git", "-C", REPO, *a], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    py = subprocess.run([vpy(VENV), "-c", "import sys; print(sys.version)"], stdout=subprocess.PIPE,
+                        text=True).stdout.strip()
+    return {
+        "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "kernel": platform.release(),
+        "python": py,
+        "versions": versions,
+        "git_commit": git("rev-parse", "--short", "HEAD"),
+        "git_dirty_sources": bool(git("status", "--porcelain", "--", "core", "src")),
+        "blart_source_hash": src_digest,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Running workers
+# ---------------------------------------------------------------------------
+
+
+def run_worker(impl, kpath, qpath, mode, ops, args):
+    cmd = [impl_python(impl), os.path.join(HERE, "worker.py"), "--impl", impl, "--keys", kpath,
+           "--queries", qpath, "--mode", mode, "--ops", ",".join(ops),
+           "--budget", str(args.budget), "--max-reps", str(args.max_reps)] + (["--wall"] if args.wall else [])
+    t0 = time.time()
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        log("    %s %s: timed out after %ds" % (impl, mode, args.timeout))
+        return {"error": "timeout %ds" % args.timeout}
+    if r.returncode != 0:
+        log("    %s %s: failed (exit %d)" % (impl, mode, r.returncode))
+        return {"error": "exit %d" % r.returncode}
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["wall_s"] = time.time() - t0
+    return out
+
+
+def merge_rounds(old, new):
+    """Keeps, per operation, the fastest of the rounds run so far (rounds
+    are separate worker processes spread over the run, so one unlucky
+    stretch of a busy machine does not decide a ratio)."""
+    if not old or "results" not in old:
+        return new
+    if "results" not in new:
+        return old
+    for op, r in new["results"].items():
+        o = old["results"].get(op)
+        if o is None or "ns_per_op" not in o:
+            old["results"][op] = r
+        elif "ns_per_op" in r:
+            rounds = o.get("rounds", [o["ns_per_op"]]) + [r["ns_per_op"]]
+            if op.startswith("fuzzy"):
+                better = r.get("median_ms", 1e99) < o.get("median_ms", 1e99)
+            else:
+                better = r["ns_per_op"] < o["ns_per_op"]
+            if better:
+                old["results"][op] = r
+            old["results"][op]["rounds"] = rounds
+    return old
+
+
+def plan(args):
+    if args.quick:
+        sizes = [int(s) for s in (args.sizes or "100000").split(",")]
+        wl = args.only or ["urls", "words"]
+    else:
+        sizes = [int(s) for s in (args.sizes or "10000,100000,1000000").split(",")]
+        wl = args.only or ["urls", "hex", "ids", "words"]
+    out = []
+    for w in wl:
+        if w == "words":
+            out.append((w, None))
+        elif w == "urls" and not args.quick and not args.sizes:
+            # 200k too: the size at which the issue quotes the peers
+            out.extend((w, n) for n in sorted(set(sizes) | {200000}))
+        else:
+            out.extend((w, n) for n in sizes)
+    return out
+
+
+def impls_for(workload, n, args, available):
+    names = []
+    for impl in (args.impls or MAP_IMPLS + FUZZY_IMPLS):
+        if impl not in available:
+            continue
+        if impl in FUZZY_IMPLS and workload != "words":
+            continue
+        if impl in SLOW_IMPLS and args.slow_cap and n > args.slow_cap:
+            continue
+        if args.quick and not args.impls:
+            # about a minute: the slow builders sit out, and on words only
+            # the fuzzy search is compared
+            if impl in ("symspellpy", "datrie", "pygtrie"):
+                continue
+            if workload == "words" and impl not in ("dict", "blart", "rapidfuzz"):
+                continue
+        names.append(impl)
+    if "dict" not in names and "dict" in available:
+        names.insert(0, "dict")  # every ratio needs it
+    return names
+
+
+def ops_for(workload, impl, args):
+    if impl in FUZZY_IMPLS:
+        return ["build", "fuzzy1", "fuzzy2"]
+    ops = list(OPS)
+    if workload == "words":
+        ops = (["build", "fuzzy1", "fuzzy2"] if args.quick else ops + ["fuzzy1", "fuzzy2"])
+    if args.ops:
+        ops = [o for o in ops if o in args.ops or (o.startswith("fuzzy") and "fuzzy" in args.ops)]
+    return ops
+
+
+# ---------------------------------------------------------------------------
+# Ratios, targets, table
+# ---------------------------------------------------------------------------
+
+
+def ns(entry, impl, op):
+    r = entry["impls"].get(impl, {}).get("time", {}).get("results", {}).get(op)
+    if not r or "ns_per_op" not in r:
+        return None
+    return r["ns_per_op"]
+
+
+def mem(entry, impl):
+    m = entry["impls"].get(impl, {}).get("memory", {}).get("memory")
+    return m["rss_growth"] if m else None
+
+
+def fuzzy_median(entry, impl, d):
+    r = entry["impls"].get(impl, {}).get("time", {}).get("results", {}).get("fuzzy%d" % d)
+    return r["median_ms"] if r and "median_ms" in r else None
+
+
+def compute_ratios(entry):
+    """ratio[impl][op] = impl time / dict time (prefix and range: / the
+    bisect-sliced sorted list); memory likewise."""
+    out = {}
+    for impl in entry["impls"]:
+        row = {}
+        for op in OPS:
+            a, b = ns(entry, impl, op), ns(entry, "dict", op)
+            if a is not None and b:
+                row[op] = a / b
+        a, b = mem(entry, impl), mem(entry, "dict")
+        if a is not None and b:
+            row["memory"] = a / b
+        s = ns(entry, "dict", "sorted_items")
+        a = ns(entry, impl, "items")
+        if a and s:
+            row["items_vs_sorted_speedup"] = s / a
+        for d in (1, 2):
+            a, b = fuzzy_median(entry, impl, d), fuzzy_median(entry, "rapidfuzz", d)
+            if a and b:
+                row["fuzzy%d_speedup_vs_rapidfuzz" % d] = b / a
+        out[impl] = row
+    return out
+
+
+def find_entry(entries, workload, n=None):
+    cands = [e for e in entries if e["workload"] == workload and (n is None or e["n"] == n)]
+    if not cands:
+        return None
+    return max(cands, key=lambda e: e["n"])
+
+
+def check_targets(entries):
+    """The issue's targets, evaluated on this run's numbers."""
+    out = []
+
+    def add(name, value, ok, detail=""):
+        out.append({"target": name, "value": value, "ok": ok, "detail": detail})
+
+    u = find_entry(entries, "urls", 1000000) or find_entry(entries, "urls")
+    if u:
+        r = u["ratios"].get("blart", {})
+        where = "urls n=%d" % u["n"]
+        for op, lim in (("lookup_hit", 1.3), ("lookup_fresh", 1.0), ("build", 1.5), ("items", 1.5)):
+            v = r.get(op)
+            add("%s %s <= %.1fx dict" % (where, op, lim), v, v is not None and v <= lim)
+        v = r.get("items_vs_sorted_speedup")
+        add("%s items >= 10x faster than sorted(d.items())" % where, v, v is not None and v >= 10)
+        v = r.get("memory")
+        add("%s memory <= 0.45x dict" % where, v, v is not None and v <= 0.45)
+        for op in ("lookup_hit", "build"):
+            b = ns(u, "blart", op)
+            peers = {p: ns(u, p, op) for p in u["impls"] if p not in ("dict", "blart")}
+            peers = {p: v for p, v in peers.items() if v}
+            if b and peers:
+                best = min(peers, key=peers.get)
+                add("%s %s faster than every peer but dict" % (where, op), peers[best] / b,
+                    b < peers[best], "fastest peer %s: %.0f ns vs blart %.0f ns" % (best, peers[best], b))
+        for op in ("lookup_hit", "build", "items"):
+            b, p = ns(u, "blart", op), ns(u, "blart-py", op)
+            if b and p:
+                add("%s %s >= 2x faster than blart-py" % (where, op), p / b, p / b >= 2)
+        b, p = mem(u, "blart"), mem(u, "blart-py")
+        if b and p:
+            add("%s memory below blart-py's" % where, b / p, b < p)
+        v = r.get("prefix")
+        add("%s prefix_iter <= 1.5x bisect slicing" % where, v, v is not None and v <= 1.5)
+    h = find_entry(entries, "hex", 1000000) or find_entry(entries, "hex")
+    if h:
+        v = h["ratios"].get("blart", {}).get("memory")
+        add("hex n=%d memory <= 0.8x dict" % h["n"], v, v is not None and v <= 0.8)
+    w = find_entry(entries, "words")
+    if w:
+        for d, lim in ((1, 1.0), (2, 10.0)):
+            v = fuzzy_median(w, "blart", d)
+            add("words fuzzy d=%d median < %g ms" % (d, lim), v, v is not None and v < lim)
+            s = w["ratios"].get("blart", {}).get("fuzzy%d_speedup_vs_rapidfuzz" % d)
+            add("words fuzzy d=%d > 20x faster than rapidfuzz" % d, s, s is not None and s > 20)
+    return out
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return "%.0f" % v
+    if v >= 10:
+        return "%.1f" % v
+    return "%.*f" % (digits, v)
+
+
+def explain_memory(e):
+    """Where blart's and dict's bytes go, from sys.getsizeof and m.stats()
+    (when the map has them) against the RSS growth."""
+    out = []
+    n = e["n"]
+    lo = e["impls"].get("dict", {}).get("time", {}).get("info", {}).get("loop_overhead_ns")
+    if lo:
+        out.append("  (an empty `for k in keys` loop costs %.1f ns/key here; it is inside every ratio)" % lo)
+    d = e["impls"].get("dict", {}).get("memory", {}).get("memory")
+    if d and "getsizeof_table" in d:
+        out.append("  dict memory: RSS %.1f B/key = table %.1f + key objects %.1f (getsizeof) + allocator slack" % (
+            d["rss_growth"] / n, d["getsizeof_table"] / n, d["getsizeof_keys"] / n))
+    b = e["impls"].get("blart", {}).get("memory", {}).get("memory")
+    if b:
+        line = "  blart memory: RSS %.1f B/key" % (b["rss_growth"] / n)
+        if "getsizeof" in b:
+            line += "; getsizeof %.1f B/key (allocator overhead %.1f B/key)" % (
+                b["getsizeof"] / n, (b["rss_growth"] - b["getsizeof"]) / n)
+        st = b.get("stats")
+        if st:
+            line += "; nodes 4/16/48/256 = %s/%s/%s/%s, leaves %s, depth mean %.2f max %s" % (
+                st.get("node4"), st.get("node16"), st.get("node48"), st.get("node256"), st.get("leaves"),
+                st.get("mean_depth", 0), st.get("max_depth"))
+        out.append(line)
+    return out
+
+
+def table(entries):
+    lines = []
+    cols = OPS + ["memory"]
+    for e in entries:
+        lines.append("")
+        lines.append("%s  n=%d  (mean key %.1f chars; prefix queries ~%.0f results)" % (
+            e["workload"], e["n"], e["mean_key_len"], e["prefix_mean_results"]))
+        head = "%-12s" % "" + "".join("%9s" % OP_LABELS.get(c, c) for c in cols) + "%9s" % "vsSorted"
+        lines.append(head)
+        d = e["impls"].get("dict", {})
+        absrow = "%-12s" % "dict ns/op"
+        for c in OPS:
+            absrow += "%9s" % fmt(ns(e, "dict", c), 0)
+        m = mem(e, "dict")
+        absrow += "%9s" % ("%.0fMB" % (m / 2**20) if m else "-")
+        s = ns(e, "dict", "sorted_items")
+        absrow += "%9s" % fmt(s, 0)
+        lines.append(absrow)
+        for impl in e["impls"]:
+            if impl in FUZZY_IMPLS:
+                continue
+            r = e["ratios"].get(impl, {})
+            row = "%-12s" % impl
+            for c in cols:
+                row += "%9s" % fmt(r.get(c))
+            row += "%9s" % fmt(r.get("items_vs_sorted_speedup"))
+            err = d and e["impls"][impl].get("time", {}).get("error")
+            if err:
+                row += "  (" + err + ")"
+            info = e["impls"][impl].get("time", {}).get("info", {})
+            if info.get("n_stored") is not None and info["n_stored"] != e["n"]:
+                row += "  [stores %d of %d keys]" % (info["n_stored"], e["n"])
+            lines.append(row)
+        lines.extend(explain_memory(e))
+        if e["workload"] == "words":
+            lines.append("fuzzy (median ms/query over the same typo queries; speedup = rapidfuzz median / this):")
+            for impl in e["impls"]:
+                f1, f2 = fuzzy_median(e, impl, 1), fuzzy_median(e, impl, 2)
+                if f1 is None and f2 is None:
+                    continue
+                r = e["ratios"].get(impl, {})
+                t = e["impls"][impl].get("time", {})
+                res = t.get("results", {})
+                note = ""
+                if "build" in res and impl in FUZZY_IMPLS:
+                    note += "  index built in %.1f s" % (res["build"]["ns_per_op"] * e["n"] / 1e9)
+                stored = t.get("info", {}).get("n_stored")
+                if stored is not None and stored != e["n"]:
+                    note += "  [searches %d of %d keys: not comparable]" % (stored, e["n"])
+                c = res.get("fuzzy1", {}).get("counts"), res.get("fuzzy2", {}).get("counts")
+                ref = [e["impls"].get("rapidfuzz", {}).get("time", {}).get("results", {}).get("fuzzy%d" % d, {})
+                       .get("counts") for d in (1, 2)]
+                agree = []
+                for mine, theirs in zip(c, ref):
+                    if mine and theirs:
+                        k = min(len(mine), len(theirs))
+                        agree.append("%d/%d" % (sum(a == b for a, b in zip(mine[:k], theirs[:k])), k))
+                if agree and impl != "rapidfuzz":
+                    note += "  result counts equal rapidfuzz's on %s queries" % " & ".join(agree)
+                lines.append("  %-12s d=1 %8s ms (x%s)   d=2 %8s ms (x%s)%s" % (
+                    impl, fmt(f1, 3), fmt(r.get("fuzzy1_speedup_vs_rapidfuzz")),
+                    fmt(f2, 3), fmt(r.get("fuzzy2_speedup_vs_rapidfuzz")), note))
+    return "\n".join(lines)
+
+
+def scaling_table(entries):
+    lines = []
+    by_w = {}
+    for e in entries:
+        by_w.setdefault(e["workload"], []).append(e)
+    for w, es in by_w.items():
+        es = sorted(es, key=lambda e: e["n"])
+        if len(es) < 2:
+            continue
+        lines.append("")
+        lines.append("growth of ns/op with n on %s: %s" % (w, "  ".join("n=%d" % e["n"] for e in es)))
+        for impl in ("dict", "blart"):
+            for op in ("build", "lookup_hit", "lookup_fresh", "items"):
+                vals = [ns(e, impl, op) for e in es]
+                if any(v is None for v in vals):
+                    continue
+                lines.append("  %-6s %-13s %s   x%.2f from smallest to largest" % (
+                    impl, op, "  ".join("%8.1f" % v for v in vals), vals[-1] / vals[0]))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="about a minute: n=100k, fewer repetitions")
+    ap.add_argument("--only", action="append", choices=workloads.WORKLOADS,
+                    help="workload to run (repeatable); default all")
+    ap.add_argument("--sizes", help="comma-separated key counts (default 10000,100000,1000000 and 200000 "
+                    "for urls; quick 100000)")
+    ap.add_argument("--impls", help="comma-separated implementations (default all available)")
+    ap.add_argument("--ops", help="comma-separated operations (default all)")
+    ap.add_argument("--budget", type=float, help="soft seconds per timed operation (default 1.0, quick 0.4)")
+    ap.add_argument("--max-reps", type=int, help="repetitions per operation, best kept (default 5, quick 3)")
+    ap.add_argument("--slow-cap", type=int, default=400000,
+                    help="skip the slowest peers (pygtrie, datrie) above this many keys; 0 = never (default 400000)")
+    ap.add_argument("--timeout", type=int, default=1200, help="seconds per worker process")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every timing worker this many times, spread over the run, keeping the best "
+                    "per operation (default 1)")
+    ap.add_argument("--no-memory", action="store_true", help="skip the memory processes")
+    ap.add_argument("--wall", action="store_true",
+                    help="time with the wall clock (default: the worker's CPU time, robust to a busy machine)")
+    ap.add_argument("--no-chart", action="store_true")
+    ap.add_argument("--install-words", action="store_true",
+                    help="apt-get install wamerican-huge if no word list (root); also BLART_BENCH_INSTALL_WORDS=1")
+    ap.add_argument("--setup", action="store_true", help="(re)install the peers into the venvs")
+    ap.add_argument("--reinstall", action="store_true", help="reinstall blart even if its sources did not change")
+    ap.add_argument("--base-python", default=sys.executable, help="interpreter the venvs are made from")
+    ap.add_argument("--out", help="results JSON path (default bench/results/<date>.json)")
+    args = ap.parse_args()
+    args.impls = args.impls.split(",") if args.impls else None
+    args.ops = args.ops.split(",") if args.ops else None
+    if args.budget is None:
+        args.budget = 0.4 if args.quick else 1.0
+    if args.max_reps is None:
+        args.max_reps = 3 if args.quick else 5
+
+    t_start = time.time()
+    digest = setup_envs(args)
+    todo = plan(args)
+    if any(w == "words" for w, _ in todo) and not workloads.find_wordlist():
+        if args.install_words or os.environ.get("BLART_BENCH_INSTALL_WORDS") == "1":
+            workloads.install_wordlist()
+        if not workloads.find_wordlist():
+            log("words: no word list in /usr/share/dict; using the synthetic generator "
+                "(--install-words or BLART_BENCH_INSTALL_WORDS=1 installs wamerican-huge as root)")
+
+    wanted = args.impls or MAP_IMPLS + FUZZY_IMPLS
+    available = [i for i in wanted if impl_available(i)]
+    for i in wanted:
+        if i not in available:
+            log("peer %s: not installed, skipped" % i)
+    versions = {}
+    entries = []
+    steps = []
+    for w, n in todo:
+        kpath, qpath, real_n = workloads.prepare(CACHE, w, n)
+        for impl in impls_for(w, real_n, args, available):
+            steps.append((w, real_n, kpath, qpath, impl))
+    log("plan: %d workload/size pairs, %d timing and %d memory worker runs" % (
+        len(todo), len(steps) * args.rounds, 0 if args.no_memory else len(steps)))
+    by_key = {}
+    total = len(steps) * args.rounds
+    done = 0
+    for rnd in range(args.rounds):
+        for w, n, kpath, qpath, impl in steps:
+            cur = by_key.get((w, n))
+            if cur is None:
+                with open(qpath, encoding="utf-8") as f:
+                    q = json.load(f)
+                cur = by_key[(w, n)] = {"workload": w, "n": n, "source": q["source"],
+                                        "mean_key_len": q["mean_key_len"],
+                                        "prefix_mean_results": q["prefix_mean_results"], "impls": {}}
+                entries.append(cur)
+            done += 1
+            log("[%d/%d %3.0fs] %s n=%d: %s%s" % (done, total, time.time() - t_start, w, n, impl,
+                                                  " (round %d)" % (rnd + 1) if args.rounds > 1 else ""))
+            slot = cur["impls"].setdefault(impl, {})
+            t = run_worker(impl, kpath, qpath, "time", ops_for(w, impl, args), args)
+            slot["time"] = merge_rounds(slot.get("time"), t)
+            if rnd == 0 and not args.no_memory and impl not in FUZZY_IMPLS:
+                slot["memory"] = run_worker(impl, kpath, qpath, "memory", [], args)
+            v = slot["time"].get("version")
+            if v:
+                versions[impl] = v
+    for e in entries:
+        e["ratios"] = compute_ratios(e)
+    targets = check_targets(entries)
+    info = machine_info(versions, digest)
+    info["mode"] = "quick" if args.quick else "full"
+    info["argv"] = sys.argv[1:]
+    info["wall_s"] = time.time() - t_start
+
+    print("blart benchmark  %s  %s  (%d cores)  Python %s" % (
+        info["date"], info["cpu"], info["cores"], info["python"].split()[0]))
+    print("versions: " + ", ".join("%s %s" % kv for kv in sorted(versions.items())))
+    print("blart at %s%s, sources %s" % (info["git_commit"], " (+uncommitted changes)" if info["git_dirty_sources"]
+                                         else "", digest))
+    print("Ratios are time (or memory) / dict's in the same run; lower is better. prefix and range are")
+    print("divided by a bisect-sliced sorted list of items; vsSorted = sorted(d.items()) time / items time.")
+    print(table(entries))
+    print(scaling_table(entries))
+    print("")
+    print("targets:")
+    for t in targets:
+        print("  %-4s %-60s %s %s" % ("ok" if t["ok"] else "MISS", t["target"], fmt(t["value"], 3), t["detail"]))
+    print("wall time %.0f s" % info["wall_s"])
+
+    os.makedirs(RESULTS, exist_ok=True)
+    out = args.out or os.path.join(RESULTS, datetime.date.today().isoformat() + ("-quick" if args.quick else "")
+                                   + ".json")
+    with open(out, "w") as f:
+        json.dump({"machine": info, "entries": entries, "targets": targets}, f, separators=(",", ":"))
+    log("wrote", out)
+    if not args.no_chart:
+        png = os.path.splitext(out)[0] + ".png"
+        r = subprocess.run([vpy(VENV), os.path.join(HERE, "chart.py"), out, png])
+        if r.returncode == 0:
+            log("wrote", png)
+
+
+if __name__ == "__main__":
+    main()

@@ -150,5 +150,28 @@ test-asan: $(VENV)/.installed
 	$(ASAN_ENV) $(VPY) -c "import blart._blart as m; assert '/$(ASAN_DIR)/' in m.__file__, m.__file__"
 	cd tests && $(ASAN_ENV) ../$(VPY) -m pytest -q -p no:cacheprovider .
 
+# --- valgrind ------------------------------------------------------------------
+# Memcheck over the C tests (built without sanitizers) and over a
+# representative part of the Python suite against the normal build.  Any
+# memory error or definite leak fails; tools/valgrind-python.supp hides
+# only reports from inside CPython and glibc.  The property tests of
+# test_queries.py that fix 120-150 examples each are left out by default
+# (about 15 minutes under memcheck; `make valgrind VALGRIND_PY_K=` runs
+# them too); the ASan run covers them on every build.
+VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
+  --errors-for-leak-kinds=definite --show-leak-kinds=definite
+VALGRIND_PY_TESTS ?= test_mapping.py test_views_iter.py test_queries.py
+VALGRIND_PY_K ?= not brute_force and not sorted_model and not drain_in_order and not weakly_consistent
+
+$(BUILD)/test_art_plain: $(CORE_SRC) $(CORE_HDR) core/tests/test_art.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) $(CWARN) -O1 -g -Icore $(CORE_SRC) core/tests/test_art.c -o $@
+
+valgrind: $(BUILD)/test_art_plain $(VENV)/.installed
+	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind >/dev/null)
+	$(VALGRIND) $(BUILD)/test_art_plain
+	cd tests && PYTHONMALLOC=malloc $(VALGRIND) --suppressions=../tools/valgrind-python.supp \
+	  ../$(VPY) -m pytest -q -p no:cacheprovider -k "$(VALGRIND_PY_K)" $(VALGRIND_PY_TESTS)
+
 clean:
 	rm -rf build dist $(VENV) src/blart/*.so *.egg-info src/*.egg-info

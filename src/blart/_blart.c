@@ -288,11 +288,34 @@ static inline void key_release(keybuf *kb)
         PyMem_Free(kb->heap);
 }
 
+/* Whether p[0..n) is all ASCII, a word at a time. */
+static int is_ascii(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & UINT64_C(0x8080808080808080))
+            return 0;
+    }
+    for (; i < n; i++)
+        if (p[i] & 0x80)
+            return 0;
+    return 1;
+}
+
 /* A new key object for the bytes p[0..n). */
 static PyObject *key_new(MapObject *m, const uint8_t *p, size_t n)
 {
     if (m->bytes_keys)
         return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+    if (n > 0 && is_ascii(p, n)) {
+        /* The common case, without the decoder's generic machinery. */
+        PyObject *s = PyUnicode_New((Py_ssize_t)n, 127);
+        if (s)
+            memcpy(PyUnicode_DATA(s), p, n);
+        return s;
+    }
     return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n,
                                 "surrogatepass");
 }

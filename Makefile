@@ -87,7 +87,7 @@ wheel: $(VENV)/.dev
 # --- coverage ----------------------------------------------------------------
 # C: the extension (core and binding) and the C tests built with --coverage,
 # reported by gcovr; Python: the package under coverage.py.  Both must reach
-# 90% of lines.
+# 90% of lines and of branches.
 COV_VENV := build/cov-venv
 coverage: $(VENV)/.dev
 	rm -rf build/cov $(COV_VENV)
@@ -99,10 +99,11 @@ coverage: $(VENV)/.dev
 	$(CC) $(CSTD) -O0 --coverage -Icore core/art.c core/tests/test_art.c -o build/cov/test_art
 	cd build/cov && ./test_art > /dev/null
 	cd tests && PYTHONPATH=$(CURDIR)/build/cov/lib ../$(COV_VENV)/bin/python -m coverage run \
-	  --data-file=../build/cov/.coverage --source=blart -m pytest -q -p no:cacheprovider .
+	  --branch --data-file=../build/cov/.coverage --source=blart -m pytest -q -p no:cacheprovider .
 	$(COV_VENV)/bin/python -m coverage report --data-file=build/cov/.coverage --fail-under=90
 	$(COV_VENV)/bin/gcovr --root . --filter core/art.c --filter src/blart/_blart.c \
-	  --exclude-unreachable-branches --print-summary --fail-under-line 90 build/cov
+	  --exclude-unreachable-branches --print-summary --fail-under-line 90 \
+	  --fail-under-branch 90 build/cov
 
 # --- fuzzing ---------------------------------------------------------------
 # libFuzzer (clang, from Debian's packages) on core/fuzz/fuzz_art.c: replays
@@ -172,6 +173,9 @@ valgrind: $(BUILD)/test_art_plain $(VENV)/.installed
 	$(VALGRIND) $(BUILD)/test_art_plain
 	cd tests && PYTHONMALLOC=malloc $(VALGRIND) --suppressions=../tools/valgrind-python.supp \
 	  ../$(VPY) -m pytest -q -p no:cacheprovider -k "$(VALGRIND_PY_K)" $(VALGRIND_PY_TESTS)
+
+# --- benchmarks (bench/Makefile.inc: bench, bench-quick, bench-micro, ...) --
+include bench/Makefile.inc
 
 clean:
 	rm -rf build dist $(VENV) src/blart/*.so *.egg-info src/*.egg-info

@@ -14,12 +14,27 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-OPS = ["build", "lookup_hit", "lookup_fresh", "lookup_miss", "items", "delete_half", "prefix", "range"]
+OPS = [
+    "build",
+    "lookup_hit",
+    "lookup_fresh",
+    "lookup_miss",
+    "items",
+    "delete_half",
+    "prefix",
+    "range",
+]
 COLORS = {
-    "blart": "#d62728", "dict": "#7f7f7f", "blart-py": "#ff7f0e", "SortedDict": "#1f77b4",
-    "OOBTree": "#2ca02c", "marisa-trie": "#9467bd", "datrie": "#8c564b", "pygtrie": "#e377c2",
+    "blart": "#d62728",
+    "dict": "#7f7f7f",
+    "blart-py": "#ff7f0e",
+    "SortedDict": "#1f77b4",
+    "OOBTree": "#2ca02c",
+    "marisa-trie": "#9467bd",
+    "datrie": "#8c564b",
+    "pygtrie": "#e377c2",
 }
 
 
@@ -65,7 +80,9 @@ def main():
     ax = axes[1]
     wls = [w for w in ("urls", "hex", "ids", "words") if largest(entries, w)]
     impls = [i for i in COLORS if i != "dict"]
-    impls = [i for i in impls if any(largest(entries, w)["ratios"].get(i, {}).get("memory") for w in wls)]
+    impls = [
+        i for i in impls if any(largest(entries, w)["ratios"].get(i, {}).get("memory") for w in wls)
+    ]
     width = 0.8 / max(1, len(impls))
     for j, impl in enumerate(impls):
         xs, ys = [], []
@@ -89,8 +106,14 @@ def main():
             for op, mk in (("build", "o"), ("lookup_hit", "s"), ("items", "^")):
                 pts = [(x["n"], ns(x, impl, op)) for x in es if ns(x, impl, op)]
                 if pts:
-                    ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker=mk,
-                            color=COLORS[impl], label="%s %s" % (impl, op))
+                    ax.plot(
+                        [p[0] for p in pts],
+                        [p[1] for p in pts],
+                        style,
+                        marker=mk,
+                        color=COLORS[impl],
+                        label="%s %s" % (impl, op),
+                    )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("keys (urls)")
@@ -100,9 +123,18 @@ def main():
     else:
         ax.set_axis_off()
 
-    fig.suptitle("blart benchmark %s — %s, %s cores, Python %s, blart %s%s" % (
-        m["date"], m["cpu"], m["cores"], m["python"].split()[0], m.get("git_commit"),
-        "+dirty" if m.get("git_dirty_sources") else ""), fontsize=11)
+    fig.suptitle(
+        "blart benchmark %s — %s, %s cores, Python %s, blart %s%s"
+        % (
+            m["date"],
+            m["cpu"],
+            m["cores"],
+            m["python"].split()[0],
+            m.get("git_commit"),
+            "+dirty" if m.get("git_dirty_sources") else "",
+        ),
+        fontsize=11,
+    )
     fig.tight_layout()
     fig.savefig(out, dpi=90)
 

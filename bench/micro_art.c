@@ -27,8 +27,8 @@
 #include "art.h"
 
 typedef struct {
-    char *buf;       /* all keys, back to back */
-    size_t *off;     /* key i is buf[off[i] .. off[i] + len[i]) */
+    char *buf;   /* all keys, back to back */
+    size_t *off; /* key i is buf[off[i] .. off[i] + len[i]) */
     uint32_t *len;
     size_t n, cap, used, buf_cap;
 } keyset;
@@ -85,7 +85,10 @@ static uint64_t rnd(void)
     rng_state ^= rng_state >> 27;
     return rng_state * 2685821657736338717ull;
 }
-static size_t rnd_below(size_t n) { return (size_t)(rnd() % n); }
+static size_t rnd_below(size_t n)
+{
+    return (size_t)(rnd() % n);
+}
 
 /* Index drawn with probability ~ 1/(i+1): inverse of a harmonic CDF. */
 static size_t zipf(const double *cdf, size_t n)
@@ -123,14 +126,18 @@ static void gen_urls(keyset *ks, size_t n)
     enum { NH = 4000, ND = 3000, NL = 20000 };
     static char hosts[NH][48], dirs[ND][16], leaves[NL][16];
     static double hcdf[NH], dcdf[ND];
-    static const char *tld[] = {"com", "org", "net", "io", "de", "co.uk", "fr", "edu", "gov", "info"};
-    static const char *sub[] = {"www.", "www.", "", "api.", "cdn.", "blog.", "shop.", "m."};
-    static const char *ext[] = {".html", ".php", "/", ".json", ".jpg", ".png", ""};
+    static const char *tld[] = {"com",   "org", "net", "io",  "de",
+                                "co.uk", "fr",  "edu", "gov", "info"};
+    static const char *sub[] = {"www.", "www.",  "",      "api.",
+                                "cdn.", "blog.", "shop.", "m."};
+    static const char *ext[] = {".html", ".php", "/", ".json",
+                                ".jpg",  ".png", ""};
     double acc = 0;
     for (int i = 0; i < NH; i++) {
         char s[32];
         syllables(s, 1, 4);
-        snprintf(hosts[i], sizeof hosts[i], "%s%s.%s", sub[rnd_below(8)], s, tld[rnd_below(10)]);
+        snprintf(hosts[i], sizeof hosts[i], "%s%s.%s", sub[rnd_below(8)], s,
+                 tld[rnd_below(10)]);
         acc += 1.0 / __builtin_pow(i + 1, 1.1);
         hcdf[i] = acc;
     }
@@ -144,19 +151,24 @@ static void gen_urls(keyset *ks, size_t n)
         syllables(leaves[i], 1, 4);
     char key[512];
     for (size_t i = 0; i < n; i++) {
-        size_t k = (size_t)snprintf(key, sizeof key, "%s%s/", rnd_below(10) < 8 ? "https://" : "http://",
+        size_t k = (size_t)snprintf(key, sizeof key, "%s%s/",
+                                    rnd_below(10) < 8 ? "https://" : "http://",
                                     hosts[zipf(hcdf, NH)]);
         static const int depths[] = {1, 1, 2, 2, 2, 3, 3, 4};
         int depth = depths[rnd_below(8)];
         for (int d = 0; d < depth; d++)
-            k += (size_t)snprintf(key + k, sizeof key - k, "%s%s", d ? "/" : "", dirs[zipf(dcdf, ND)]);
-        k += (size_t)snprintf(key + k, sizeof key - k, "/%s", leaves[rnd_below(NL)]);
+            k += (size_t)snprintf(key + k, sizeof key - k, "%s%s", d ? "/" : "",
+                                  dirs[zipf(dcdf, ND)]);
+        k += (size_t)snprintf(key + k, sizeof key - k, "/%s",
+                              leaves[rnd_below(NL)]);
         if (rnd_below(100) < 35)
-            k += (size_t)snprintf(key + k, sizeof key - k, "-%d", (int)rnd_below(100000));
+            k += (size_t)snprintf(key + k, sizeof key - k, "-%d",
+                                  (int)rnd_below(100000));
         const char *e = ext[rnd_below(7)];
         k += (size_t)snprintf(key + k, sizeof key - k, "%s", e);
         if (strcmp(e, ".php") == 0)
-            k += (size_t)snprintf(key + k, sizeof key - k, "?id=%d", (int)rnd_below(1000000));
+            k += (size_t)snprintf(key + k, sizeof key - k, "?id=%d",
+                                  (int)rnd_below(1000000));
         key[k++] = ';';
         ks_add(ks, key, k);
     }
@@ -221,7 +233,8 @@ static void build(art_tree *t, const keyset *ks)
 
 static void report(const char *phase, double best, size_t ops)
 {
-    printf("%-8s %9.1f ns/op  (%zu ops)\n", phase, best / (double)ops * 1e9, ops);
+    printf("%-8s %9.1f ns/op  (%zu ops)\n", phase, best / (double)ops * 1e9,
+           ops);
 }
 
 int main(int argc, char **argv)
@@ -239,7 +252,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-p") && i + 1 < argc)
             phases = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [-n N] [-f KEYS_FILE] [-r REPS] [-p insert,lookup,miss,iter,delete]\n",
+            fprintf(stderr,
+                    "usage: %s [-n N] [-f KEYS_FILE] [-r REPS] [-p "
+                    "insert,lookup,miss,iter,delete]\n",
                     argv[0]);
             return 2;
         }
@@ -255,7 +270,8 @@ int main(int argc, char **argv)
     double total_len = 0;
     for (size_t i = 0; i < n; i++)
         total_len += ks.len[i];
-    printf("keys: %zu from %s, mean length %.1f bytes\n", n, file ? file : "the built-in generator",
+    printf("keys: %zu from %s, mean length %.1f bytes\n", n,
+           file ? file : "the built-in generator",
            total_len / (double)(n ? n : 1));
 
     size_t *order = xmalloc(n * sizeof(size_t));
@@ -293,10 +309,12 @@ int main(int argc, char **argv)
         report("insert", best, n);
     art_stats_t st;
     art_stats(&t, &st);
-    printf("tree: %zu keys, %zu bytes (%.1f per key); node4 %zu node16 %zu node48 %zu node256 %zu; "
+    printf("tree: %zu keys, %zu bytes (%.1f per key); node4 %zu node16 %zu "
+           "node48 %zu node256 %zu; "
            "leaves %zu; depth mean %.2f max %zu\n",
-           t.size, st.bytes, (double)st.bytes / (double)(n ? n : 1), st.nodes[ART_NODE4], st.nodes[ART_NODE16],
-           st.nodes[ART_NODE48], st.nodes[ART_NODE256], st.leaves, st.mean_depth, st.max_depth);
+           t.size, st.bytes, (double)st.bytes / (double)(n ? n : 1),
+           st.nodes[ART_NODE4], st.nodes[ART_NODE16], st.nodes[ART_NODE48],
+           st.nodes[ART_NODE256], st.leaves, st.mean_depth, st.max_depth);
 
     if (has_phase(phases, "lookup")) {
         best = 1e30;
@@ -337,7 +355,8 @@ int main(int argc, char **argv)
         for (int r = 0; r < reps; r++) {
             double t0 = now();
             size_t count = 0, bytes = 0;
-            for (int ok = art_cursor_first(&c); ok == 1; ok = art_cursor_next(&c)) {
+            for (int ok = art_cursor_first(&c); ok == 1;
+                 ok = art_cursor_next(&c)) {
                 count++;
                 bytes += c.key_len;
                 sink = (uintptr_t)art_cursor_value(&c);

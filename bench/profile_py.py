@@ -20,9 +20,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import workloads  # noqa: E402
+import workloads
 
-import blart  # noqa: E402
+import blart
 
 
 def main():
@@ -100,8 +100,11 @@ def main():
         else:
             raise SystemExit("unknown op " + op)
     t3 = time.process_time()
-    print("setup build %.2fs; %s: %d ops in %.2fs loop (%.1f ns/op), %.2fs with setup of each rep" % (
-        t1 - t0, op, total_ops, loop_s, loop_s / total_ops * 1e9, t3 - t2), file=sys.stderr)
+    print(
+        "setup build %.2fs; %s: %d ops in %.2fs loop (%.1f ns/op), %.2fs with setup of each rep"
+        % (t1 - t0, op, total_ops, loop_s, loop_s / total_ops * 1e9, t3 - t2),
+        file=sys.stderr,
+    )
 
 
 if __name__ == "__main__":

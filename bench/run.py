@@ -37,18 +37,50 @@ VENV_BLARTPY = os.path.join(HERE, ".venv-peers-blartpy")
 CACHE = os.path.join(HERE, ".cache")
 RESULTS = os.path.join(HERE, "results")
 
-PEER_PACKAGES = ["sortedcontainers", "marisa-trie", "pygtrie", "BTrees", "rapidfuzz", "matplotlib",
-                 "setuptools>=64", "wheel"]
+PEER_PACKAGES = [
+    "sortedcontainers",
+    "marisa-trie",
+    "pygtrie",
+    "BTrees",
+    "rapidfuzz",
+    "matplotlib",
+    "setuptools>=64",
+    "wheel",
+]
 OPTIONAL_PACKAGES = ["datrie", "symspellpy"]  # may fail to build: the run goes on without them
 
-MAP_IMPLS = ["dict", "blart", "blart-py", "SortedDict", "OOBTree", "marisa-trie", "datrie", "pygtrie"]
+MAP_IMPLS = [
+    "dict",
+    "blart",
+    "blart-py",
+    "SortedDict",
+    "OOBTree",
+    "marisa-trie",
+    "datrie",
+    "pygtrie",
+]
 FUZZY_IMPLS = ["rapidfuzz", "symspellpy"]
 SLOW_IMPLS = {"pygtrie", "datrie"}  # builds 50-150x slower than dict: capped by --slow-cap
 
-OPS = ["build", "lookup_hit", "lookup_fresh", "lookup_miss", "items", "delete_half", "prefix", "range"]
+OPS = [
+    "build",
+    "lookup_hit",
+    "lookup_fresh",
+    "lookup_miss",
+    "items",
+    "delete_half",
+    "prefix",
+    "range",
+]
 OP_LABELS = {
-    "build": "insert", "lookup_hit": "hit", "lookup_fresh": "fresh", "lookup_miss": "miss",
-    "items": "items", "delete_half": "del", "prefix": "prefix", "range": "range",
+    "build": "insert",
+    "lookup_hit": "hit",
+    "lookup_fresh": "fresh",
+    "lookup_miss": "miss",
+    "items": "items",
+    "delete_half": "del",
+    "prefix": "prefix",
+    "range": "range",
 }
 
 
@@ -93,7 +125,9 @@ def source_files():
     for d in ("core", os.path.join("src", "blart")):
         for name in sorted(os.listdir(os.path.join(REPO, d))):
             p = os.path.join(d, name)
-            if os.path.isfile(os.path.join(REPO, p)) and name.endswith((".c", ".h", ".py", ".pyi", ".typed")):
+            if os.path.isfile(os.path.join(REPO, p)) and name.endswith(
+                (".c", ".h", ".py", ".pyi", ".typed")
+            ):
                 out.append(p)
     return out
 
@@ -159,7 +193,12 @@ def impl_available(impl):
     py = impl_python(impl)
     if not os.path.exists(py):
         return False
-    return subprocess.run([py, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    return (
+        subprocess.run(
+            [py, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        ).returncode
+        == 0
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -185,11 +224,14 @@ def machine_info(versions, src_digest):
         pass
 
     def git(*a):
-        r = subprocess.run(["git", "-C", REPO, *a], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        r = subprocess.run(
+            ["git", "-C", REPO, *a], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
         return r.stdout.strip() if r.returncode == 0 else None
 
-    py = subprocess.run([vpy(VENV), "-c", "import sys; print(sys.version)"], stdout=subprocess.PIPE,
-                        text=True).stdout.strip()
+    py = subprocess.run(
+        [vpy(VENV), "-c", "import sys; print(sys.version)"], stdout=subprocess.PIPE, text=True
+    ).stdout.strip()
     return {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "cpu": cpu,
@@ -210,12 +252,29 @@ def machine_info(versions, src_digest):
 
 
 def run_worker(impl, kpath, qpath, mode, ops, args):
-    cmd = [impl_python(impl), os.path.join(HERE, "worker.py"), "--impl", impl, "--keys", kpath,
-           "--queries", qpath, "--mode", mode, "--ops", ",".join(ops),
-           "--budget", str(args.budget), "--max-reps", str(args.max_reps)] + (["--wall"] if args.wall else [])
+    cmd = [
+        impl_python(impl),
+        os.path.join(HERE, "worker.py"),
+        "--impl",
+        impl,
+        "--keys",
+        kpath,
+        "--queries",
+        qpath,
+        "--mode",
+        mode,
+        "--ops",
+        ",".join(ops),
+        "--budget",
+        str(args.budget),
+        "--max-reps",
+        str(args.max_reps),
+    ] + (["--wall"] if args.wall else [])
     t0 = time.time()
     try:
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True, timeout=args.timeout)
+        r = subprocess.run(
+            cmd, stdout=subprocess.PIPE, stderr=None, text=True, timeout=args.timeout
+        )
     except subprocess.TimeoutExpired:
         log("    %s %s: timed out after %ds" % (impl, mode, args.timeout))
         return {"error": "timeout %ds" % args.timeout}
@@ -272,7 +331,7 @@ def plan(args):
 
 def impls_for(workload, n, args, available):
     names = []
-    for impl in (args.impls or MAP_IMPLS + FUZZY_IMPLS):
+    for impl in args.impls or MAP_IMPLS + FUZZY_IMPLS:
         if impl not in available:
             continue
         if impl in FUZZY_IMPLS and workload != "words":
@@ -297,7 +356,7 @@ def ops_for(workload, impl, args):
         return ["build", "fuzzy1", "fuzzy2"]
     ops = list(OPS)
     if workload == "words":
-        ops = (["build", "fuzzy1", "fuzzy2"] if args.quick else ops + ["fuzzy1", "fuzzy2"])
+        ops = ["build", "fuzzy1", "fuzzy2"] if args.quick else ops + ["fuzzy1", "fuzzy2"]
     if args.ops:
         ops = [o for o in ops if o in args.ops or (o.startswith("fuzzy") and "fuzzy" in args.ops)]
     return ops
@@ -381,8 +440,12 @@ def check_targets(entries):
             peers = {p: v for p, v in peers.items() if v}
             if b and peers:
                 best = min(peers, key=peers.get)
-                add("%s %s faster than every peer but dict" % (where, op), peers[best] / b,
-                    b < peers[best], "fastest peer %s: %.0f ns vs blart %.0f ns" % (best, peers[best], b))
+                add(
+                    "%s %s faster than every peer but dict" % (where, op),
+                    peers[best] / b,
+                    b < peers[best],
+                    "fastest peer %s: %.0f ns vs blart %.0f ns" % (best, peers[best], b),
+                )
         for op in ("lookup_hit", "build", "items"):
             b, p = ns(u, "blart", op), ns(u, "blart-py", op)
             if b and p:
@@ -423,22 +486,35 @@ def explain_memory(e):
     n = e["n"]
     lo = e["impls"].get("dict", {}).get("time", {}).get("info", {}).get("loop_overhead_ns")
     if lo:
-        out.append("  (an empty `for k in keys` loop costs %.1f ns/key here; it is inside every ratio)" % lo)
+        out.append(
+            "  (an empty `for k in keys` loop costs %.1f ns/key here; it is inside every ratio)"
+            % lo
+        )
     d = e["impls"].get("dict", {}).get("memory", {}).get("memory")
     if d and "getsizeof_table" in d:
-        out.append("  dict memory: RSS %.1f B/key = table %.1f + key objects %.1f (getsizeof) + allocator slack" % (
-            d["rss_growth"] / n, d["getsizeof_table"] / n, d["getsizeof_keys"] / n))
+        out.append(
+            "  dict memory: RSS %.1f B/key = table %.1f + key objects %.1f (getsizeof) + allocator slack"
+            % (d["rss_growth"] / n, d["getsizeof_table"] / n, d["getsizeof_keys"] / n)
+        )
     b = e["impls"].get("blart", {}).get("memory", {}).get("memory")
     if b:
         line = "  blart memory: RSS %.1f B/key" % (b["rss_growth"] / n)
         if "getsizeof" in b:
             line += "; getsizeof %.1f B/key (allocator overhead %.1f B/key)" % (
-                b["getsizeof"] / n, (b["rss_growth"] - b["getsizeof"]) / n)
+                b["getsizeof"] / n,
+                (b["rss_growth"] - b["getsizeof"]) / n,
+            )
         st = b.get("stats")
         if st:
             line += "; nodes 4/16/48/256 = %s/%s/%s/%s, leaves %s, depth mean %.2f max %s" % (
-                st.get("node4"), st.get("node16"), st.get("node48"), st.get("node256"), st.get("leaves"),
-                st.get("mean_depth", 0), st.get("max_depth"))
+                st.get("node4"),
+                st.get("node16"),
+                st.get("node48"),
+                st.get("node256"),
+                st.get("leaves"),
+                st.get("mean_depth", 0),
+                st.get("max_depth"),
+            )
         out.append(line)
     return out
 
@@ -448,9 +524,13 @@ def table(entries):
     cols = OPS + ["memory"]
     for e in entries:
         lines.append("")
-        lines.append("%s  n=%d  (mean key %.1f chars; prefix queries ~%.0f results)" % (
-            e["workload"], e["n"], e["mean_key_len"], e["prefix_mean_results"]))
-        head = "%-12s" % "" + "".join("%9s" % OP_LABELS.get(c, c) for c in cols) + "%9s" % "vsSorted"
+        lines.append(
+            "%s  n=%d  (mean key %.1f chars; prefix queries ~%.0f results)"
+            % (e["workload"], e["n"], e["mean_key_len"], e["prefix_mean_results"])
+        )
+        head = (
+            "%-12s" % "" + "".join("%9s" % OP_LABELS.get(c, c) for c in cols) + "%9s" % "vsSorted"
+        )
         lines.append(head)
         d = e["impls"].get("dict", {})
         absrow = "%-12s" % "dict ns/op"
@@ -478,7 +558,9 @@ def table(entries):
             lines.append(row)
         lines.extend(explain_memory(e))
         if e["workload"] == "words":
-            lines.append("fuzzy (median ms/query over the same typo queries; speedup = rapidfuzz median / this):")
+            lines.append(
+                "fuzzy (median ms/query over the same typo queries; speedup = rapidfuzz median / this):"
+            )
             for impl in e["impls"]:
                 f1, f2 = fuzzy_median(e, impl, 1), fuzzy_median(e, impl, 2)
                 if f1 is None and f2 is None:
@@ -493,18 +575,35 @@ def table(entries):
                 if stored is not None and stored != e["n"]:
                     note += "  [searches %d of %d keys: not comparable]" % (stored, e["n"])
                 c = res.get("fuzzy1", {}).get("counts"), res.get("fuzzy2", {}).get("counts")
-                ref = [e["impls"].get("rapidfuzz", {}).get("time", {}).get("results", {}).get("fuzzy%d" % d, {})
-                       .get("counts") for d in (1, 2)]
+                ref = [
+                    e["impls"]
+                    .get("rapidfuzz", {})
+                    .get("time", {})
+                    .get("results", {})
+                    .get("fuzzy%d" % d, {})
+                    .get("counts")
+                    for d in (1, 2)
+                ]
                 agree = []
                 for mine, theirs in zip(c, ref):
                     if mine and theirs:
                         k = min(len(mine), len(theirs))
-                        agree.append("%d/%d" % (sum(a == b for a, b in zip(mine[:k], theirs[:k])), k))
+                        agree.append(
+                            "%d/%d" % (sum(a == b for a, b in zip(mine[:k], theirs[:k])), k)
+                        )
                 if agree and impl != "rapidfuzz":
                     note += "  result counts equal rapidfuzz's on %s queries" % " & ".join(agree)
-                lines.append("  %-12s d=1 %8s ms (x%s)   d=2 %8s ms (x%s)%s" % (
-                    impl, fmt(f1, 3), fmt(r.get("fuzzy1_speedup_vs_rapidfuzz")),
-                    fmt(f2, 3), fmt(r.get("fuzzy2_speedup_vs_rapidfuzz")), note))
+                lines.append(
+                    "  %-12s d=1 %8s ms (x%s)   d=2 %8s ms (x%s)%s"
+                    % (
+                        impl,
+                        fmt(f1, 3),
+                        fmt(r.get("fuzzy1_speedup_vs_rapidfuzz")),
+                        fmt(f2, 3),
+                        fmt(r.get("fuzzy2_speedup_vs_rapidfuzz")),
+                        note,
+                    )
+                )
     return "\n".join(lines)
 
 
@@ -518,14 +617,18 @@ def scaling_table(entries):
         if len(es) < 2:
             continue
         lines.append("")
-        lines.append("growth of ns/op with n on %s: %s" % (w, "  ".join("n=%d" % e["n"] for e in es)))
+        lines.append(
+            "growth of ns/op with n on %s: %s" % (w, "  ".join("n=%d" % e["n"] for e in es))
+        )
         for impl in ("dict", "blart"):
             for op in ("build", "lookup_hit", "lookup_fresh", "items"):
                 vals = [ns(e, impl, op) for e in es]
                 if any(v is None for v in vals):
                     continue
-                lines.append("  %-6s %-13s %s   x%.2f from smallest to largest" % (
-                    impl, op, "  ".join("%8.1f" % v for v in vals), vals[-1] / vals[0]))
+                lines.append(
+                    "  %-6s %-13s %s   x%.2f from smallest to largest"
+                    % (impl, op, "  ".join("%8.1f" % v for v in vals), vals[-1] / vals[0])
+                )
     return "\n".join(lines)
 
 
@@ -533,31 +636,66 @@ def scaling_table(entries):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="about a minute: n=100k, fewer repetitions")
-    ap.add_argument("--only", action="append", choices=workloads.WORKLOADS,
-                    help="workload to run (repeatable); default all")
-    ap.add_argument("--sizes", help="comma-separated key counts (default 10000,100000,1000000 and 200000 "
-                    "for urls; quick 100000)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="about a minute: n=100k, fewer repetitions"
+    )
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=workloads.WORKLOADS,
+        help="workload to run (repeatable); default all",
+    )
+    ap.add_argument(
+        "--sizes",
+        help="comma-separated key counts (default 10000,100000,1000000 and 200000 "
+        "for urls; quick 100000)",
+    )
     ap.add_argument("--impls", help="comma-separated implementations (default all available)")
     ap.add_argument("--ops", help="comma-separated operations (default all)")
-    ap.add_argument("--budget", type=float, help="soft seconds per timed operation (default 1.0, quick 0.4)")
-    ap.add_argument("--max-reps", type=int, help="repetitions per operation, best kept (default 5, quick 3)")
-    ap.add_argument("--slow-cap", type=int, default=400000,
-                    help="skip the slowest peers (pygtrie, datrie) above this many keys; 0 = never (default 400000)")
+    ap.add_argument(
+        "--budget", type=float, help="soft seconds per timed operation (default 1.0, quick 0.4)"
+    )
+    ap.add_argument(
+        "--max-reps", type=int, help="repetitions per operation, best kept (default 5, quick 3)"
+    )
+    ap.add_argument(
+        "--slow-cap",
+        type=int,
+        default=400000,
+        help="skip the slowest peers (pygtrie, datrie) above this many keys; 0 = never (default 400000)",
+    )
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per worker process")
-    ap.add_argument("--rounds", type=int, default=1,
-                    help="run every timing worker this many times, spread over the run, keeping the best "
-                    "per operation (default 1)")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every timing worker this many times, spread over the run, keeping the best "
+        "per operation (default 1)",
+    )
     ap.add_argument("--no-memory", action="store_true", help="skip the memory processes")
-    ap.add_argument("--wall", action="store_true",
-                    help="time with the wall clock (default: the worker's CPU time, robust to a busy machine)")
+    ap.add_argument(
+        "--wall",
+        action="store_true",
+        help="time with the wall clock (default: the worker's CPU time, robust to a busy machine)",
+    )
     ap.add_argument("--no-chart", action="store_true")
-    ap.add_argument("--install-words", action="store_true",
-                    help="apt-get install wamerican-huge if no word list (root); also BLART_BENCH_INSTALL_WORDS=1")
+    ap.add_argument(
+        "--install-words",
+        action="store_true",
+        help="apt-get install wamerican-huge if no word list (root); also BLART_BENCH_INSTALL_WORDS=1",
+    )
     ap.add_argument("--setup", action="store_true", help="(re)install the peers into the venvs")
-    ap.add_argument("--reinstall", action="store_true", help="reinstall blart even if its sources did not change")
-    ap.add_argument("--base-python", default=sys.executable, help="interpreter the venvs are made from")
+    ap.add_argument(
+        "--reinstall",
+        action="store_true",
+        help="reinstall blart even if its sources did not change",
+    )
+    ap.add_argument(
+        "--base-python", default=sys.executable, help="interpreter the venvs are made from"
+    )
     ap.add_argument("--out", help="results JSON path (default bench/results/<date>.json)")
     args = ap.parse_args()
     args.impls = args.impls.split(",") if args.impls else None
@@ -574,8 +712,10 @@ def main():
         if args.install_words or os.environ.get("BLART_BENCH_INSTALL_WORDS") == "1":
             workloads.install_wordlist()
         if not workloads.find_wordlist():
-            log("words: no word list in /usr/share/dict; using the synthetic generator "
-                "(--install-words or BLART_BENCH_INSTALL_WORDS=1 installs wamerican-huge as root)")
+            log(
+                "words: no word list in /usr/share/dict; using the synthetic generator "
+                "(--install-words or BLART_BENCH_INSTALL_WORDS=1 installs wamerican-huge as root)"
+            )
 
     wanted = args.impls or MAP_IMPLS + FUZZY_IMPLS
     available = [i for i in wanted if impl_available(i)]
@@ -589,8 +729,10 @@ def main():
         kpath, qpath, real_n = workloads.prepare(CACHE, w, n)
         for impl in impls_for(w, real_n, args, available):
             steps.append((w, real_n, kpath, qpath, impl))
-    log("plan: %d workload/size pairs, %d timing and %d memory worker runs" % (
-        len(todo), len(steps) * args.rounds, 0 if args.no_memory else len(steps)))
+    log(
+        "plan: %d workload/size pairs, %d timing and %d memory worker runs"
+        % (len(todo), len(steps) * args.rounds, 0 if args.no_memory else len(steps))
+    )
     by_key = {}
     total = len(steps) * args.rounds
     done = 0
@@ -600,13 +742,28 @@ def main():
             if cur is None:
                 with open(qpath, encoding="utf-8") as f:
                     q = json.load(f)
-                cur = by_key[(w, n)] = {"workload": w, "n": n, "source": q["source"],
-                                        "mean_key_len": q["mean_key_len"],
-                                        "prefix_mean_results": q["prefix_mean_results"], "impls": {}}
+                cur = by_key[(w, n)] = {
+                    "workload": w,
+                    "n": n,
+                    "source": q["source"],
+                    "mean_key_len": q["mean_key_len"],
+                    "prefix_mean_results": q["prefix_mean_results"],
+                    "impls": {},
+                }
                 entries.append(cur)
             done += 1
-            log("[%d/%d %3.0fs] %s n=%d: %s%s" % (done, total, time.time() - t_start, w, n, impl,
-                                                  " (round %d)" % (rnd + 1) if args.rounds > 1 else ""))
+            log(
+                "[%d/%d %3.0fs] %s n=%d: %s%s"
+                % (
+                    done,
+                    total,
+                    time.time() - t_start,
+                    w,
+                    n,
+                    impl,
+                    " (round %d)" % (rnd + 1) if args.rounds > 1 else "",
+                )
+            )
             slot = cur["impls"].setdefault(impl, {})
             t = run_worker(impl, kpath, qpath, "time", ops_for(w, impl, args), args)
             slot["time"] = merge_rounds(slot.get("time"), t)
@@ -623,26 +780,44 @@ def main():
     info["argv"] = sys.argv[1:]
     info["wall_s"] = time.time() - t_start
 
-    print("blart benchmark  %s  %s  (%d cores)  Python %s" % (
-        info["date"], info["cpu"], info["cores"], info["python"].split()[0]))
+    print(
+        "blart benchmark  %s  %s  (%d cores)  Python %s"
+        % (info["date"], info["cpu"], info["cores"], info["python"].split()[0])
+    )
     print("versions: " + ", ".join("%s %s" % kv for kv in sorted(versions.items())))
-    print("blart at %s%s, sources %s" % (info["git_commit"], " (+uncommitted changes)" if info["git_dirty_sources"]
-                                         else "", digest))
-    print("Ratios are time (or memory) / dict's in the same run; lower is better. prefix and range are")
-    print("divided by a bisect-sliced sorted list of items; vsSorted = sorted(d.items()) time / items time.")
+    print(
+        "blart at %s%s, sources %s"
+        % (
+            info["git_commit"],
+            " (+uncommitted changes)" if info["git_dirty_sources"] else "",
+            digest,
+        )
+    )
+    print(
+        "Ratios are time (or memory) / dict's in the same run; lower is better. prefix and range are"
+    )
+    print(
+        "divided by a bisect-sliced sorted list of items; vsSorted = sorted(d.items()) time / items time."
+    )
     print(table(entries))
     print(scaling_table(entries))
     print("")
     print("targets:")
     for t in targets:
-        print("  %-4s %-60s %s %s" % ("ok" if t["ok"] else "MISS", t["target"], fmt(t["value"], 3), t["detail"]))
+        print(
+            "  %-4s %-60s %s %s"
+            % ("ok" if t["ok"] else "MISS", t["target"], fmt(t["value"], 3), t["detail"])
+        )
     print("wall time %.0f s" % info["wall_s"])
 
     os.makedirs(RESULTS, exist_ok=True)
-    out = args.out or os.path.join(RESULTS, datetime.date.today().isoformat() + ("-quick" if args.quick else "")
-                                   + ".json")
+    out = args.out or os.path.join(
+        RESULTS, datetime.date.today().isoformat() + ("-quick" if args.quick else "") + ".json"
+    )
     with open(out, "w") as f:
-        json.dump({"machine": info, "entries": entries, "targets": targets}, f, separators=(",", ":"))
+        json.dump(
+            {"machine": info, "entries": entries, "targets": targets}, f, separators=(",", ":")
+        )
     log("wrote", out)
     if not args.no_chart:
         png = os.path.splitext(out)[0] + ".png"

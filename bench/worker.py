@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import workloads  # noqa: E402
+import workloads
 
 VALUE = 1  # every key maps to the same object: values cost no memory
 
@@ -60,7 +60,7 @@ def loop_get(m, keys):
 
 def loop_contains(m, keys):
     for k in keys:
-        k in m  # noqa: B015
+        k in m
 
 
 def loop_del(m, keys):
@@ -134,11 +134,11 @@ class Dict:
 
     def prefix(self, m, p):
         sk = self._sk
-        return self._items[bisect.bisect_left(sk, p):bisect.bisect_left(sk, succ(p))]
+        return self._items[bisect.bisect_left(sk, p) : bisect.bisect_left(sk, succ(p))]
 
     def range(self, m, a, b):
         sk = self._sk
-        return self._items[bisect.bisect_left(sk, a):bisect.bisect_left(sk, b)]
+        return self._items[bisect.bisect_left(sk, a) : bisect.bisect_left(sk, b)]
 
     def sorted_items(self, m):
         return loop_pairs(sorted(m.items()))
@@ -421,15 +421,21 @@ class SymspellImpl:
         return dist_version(self.dist)
 
     def build(self, keys):
-        s = self.mod.SymSpell(max_dictionary_edit_distance=2, prefix_length=7,
-                              distance_comparer=self.cmp)
+        s = self.mod.SymSpell(
+            max_dictionary_edit_distance=2, prefix_length=7, distance_comparer=self.cmp
+        )
         for k in keys:
             s.create_dictionary_entry(k, 1)
         return s
 
     def fuzzy(self, m, q, d):
-        return m.lookup(q, self.mod.Verbosity.ALL, max_edit_distance=d,
-                        include_unknown=False, transfer_casing=False)
+        return m.lookup(
+            q,
+            self.mod.Verbosity.ALL,
+            max_edit_distance=d,
+            include_unknown=False,
+            transfer_casing=False,
+        )
 
 
 IMPLS = {
@@ -522,7 +528,10 @@ def run_time(impl, keys_path, queries_path, ops, budget, max_reps, seed):
         extra = ""
         if "median_ms" in r:
             extra = " median %.3f ms/query" % r["median_ms"]
-        log("    %-12s %-13s %10.1f ns/op  (%d reps)%s" % (impl.name, op, r["ns_per_op"], r["reps"], extra))
+        log(
+            "    %-12s %-13s %10.1f ns/op  (%d reps)%s"
+            % (impl.name, op, r["ns_per_op"], r["reps"], extra)
+        )
 
     info["loop_overhead_ns"] = min(timer.run(lambda _: loop_empty(hit))) / n * 1e9
 
@@ -599,12 +608,18 @@ def run_time(impl, keys_path, queries_path, ops, budget, max_reps, seed):
                 for x in queries:
                     counts.append(len(call(x)))
 
-            res[op] = record(timer.run(go), len(queries), results=sum(counts),
-                             mean_results=sum(counts) / len(counts))
+            res[op] = record(
+                timer.run(go),
+                len(queries),
+                results=sum(counts),
+                mean_results=sum(counts) / len(counts),
+            )
             say(op, res[op])
     if "prefix" in ops and has("prefix_scan") and q["prefixes"]:
         few = q["prefixes"][:3]
-        res["prefix_scan"] = record(timer.run(lambda _: [impl.prefix_scan(m, p) for p in few]), len(few))
+        res["prefix_scan"] = record(
+            timer.run(lambda _: [impl.prefix_scan(m, p) for p in few]), len(few)
+        )
         say("prefix_scan", res["prefix_scan"])
     if has("fuzzy") and q.get("fuzzy"):
         for d in (1, 2):
@@ -621,8 +636,13 @@ def run_time(impl, keys_path, queries_path, ops, budget, max_reps, seed):
                 counts.append(len(r))
                 if len(per) >= 10 and time.perf_counter() - start > qbudget:
                     break
-            res[op] = record([sum(per)], len(per), median_ms=statistics.median(per) * 1e3,
-                             mean_ms=statistics.mean(per) * 1e3, counts=counts)
+            res[op] = record(
+                [sum(per)],
+                len(per),
+                median_ms=statistics.median(per) * 1e3,
+                mean_ms=statistics.mean(per) * 1e3,
+                counts=counts,
+            )
             say(op, res[op])
     if "delete_half" in ops and has("delete"):
         # The first run deletes from the map built above; later runs from
@@ -639,9 +659,10 @@ def run_time(impl, keys_path, queries_path, ops, budget, max_reps, seed):
         try:
             # Peers whose delete is very slow (datrie: ~0.1 ms) delete only
             # the first max_delete keys of the half; ns/op stays comparable.
-            dels = half[:getattr(impl, "max_delete", None) or len(half)]
-            res["delete_half"] = record(timer.run(lambda mm: impl.delete(mm, dels), setup=fresh_map),
-                                        len(dels))
+            dels = half[: getattr(impl, "max_delete", None) or len(half)]
+            res["delete_half"] = record(
+                timer.run(lambda mm: impl.delete(mm, dels), setup=fresh_map), len(dels)
+            )
             say("delete_half", res["delete_half"])
         except KeyError:
             res["delete_half"] = {"error": "the map lost keys"}
@@ -676,7 +697,10 @@ def main():
     ap.add_argument("--keys", required=True)
     ap.add_argument("--queries", required=True)
     ap.add_argument("--mode", choices=("time", "memory"), default="time")
-    ap.add_argument("--ops", default="build,lookup_hit,lookup_fresh,lookup_miss,items,prefix,range,fuzzy1,fuzzy2,delete_half")
+    ap.add_argument(
+        "--ops",
+        default="build,lookup_hit,lookup_fresh,lookup_miss,items,prefix,range,fuzzy1,fuzzy2,delete_half",
+    )
     ap.add_argument("--budget", type=float, default=1.0, help="seconds per timed operation (soft)")
     ap.add_argument("--max-reps", type=int, default=5)
     ap.add_argument("--seed", type=int, default=12345)
@@ -686,15 +710,21 @@ def main():
     if a.wall:
         CLOCK = time.perf_counter
     impl = IMPLS[a.impl]()
-    out = {"impl": a.impl, "version": impl.version(), "mode": a.mode,
-           "clock": "wall" if a.wall else "process_time",
-           "python": sys.version.split()[0], "executable": sys.executable}
+    out = {
+        "impl": a.impl,
+        "version": impl.version(),
+        "mode": a.mode,
+        "clock": "wall" if a.wall else "process_time",
+        "python": sys.version.split()[0],
+        "executable": sys.executable,
+    }
     if a.mode == "memory":
         out["memory"] = run_memory(impl, a.keys)
         log("    %-12s memory        %10.1f MB" % (a.impl, out["memory"]["rss_growth"] / 2**20))
     else:
-        out["results"], out["info"] = run_time(impl, a.keys, a.queries, a.ops.split(","),
-                                               a.budget, a.max_reps, a.seed)
+        out["results"], out["info"] = run_time(
+            impl, a.keys, a.queries, a.ops.split(","), a.budget, a.max_reps, a.seed
+        )
     print(json.dumps(out))
 
 

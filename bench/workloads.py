@@ -39,7 +39,8 @@ _VOWELS = "aeiou"
 
 def _syllables(rng, lo, hi):
     return "".join(
-        rng.choice(_CONSONANTS) + rng.choice(_VOWELS)
+        rng.choice(_CONSONANTS)
+        + rng.choice(_VOWELS)
         + (rng.choice(_CONSONANTS) if rng.random() < 0.3 else "")
         for _ in range(rng.randint(lo, hi))
     )
@@ -129,9 +130,11 @@ def install_wordlist(log=sys.stderr):
     if os.geteuid() != 0:
         print("words: not root, cannot apt-get install wamerican-huge", file=log)
         return False
-    for cmd in (["apt-get", "install", "-y", "-qq", "wamerican-huge"],
-                ["apt-get", "update", "-qq"],
-                ["apt-get", "install", "-y", "-qq", "wamerican-huge"]):
+    for cmd in (
+        ["apt-get", "install", "-y", "-qq", "wamerican-huge"],
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "wamerican-huge"],
+    ):
         print("words: running", " ".join(cmd), file=log)
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if r.returncode == 0 and cmd[1] == "install" and find_wordlist():
@@ -206,11 +209,11 @@ def make_misses(keys, keyset, count, rng):
         i = rng.randrange(len(k) + 1)
         op = rng.random()
         if op < 0.5 and i < len(k):
-            m = k[:i] + rng.choice(alphabet) + k[i + 1:]
+            m = k[:i] + rng.choice(alphabet) + k[i + 1 :]
         elif op < 0.8:
             m = k[:i] + rng.choice(alphabet) + k[i:]
         else:
-            m = k[:i] + k[i + 1:]
+            m = k[:i] + k[i + 1 :]
         if m and m not in keyset:
             out.append(m)
     return out
@@ -266,11 +269,11 @@ def make_fuzzy_queries(words, count, rng):
             i = rng.randrange(len(w))
             op = rng.randrange(3)
             if op == 0:
-                w = w[:i] + rng.choice(letters) + w[i + 1:]
+                w = w[:i] + rng.choice(letters) + w[i + 1 :]
             elif op == 1:
                 w = w[:i] + rng.choice(letters) + w[i:]
             else:
-                w = w[:i] + w[i + 1:]
+                w = w[:i] + w[i + 1 :]
         out.append(w)
     return out
 
@@ -316,7 +319,9 @@ def prepare(cache_dir, workload, n, quick=False, log=sys.stderr):
         "prefixes": make_prefixes(sk, 300, rng),
         "ranges": make_ranges(sk, 300, rng),
     }
-    q["prefix_mean_results"] = sum(_prefix_count(sk, p) for p in q["prefixes"]) / max(1, len(q["prefixes"]))
+    q["prefix_mean_results"] = sum(_prefix_count(sk, p) for p in q["prefixes"]) / max(
+        1, len(q["prefixes"])
+    )
     if workload == "words":
         q["fuzzy"] = make_fuzzy_queries(keys, 300, rng)
     with open(kpath + ".tmp", "w", encoding="utf-8") as f:

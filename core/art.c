@@ -799,10 +799,17 @@ int art_tree_copy(art_tree *dst, art_tree *src)
          * dst's stack; the copy is linked top-down, so a failure leaves a
          * tree (with some empty slots) that art_tree_clear can free.
          */
-        dst->walk = tree_malloc(dst, src->walk_cap * sizeof(art_walk_frame));
-        if (dst->walk == NULL)
-            return ART_ENOMEM;
-        dst->walk_cap = src->walk_cap;
+        /* dst may be empty but not new: keep a walk stack it still has
+           when it is deep enough, free it otherwise. */
+        if (dst->walk_cap < src->walk_cap) {
+            art_walk_frame *w =
+                tree_malloc(dst, src->walk_cap * sizeof(art_walk_frame));
+            if (w == NULL)
+                return ART_ENOMEM;
+            tree_free(dst->walk);
+            dst->walk = w;
+            dst->walk_cap = src->walk_cap;
+        }
         art_node *root = clone_node_empty(dst, AS_NODE(src->root));
         if (root == NULL)
             goto nomem;

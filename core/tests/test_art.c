@@ -1887,6 +1887,34 @@ static void test_clear_calls_back_once_per_value(void)
     model_free(&m);
 }
 
+/*
+ * A tree emptied by deletes is empty but keeps its walk stack; copying a
+ * deeper tree into it must not leak that stack (found by the fuzzer).
+ */
+static void test_copy_into_emptied_tree(void)
+{
+    art_tree t, src;
+    art_tree_init(&t);
+    art_tree_init(&src);
+    CHECK(art_insert(&t, K("a"), VAL(1), NULL) == 1);
+    CHECK(art_insert(&t, K("b"), VAL(2), NULL) == 1);
+    CHECK(art_delete(&t, K("a"), NULL) == 1);
+    CHECK(art_delete(&t, K("b"), NULL) == 1);
+    CHECK(t.size == 0 && t.root == 0);
+    for (int i = 0; i < 40; i++) {
+        char key[64];
+        memset(key, 'x', (size_t)i);
+        CHECK(art_insert(&src, (const uint8_t *)key, (size_t)i, VAL(i + 1),
+                         NULL) == 1);
+    }
+    size_t live = art_live_allocations();
+    CHECK(art_tree_copy(&t, &src) == ART_OK);
+    CHECK(valid(&t) && t.size == src.size);
+    art_tree_clear(&t, NULL, NULL);
+    art_tree_clear(&src, NULL, NULL);
+    CHECK(art_live_allocations() < live);
+}
+
 static void test_copy(void)
 {
     art_tree t, cp, empty;
@@ -3413,6 +3441,7 @@ int main(int argc, char **argv)
     RUN(test_foreach);
     RUN(test_clear_calls_back_once_per_value);
     RUN(test_copy);
+    RUN(test_copy_into_emptied_tree);
     RUN(test_move);
     RUN(test_no_allocation);
     RUN(test_cursor_basics);

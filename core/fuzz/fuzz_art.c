@@ -63,11 +63,6 @@ enum {
 /* ------------------------------------------------------------------ */
 
 static int g_trace;
-/* FUZZ_ART_CLEAR_BEFORE_COPY=1 makes every copy clear its destination
-   first, never copying into a tree that was only emptied by deletions:
-   a way to keep fuzzing past regressions/copy_into_emptied_tree_leaks_walk
-   while that finding is open. */
-static int g_clear_before_copy;
 static unsigned long g_op; /* index of the operation being run */
 
 static void fail(int line, const char *cond, const char *fmt, ...)
@@ -1054,7 +1049,7 @@ static void op_copy(input *in, uint8_t a)
     model *ms = &g_m[s], *md = &g_m[d];
     uint8_t arm = u8(in);
     /* "dst must be empty": a tree emptied by deletions is empty too. */
-    if (!((a & 2) && md->n == 0) || g_clear_before_copy)
+    if (!((a & 2) && md->n == 0))
         clear_tree(d);
     if (arm & 1) {
         D->fail_countdown = 1 + (arm >> 1) % 48;
@@ -1346,8 +1341,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     const char *e = getenv("FUZZ_ART_TRACE");
     g_trace = e && *e && *e != '0';
-    e = getenv("FUZZ_ART_CLEAR_BEFORE_COPY");
-    g_clear_before_copy = e && *e && *e != '0';
     return 0;
 }
 

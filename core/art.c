@@ -1294,90 +1294,120 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
 /* Walks: foreach, stats, validate                                     */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A pre-order walk in key order over the tree's inner nodes and leaves,
+ * on the tree's own walk stack, so it never allocates.  Each call reports
+ * the next item: an inner node on entry (before its children; depth is
+ * its level, 1 for the root) or a leaf (depth: the inner nodes above it).
+ * foreach, stats and validate are all made of it.
+ */
+enum { WALK_END, WALK_NODE, WALK_LEAF, WALK_EMPTY, WALK_TOO_DEEP };
+
+typedef struct walker {
+    const art_tree *t;
+    size_t sp; /* top frame of t->walk */
+    int state; /* 0: not started, 1: walking, 2: done */
+} walker;
+
+static void walk_start(walker *w, const art_tree *t)
+{
+    w->t = t;
+    w->sp = 0;
+    w->state = 0;
+}
+
+static int walk_next(walker *w, uintptr_t *item, size_t *depth)
+{
+    const art_tree *t = w->t;
+    art_walk_frame *f = t->walk;
+    if (w->state == 2)
+        return WALK_END;
+    if (w->state == 0) {
+        uintptr_t root = t->root;
+        w->state = 2;
+        *item = root;
+        *depth = 0;
+        if (root == 0)
+            return WALK_END;
+        if (IS_LEAF(root))
+            return WALK_LEAF;
+        if (t->walk_cap == 0)
+            return WALK_TOO_DEEP;
+        w->state = 1;
+        f[0].node = root;
+        f[0].next = 0;
+        *depth = 1;
+        return WALK_NODE;
+    }
+    while (1) {
+        uintptr_t child;
+        int b = child_ge(AS_NODE(f[w->sp].node), f[w->sp].next, &child);
+        if (b < 0) {
+            if (w->sp == 0) {
+                w->state = 2;
+                return WALK_END;
+            }
+            w->sp--;
+            continue;
+        }
+        f[w->sp].next = b + 1;
+        *item = child;
+        *depth = w->sp + 1;
+        if (child == 0)
+            return WALK_EMPTY; /* only in a broken or half-copied tree */
+        if (IS_LEAF(child))
+            return WALK_LEAF;
+        if (w->sp + 1 >= t->walk_cap) {
+            w->state = 2;
+            return WALK_TOO_DEEP;
+        }
+        w->sp++;
+        f[w->sp].node = child;
+        f[w->sp].next = 0;
+        *depth = w->sp + 1;
+        return WALK_NODE;
+    }
+}
+
 int art_foreach(const art_tree *t, art_visit_fn visit, void *ctx)
 {
-    uintptr_t root = t->root;
-    if (root == 0)
-        return 0;
-    if (IS_LEAF(root))
-        return visit(AS_LEAF(root)->value, ctx);
-    art_walk_frame *w = t->walk;
-    size_t sp = 0;
-    w[0].node = root;
-    w[0].next = -1;
-    while (1) {
-        art_node *n = AS_NODE(w[sp].node);
+    walker w;
+    uintptr_t p;
+    size_t depth;
+    int e;
+    walk_start(&w, t);
+    while ((e = walk_next(&w, &p, &depth)) == WALK_NODE || e == WALK_LEAF) {
+        void *v = e == WALK_LEAF ? AS_LEAF(p)->value : AS_NODE(p)->value;
         int r;
-        if (w[sp].next < 0) {
-            w[sp].next = 0;
-            if (n->value && (r = visit(n->value, ctx)) != 0)
-                return r;
-            continue;
-        }
-        uintptr_t child;
-        int b = child_ge(n, w[sp].next, &child);
-        if (b < 0) {
-            if (sp == 0)
-                return 0;
-            sp--;
-            continue;
-        }
-        w[sp].next = b + 1;
-        if (IS_LEAF(child)) {
-            if ((r = visit(AS_LEAF(child)->value, ctx)) != 0)
-                return r;
-        } else {
-            sp++;
-            w[sp].node = child;
-            w[sp].next = -1;
-        }
+        if (v && (r = visit(v, ctx)) != 0)
+            return r;
     }
+    return 0;
 }
 
 void art_stats(const art_tree *t, art_stats_t *out)
 {
+    walker w;
+    uintptr_t p;
+    size_t depth;
+    int e;
+    double depth_sum = 0;
     memset(out, 0, sizeof(*out));
     out->bytes = t->bytes;
-    uintptr_t root = t->root;
-    if (root == 0)
-        return;
-    if (IS_LEAF(root)) {
-        out->leaves = 1;
-        return;
-    }
-    double depth_sum = 0;
-    art_walk_frame *w = t->walk;
-    size_t sp = 0;
-    w[0].node = root;
-    w[0].next = -1;
-    while (1) {
-        art_node *n = AS_NODE(w[sp].node);
-        if (w[sp].next < 0) {
-            w[sp].next = 0;
-            out->nodes[n->type]++;
-            if (sp + 1 > out->max_depth)
-                out->max_depth = sp + 1;
-            if (n->value) {
-                out->node_values++;
-                depth_sum += (double)(sp + 1);
-            }
-        }
-        uintptr_t child;
-        int b = child_ge(n, w[sp].next, &child);
-        if (b < 0) {
-            if (sp == 0)
-                break;
-            sp--;
+    walk_start(&w, t);
+    while ((e = walk_next(&w, &p, &depth)) == WALK_NODE || e == WALK_LEAF) {
+        if (e == WALK_LEAF) {
+            out->leaves++;
+            depth_sum += (double)depth;
             continue;
         }
-        w[sp].next = b + 1;
-        if (IS_LEAF(child)) {
-            out->leaves++;
-            depth_sum += (double)(sp + 1);
-        } else {
-            sp++;
-            w[sp].node = child;
-            w[sp].next = -1;
+        art_node *n = AS_NODE(p);
+        out->nodes[n->type]++;
+        if (depth > out->max_depth)
+            out->max_depth = depth;
+        if (n->value) {
+            out->node_values++;
+            depth_sum += (double)depth;
         }
     }
     size_t keys = out->leaves + out->node_values;
@@ -1460,50 +1490,29 @@ static const char *check_node(art_node *n)
 
 int art_validate(const art_tree *t, const char **why)
 {
-    size_t keys = 0, bytes = 0;
-    uintptr_t root = t->root;
-    if (root && IS_LEAF(root)) {
-        keys = 1;
-        bytes = leaf_size(AS_LEAF(root)->len);
-    } else if (root) {
-        art_walk_frame *w = t->walk;
-        if (t->walk_cap == 0)
-            INVALID("walk stack missing");
-        size_t sp = 0;
-        w[0].node = root;
-        w[0].next = -1;
-        while (1) {
-            art_node *n = AS_NODE(w[sp].node);
-            if (w[sp].next < 0) {
-                const char *msg = check_node(n);
-                if (msg)
-                    INVALID(msg);
-                w[sp].next = 0;
-                bytes += node_size(n->type, n->prefix_len);
-                keys += n->value != NULL;
-            }
-            uintptr_t child;
-            int b = child_ge(n, w[sp].next, &child);
-            if (b < 0) {
-                if (sp == 0)
-                    break;
-                sp--;
-                continue;
-            }
-            w[sp].next = b + 1;
-            if (child == 0)
-                INVALID("empty child slot");
-            if (IS_LEAF(child)) {
-                keys++;
-                bytes += leaf_size(AS_LEAF(child)->len);
-            } else {
-                if (sp + 1 >= t->walk_cap)
-                    INVALID("tree deeper than its walk stack");
-                sp++;
-                w[sp].node = child;
-                w[sp].next = -1;
-            }
+    walker w;
+    uintptr_t p;
+    size_t depth, keys = 0, bytes = 0;
+    int e;
+    walk_start(&w, t);
+    while ((e = walk_next(&w, &p, &depth)) != WALK_END) {
+        if (e == WALK_EMPTY)
+            INVALID("empty child slot");
+        if (e == WALK_TOO_DEEP)
+            INVALID(t->walk_cap ? "tree deeper than its walk stack"
+                                : "walk stack missing");
+        if (e == WALK_LEAF) {
+            keys++;
+            bytes += leaf_size(AS_LEAF(p)->len);
+            continue;
         }
+        /* Checked on entry, before the walk reads the node's children. */
+        art_node *n = AS_NODE(p);
+        const char *msg = check_node(n);
+        if (msg)
+            INVALID(msg);
+        bytes += node_size(n->type, n->prefix_len);
+        keys += n->value != NULL;
     }
     if (keys != t->size)
         INVALID("key count does not match size");

@@ -2336,14 +2336,25 @@ static PyType_Spec bytestreemap_spec = {"blart.BytesTreeMap", sizeof(MapObject),
 /* Module                                                              */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Creates a type of the module and adds it by name.  Iterators and views
+ * are made only by their maps: their specs carry
+ * Py_TPFLAGS_DISALLOW_INSTANTIATION where it exists (3.10+); on 3.9 the
+ * same is done by removing tp_new, so Python cannot make one whose map
+ * pointer is NULL.
+ */
 static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out,
-                    int public)
+                    int instantiable)
 {
     *out = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
     if (*out == NULL)
         return -1;
-    if (!public)
-        return 0;
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    if (!instantiable)
+        (*out)->tp_new = NULL;
+#else
+    (void)instantiable;
+#endif
 #if PY_VERSION_HEX >= 0x030A0000
     return PyModule_AddObjectRef(module, short_name(*out), (PyObject *)*out);
 #else
@@ -2361,10 +2372,10 @@ static int blart_exec(PyObject *module)
     blart_state *st = PyModule_GetState(module);
     if (add_type(module, &treemap_spec, &st->TreeMap_Type, 1) < 0 ||
         add_type(module, &bytestreemap_spec, &st->BytesTreeMap_Type, 1) < 0 ||
-        add_type(module, &iter_spec, &st->Iter_Type, 1) < 0 ||
-        add_type(module, &keys_spec, &st->KeysView_Type, 1) < 0 ||
-        add_type(module, &values_spec, &st->ValuesView_Type, 1) < 0 ||
-        add_type(module, &items_spec, &st->ItemsView_Type, 1) < 0)
+        add_type(module, &iter_spec, &st->Iter_Type, 0) < 0 ||
+        add_type(module, &keys_spec, &st->KeysView_Type, 0) < 0 ||
+        add_type(module, &values_spec, &st->ValuesView_Type, 0) < 0 ||
+        add_type(module, &items_spec, &st->ItemsView_Type, 0) < 0)
         return -1;
     return 0;
 }

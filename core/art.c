@@ -1725,7 +1725,7 @@ int art_cursor_last(art_cursor *c)
     return descend(c, c->tree->root, 0);
 }
 
-static int cmp_bytes(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
+int art_key_compare(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
 {
     size_t n = na < nb ? na : nb;
     int r = n ? memcmp(a, b, n) : 0;
@@ -1733,7 +1733,6 @@ static int cmp_bytes(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
         return r;
     return na < nb ? -1 : na > nb;
 }
-
 int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
                     art_seek_mode mode)
 {
@@ -1747,7 +1746,7 @@ int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
     while (1) {
         if (IS_LEAF(p)) {
             art_leaf *l = AS_LEAF(p);
-            int cmp = cmp_bytes(l->suffix, l->len, key + d, len - d);
+            int cmp = art_key_compare(l->suffix, l->len, key + d, len - d);
             if (key_append(c, l->suffix, l->len) < 0)
                 return cursor_fail(c);
             c->at = p;

@@ -117,6 +117,12 @@ typedef int (*art_visit_fn)(void *value, void *ctx);
  */
 size_t art_live_allocations(void);
 
+/*
+ * The tree's key order: negative, 0 or positive as a[0..na) sorts before,
+ * equal to or after b[0..nb) (bytewise, a prefix before its extensions).
+ */
+int art_key_compare(const uint8_t *a, size_t na, const uint8_t *b, size_t nb);
+
 /* Makes an empty tree.  Never fails. */
 void art_tree_init(art_tree *t);
 

@@ -378,16 +378,10 @@ static PyObject *map_lookup(MapObject *m, PyObject *key)
     return v;
 }
 
-static int release_value(void *value, void *ctx)
+static void release_value(void *value, void *ctx)
 {
     (void)ctx;
     Py_DECREF((PyObject *)value);
-    return 0;
-}
-
-static void release_value_fn(void *value, void *ctx)
-{
-    release_value(value, ctx);
 }
 
 /* Empties the map; values are released after the map is already empty. */
@@ -396,7 +390,7 @@ static void map_clear_tree(MapObject *m)
     art_tree old;
     art_tree_init(&old);
     art_tree_move(&old, &m->tree);
-    art_tree_clear(&old, release_value_fn, NULL);
+    art_tree_clear(&old, release_value, NULL);
 }
 
 static int incref_value(void *value, void *ctx)
@@ -636,15 +630,6 @@ static IterObject *iter_new(MapObject *m, int yield, int reverse)
     return it;
 }
 
-static int cmp_keys(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
-{
-    size_t n = na < nb ? na : nb;
-    int r = n ? memcmp(a, b, n) : 0;
-    if (r)
-        return r;
-    return na < nb ? -1 : na > nb;
-}
-
 /* Whether the key the cursor reached lies beyond the iteration's end. */
 static int past_stop(IterObject *it)
 {
@@ -653,7 +638,7 @@ static int past_stop(IterObject *it)
         return c->key_len < it->stop_len ||
                (it->stop_len &&
                 memcmp(c->key, it->stop_key, it->stop_len) != 0);
-    int cmp = cmp_keys(c->key, c->key_len, it->stop_key, it->stop_len);
+    int cmp = art_key_compare(c->key, c->key_len, it->stop_key, it->stop_len);
     if (cmp == 0)
         return !it->stop_inclusive;
     return it->reverse ? cmp < 0 : cmp > 0;

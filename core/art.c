@@ -1606,6 +1606,25 @@ static int push_node(art_cursor *c, art_node *n)
 }
 
 /*
+ * Steps into child p, whose byte is already appended: a leaf becomes the
+ * position (1); an inner node is pushed with its prefix (0), for the
+ * caller to settle in.  ART_ENOMEM leaves the cursor unpositioned.
+ */
+static int enter_child(art_cursor *c, uintptr_t p)
+{
+    if (IS_LEAF(p)) {
+        art_leaf *l = AS_LEAF(p);
+        if (key_append(c, l->suffix, l->len) < 0)
+            return cursor_fail(c);
+        c->at = p;
+        return 1;
+    }
+    if (push_node(c, AS_NODE(p)) < 0)
+        return cursor_fail(c);
+    return 0;
+}
+
+/*
  * From the node on top of the stack (pushed, prefix appended), goes down
  * to its smallest key (forward) or its largest (backward).
  */
@@ -1631,31 +1650,17 @@ static int settle(art_cursor *c, int forward)
         uint8_t byte = (uint8_t)b;
         if (key_append(c, &byte, 1) < 0)
             return cursor_fail(c);
-        if (IS_LEAF(child)) {
-            art_leaf *l = AS_LEAF(child);
-            if (key_append(c, l->suffix, l->len) < 0)
-                return cursor_fail(c);
-            c->at = child;
-            return 1;
-        }
-        if (push_node(c, AS_NODE(child)) < 0)
-            return cursor_fail(c);
+        int r = enter_child(c, child);
+        if (r != 0)
+            return r;
     }
 }
 
 /* Goes down from child p (its byte already appended) to an extreme key. */
 static int descend(art_cursor *c, uintptr_t p, int forward)
 {
-    if (IS_LEAF(p)) {
-        art_leaf *l = AS_LEAF(p);
-        if (key_append(c, l->suffix, l->len) < 0)
-            return cursor_fail(c);
-        c->at = p;
-        return 1;
-    }
-    if (push_node(c, AS_NODE(p)) < 0)
-        return cursor_fail(c);
-    return settle(c, forward);
+    int r = enter_child(c, p);
+    return r != 0 ? r : settle(c, forward);
 }
 
 /*

@@ -15,17 +15,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from run import OPS  # the operations, in the order run.py measures them
 
-OPS = [
-    "build",
-    "lookup_hit",
-    "lookup_fresh",
-    "lookup_miss",
-    "items",
-    "delete_half",
-    "prefix",
-    "range",
-]
 COLORS = {
     "blart": "#d62728",
     "dict": "#7f7f7f",

@@ -24,7 +24,7 @@ $(VENV)/.stamp: pyproject.toml setup.py
 	touch $@
 
 # Installs the package (not editable: the tests run against what a user gets).
-$(VENV)/.installed: $(VENV)/.stamp $(CORE_SRC) $(CORE_HDR) src/blart/_blart.c src/blart/__init__.py src/blart/__init__.pyi
+$(VENV)/.installed: $(VENV)/.stamp $(CORE_SRC) $(CORE_HDR) src/blart/_blart.c src/blart/__init__.py src/blart/_persist.py src/blart/__init__.pyi
 	$(VPY) -m pip install --quiet ".[test]"
 	touch $@
 
@@ -95,7 +95,7 @@ coverage: $(VENV)/.dev
 	$(PYTHON) -m venv $(COV_VENV)
 	$(COV_VENV)/bin/python -m pip install --quiet pytest hypothesis coverage gcovr
 	CFLAGS="--coverage -O0" LDFLAGS="--coverage" $(COV_VENV)/bin/python setup.py -q build_ext --build-temp build/cov --build-lib build/cov/lib
-	cp -r src/blart/__init__.py src/blart/__init__.pyi src/blart/py.typed $(wildcard src/blart/__main__.py) build/cov/lib/blart/
+	cp -r src/blart/__init__.py src/blart/_persist.py src/blart/__init__.pyi src/blart/py.typed $(wildcard src/blart/__main__.py) build/cov/lib/blart/
 	$(CC) $(CSTD) -O0 --coverage -Icore $(CORE_SRC) core/tests/test_art.c -o build/cov/test_art
 	cd build/cov && ./test_art > /dev/null
 	cd tests && PYTHONPATH=$(CURDIR)/build/cov/lib ../$(COV_VENV)/bin/python -m coverage run \

@@ -2415,7 +2415,7 @@ static PyObject *decode_value(blart_state *st, const struct frozen_file *f,
         PyObject *b = PyMemoryView_FromMemory((char *)p, n, PyBUF_READ);
         if (b == NULL)
             return NULL;
-        PyObject *r = PyObject_CallMethod(mod, "unpickle", "O", b);
+        PyObject *r = PyObject_CallMethod(mod, "unpickle", "(O)", b);
         Py_DECREF(b);
         return r;
     }
@@ -2523,7 +2523,7 @@ static int encode_cb(void *value, uint64_t *ref, void *ctx)
             if (mod)
                 r = add_bytes_record(
                     sc, REC_INT,
-                    PyObject_CallMethod(mod, "int_to_bytes", "O", v), ref);
+                    PyObject_CallMethod(mod, "int_to_bytes", "(O)", v), ref);
         }
     } else if (PyFloat_CheckExact(v)) {
         double d = PyFloat_AS_DOUBLE(v);
@@ -2545,7 +2545,7 @@ static int encode_cb(void *value, uint64_t *ref, void *ctx)
             sc->has_pickle = 1;
             r = add_bytes_record(
                 sc, REC_PICKLE,
-                PyObject_CallMethod(mod, "pickle_value", "O", v), ref);
+                PyObject_CallMethod(mod, "pickle_value", "(O)", v), ref);
         }
     } else {
         PyErr_Format(PyExc_ValueError,
@@ -2713,7 +2713,7 @@ static struct frozen_file *frozen_open(blart_state *st, PyObject *path,
         return NULL;
     }
     f->allow_pickle = allow_pickle;
-    PyObject *pair = PyObject_CallMethod(mod, "map_file", "O", path);
+    PyObject *pair = PyObject_CallMethod(mod, "map_file", "(O)", path);
     if (pair == NULL)
         goto fail;
     if (!PyArg_ParseTuple(pair, "OO", &f->mmap, &f->path)) {
@@ -2938,7 +2938,7 @@ static PyObject *frozen_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     /* The check read every page; let them go from this process until a
        query needs them (they stay in the page cache, shared). */
     PyObject *r =
-        PyObject_CallMethod(st->persist, "release_pages", "O", f->mmap);
+        PyObject_CallMethod(st->persist, "release_pages", "(O)", f->mmap);
     if (r == NULL) {
         Py_DECREF(m);
         return NULL;

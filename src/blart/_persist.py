@@ -78,7 +78,12 @@ def pickle_value(value: Any) -> bytes:
 
 
 def unpickle(data: memoryview) -> Any:
-    return pickle.loads(data)
+    """A pickled value; a damaged pickle is a damaged file.  Errors raised
+    by the unpickled objects' own code pass through unchanged."""
+    try:
+        return pickle.loads(data)
+    except (pickle.UnpicklingError, EOFError) as e:
+        raise FormatError(f"a pickled value in the file is damaged: {e}") from e
 
 
 def int_to_bytes(value: int) -> bytes:

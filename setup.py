@@ -13,9 +13,9 @@ setup(
     ext_modules=[
         Extension(
             "blart._blart",
-            sources=["core/art.c", "src/blart/_blart.c"],
+            sources=["core/art.c", "core/art_file.c", "src/blart/_blart.c"],
             include_dirs=["core"],
-            depends=["core/art.h"],
+            depends=["core/art.h", "core/art_layout.h"],
             extra_compile_args=extra_compile_args,
         )
     ],

@@ -15,153 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__) || defined(_M_X64) ||                                    \
-    (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
-#include <emmintrin.h>
-#define ART_SSE2 1
-#endif
-#if defined(_MSC_VER)
-#include <intrin.h>
-#endif
-
-/* ------------------------------------------------------------------ */
-/* Representation                                                      */
-/* ------------------------------------------------------------------ */
-
-typedef struct art_node {
-    uint8_t type;
-    uint8_t unused;
-    uint16_t num_children; /* up to 256 */
-    uint32_t prefix_len;
-    /* Value of the key that ends at this node, right after its prefix;
-       NULL when there is none. */
-    void *value;
-} art_node;
-
-typedef struct art_leaf {
-    void *value;
-    uint32_t len;     /* suffix length */
-    uint8_t suffix[]; /* the key bytes below the parent's child byte */
-} art_leaf;
-
-#define IS_LEAF(p)  (((p) & (uintptr_t)1) != 0)
-#define AS_LEAF(p)  ((art_leaf *)((p) & ~(uintptr_t)1))
-#define AS_NODE(p)  ((art_node *)(p))
-#define TAG_LEAF(l) ((uintptr_t)(l) | (uintptr_t)1)
-#define TAG_NODE(n) ((uintptr_t)(n))
-
-/*
- * Bodies.  Node4/16: key bytes sorted ascending, keys[i] goes with
- * children[i], entries [0, num_children) used.  Node48: index[b] is 0 or
- * 1 + the slot in children[] of byte b's child; unused slots are 0.
- * Node256: children[b] directly, 0 when absent.
- */
-static const size_t body_size[ART_NODE_KINDS] = {
-    8 + 4 * sizeof(uintptr_t),    /* keys[4] padded, children[4] */
-    16 + 16 * sizeof(uintptr_t),  /* keys[16], children[16] */
-    256 + 48 * sizeof(uintptr_t), /* index[256], children[48] */
-    256 * sizeof(uintptr_t),      /* children[256] */
-};
-static const int capacity[ART_NODE_KINDS] = {4, 16, 48, 256};
-/*
- * Shrink when a removal leaves this many children or fewer.  The gap
- * below the next smaller kind's capacity keeps a node that sits on a
- * boundary from being rebuilt on every insert/delete pair.
- */
-static const int shrink_at[ART_NODE_KINDS] = {0, 3, 12, 37};
-/* Fewest children a node of each kind holds in a valid tree. */
-static const int min_children[ART_NODE_KINDS] = {0, 4, 13, 38};
-
-static inline size_t pad8(size_t n)
-{
-    return (n + 7) & ~(size_t)7;
-}
-
-static inline uint8_t *node_prefix(art_node *n)
-{
-    return (uint8_t *)(n + 1);
-}
-
-static inline uint8_t *node_body(art_node *n)
-{
-    return (uint8_t *)(n + 1) + pad8(n->prefix_len);
-}
-
-static inline size_t node_size(int type, size_t prefix_len)
-{
-    return sizeof(art_node) + pad8(prefix_len) + body_size[type];
-}
-
-/* Blocks are multiples of 8 bytes: a leaf's size is rounded up. */
-static inline size_t leaf_size(size_t len)
-{
-    return pad8(offsetof(art_leaf, suffix) + len);
-}
-
-static inline uint8_t *n4_keys(art_node *n)
-{
-    return node_body(n);
-}
-static inline uintptr_t *n4_children(art_node *n)
-{
-    return (uintptr_t *)(node_body(n) + 8);
-}
-static inline uint8_t *n16_keys(art_node *n)
-{
-    return node_body(n);
-}
-static inline uintptr_t *n16_children(art_node *n)
-{
-    return (uintptr_t *)(node_body(n) + 16);
-}
-static inline uint8_t *n48_index(art_node *n)
-{
-    return node_body(n);
-}
-static inline uintptr_t *n48_children(art_node *n)
-{
-    return (uintptr_t *)(node_body(n) + 256);
-}
-static inline uintptr_t *n256_children(art_node *n)
-{
-    return (uintptr_t *)node_body(n);
-}
-
-/* Keys and children of a Node4 or Node16 (same shape, different size). */
-static inline uint8_t *small_keys(art_node *n)
-{
-    return node_body(n);
-}
-static inline uintptr_t *small_children(art_node *n)
-{
-    return (uintptr_t *)(node_body(n) + (n->type == ART_NODE4 ? 8 : 16));
-}
-
-#if defined(__GNUC__) || defined(__clang__)
-#define ART_PREFETCH(p) __builtin_prefetch((const void *)(p))
-#elif defined(ART_SSE2)
-#define ART_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
-#else
-#define ART_PREFETCH(p) ((void)0)
-#endif
-
-static inline unsigned ctz32(uint32_t x)
-{
-#if defined(_MSC_VER)
-    unsigned long i;
-    _BitScanForward(&i, x);
-    return (unsigned)i;
-#elif defined(__GNUC__) || defined(__clang__)
-    return (unsigned)__builtin_ctz(x);
-#else
-    unsigned i = 0;
-    while (!(x & 1u)) {
-        x >>= 1;
-        i++;
-    }
-    return i;
-#endif
-}
+#include "art_layout.h"
 
 /* ------------------------------------------------------------------ */
 /* Allocation                                                          */
@@ -209,6 +63,16 @@ static void tree_free(void *p)
         COUNT_FREE();
         free(p);
     }
+}
+
+void *art__malloc(art_tree *t, size_t size)
+{
+    return tree_malloc(t, size);
+}
+
+void art__free(void *p)
+{
+    tree_free(p);
 }
 
 /*
@@ -529,7 +393,7 @@ static int child_le(art_node *n, int from, uintptr_t *out)
  * Prefetching the next two siblings in the walk's direction overlaps
  * those misses with the caller's work on the current key.
  */
-static void prefetch_siblings(art_node *n, int b, int forward)
+static void prefetch_siblings(art_node *n, int b, int forward, uintptr_t base)
 {
     int step = forward ? 1 : -1, found = 0;
     switch (n->type) {
@@ -542,7 +406,7 @@ static void prefetch_siblings(art_node *n, int b, int forward)
             i++;
         for (int j = i + step; j >= 0 && j < n->num_children && found < 2;
              j += step, found++)
-            ART_PREFETCH(ch[j] & ~(uintptr_t)1);
+            ART_PREFETCH((ch[j] & ~(uintptr_t)1) + base);
         break;
     }
     case ART_NODE48: {
@@ -550,7 +414,7 @@ static void prefetch_siblings(art_node *n, int b, int forward)
         for (int j = b + step;
              j >= 0 && j < 256 && found < 2 && (j - b) * step <= 16; j += step)
             if (index[j]) {
-                ART_PREFETCH(n48_children(n)[index[j] - 1] & ~(uintptr_t)1);
+                ART_PREFETCH((n48_children(n)[index[j] - 1] & ~(uintptr_t)1) + base);
                 found++;
             }
         break;
@@ -560,7 +424,7 @@ static void prefetch_siblings(art_node *n, int b, int forward)
         for (int j = b + step;
              j >= 0 && j < 256 && found < 2 && (j - b) * step <= 16; j += step)
             if (ch[j]) {
-                ART_PREFETCH(ch[j] & ~(uintptr_t)1);
+                ART_PREFETCH((ch[j] & ~(uintptr_t)1) + base);
                 found++;
             }
         break;
@@ -784,20 +648,52 @@ static art_node *clone_node_empty(art_tree *t, art_node *n)
     return m;
 }
 
+/*
+ * Gives a freshly cloned (not yet linked) value-holder its value through
+ * map; on failure frees the block and returns -1.
+ */
+static int map_leaf_value(art_tree *t, art_leaf *l, art_map_fn map, void *ctx)
+{
+    if (map && (l->value = map(l->value, ctx)) == NULL) {
+        free_leaf(t, l);
+        return -1;
+    }
+    return 0;
+}
+
+static int map_node_value(art_tree *t, art_node *n, art_map_fn map, void *ctx)
+{
+    if (map && n->value && (n->value = map(n->value, ctx)) == NULL) {
+        free_node(t, n);
+        return -1;
+    }
+    return 0;
+}
+
 int art_tree_copy(art_tree *dst, art_tree *src)
 {
+    return art_tree_copy_map(dst, src, NULL, NULL, NULL);
+}
+
+int art_tree_copy_map(art_tree *dst, art_tree *src, art_map_fn map,
+                      art_value_fn free_value, void *ctx)
+{
+    int err = ART_ENOMEM;
     if (src->root == 0)
         return ART_OK;
     if (IS_LEAF(src->root)) {
         art_leaf *l = clone_leaf(dst, AS_LEAF(src->root));
         if (l == NULL)
             return ART_ENOMEM;
+        if (map_leaf_value(dst, l, map, ctx) < 0)
+            return ART_ECALLBACK;
         dst->root = TAG_LEAF(l);
     } else {
         /*
          * Walk src with its own stack and mirror each node into dst in
-         * dst's stack; the copy is linked top-down, so a failure leaves a
-         * tree (with some empty slots) that art_tree_clear can free.
+         * dst's stack; the copy is linked top-down, each block once its
+         * value is mapped, so a failure leaves a tree (with some empty
+         * slots) that art_tree_clear can free.
          */
         /* dst may be empty but not new: keep a walk stack it still has
            when it is deep enough, free it otherwise. */
@@ -812,7 +708,9 @@ int art_tree_copy(art_tree *dst, art_tree *src)
         }
         art_node *root = clone_node_empty(dst, AS_NODE(src->root));
         if (root == NULL)
-            goto nomem;
+            return ART_ENOMEM;
+        if (map_node_value(dst, root, map, ctx) < 0)
+            return ART_ECALLBACK;
         dst->root = TAG_NODE(root);
         size_t sp = 0;
         src->walk[0].node = src->root;
@@ -829,17 +727,26 @@ int art_tree_copy(art_tree *dst, art_tree *src)
                 sp--;
                 continue;
             }
+            child += src->base;
             src->walk[sp].next = b + 1;
             uintptr_t *slot = child_slot(dn, (uint8_t)b);
             if (IS_LEAF(child)) {
                 art_leaf *l = clone_leaf(dst, AS_LEAF(child));
                 if (l == NULL)
-                    goto nomem;
+                    goto fail;
+                if (map_leaf_value(dst, l, map, ctx) < 0) {
+                    err = ART_ECALLBACK;
+                    goto fail;
+                }
                 *slot = TAG_LEAF(l);
             } else {
                 art_node *m = clone_node_empty(dst, AS_NODE(child));
                 if (m == NULL)
-                    goto nomem;
+                    goto fail;
+                if (map_node_value(dst, m, map, ctx) < 0) {
+                    err = ART_ECALLBACK;
+                    goto fail;
+                }
                 *slot = TAG_NODE(m);
                 sp++;
                 src->walk[sp].node = child;
@@ -852,9 +759,9 @@ int art_tree_copy(art_tree *dst, art_tree *src)
     dst->max_key_len = src->max_key_len;
     dst->version++;
     return ART_OK;
-nomem:
-    art_tree_clear(dst, NULL, NULL);
-    return ART_ENOMEM;
+fail:
+    art_tree_clear(dst, free_value, ctx);
+    return err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -926,7 +833,7 @@ void **art_search_slot(const art_tree *t, const uint8_t *key, size_t len)
         uintptr_t *slot = find_child(n, key[d]);
         if (slot == NULL)
             return NULL;
-        p = *slot;
+        p = *slot + t->base;
         d++;
     }
     return NULL;
@@ -971,7 +878,7 @@ static void *prefix_walk(const art_tree *t, const uint8_t *key, size_t len,
         uintptr_t *slot = find_child(n, key[d]);
         if (slot == NULL)
             break;
-        p = *slot;
+        p = *slot + t->base;
         d++;
     }
     return best;
@@ -1006,7 +913,7 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
 {
     if (old)
         *old = NULL;
-    if (value == NULL || len > ART_MAX_KEY_LEN)
+    if (value == NULL || len > ART_MAX_KEY_LEN || t->base != 0)
         return ART_EINVAL;
     uintptr_t *ref = &t->root;
     size_t d = 0;
@@ -1194,6 +1101,8 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
     uintptr_t *ref = &t->root, *parent_ref = NULL;
     size_t d = 0;
     uint8_t byte = 0; /* child byte of *ref within *parent_ref */
+    if (t->base != 0)
+        return ART_EINVAL; /* a tree opened from a file is read-only */
     if (old)
         *old = NULL;
     while (*ref) {
@@ -1355,6 +1264,8 @@ static int walk_next(walker *w, uintptr_t *item, size_t *depth)
         *depth = w->sp + 1;
         if (child == 0)
             return WALK_EMPTY; /* only in a broken or half-copied tree */
+        child += t->base;
+        *item = child;
         if (IS_LEAF(child))
             return WALK_LEAF;
         if (w->sp + 1 >= t->walk_cap) {
@@ -1646,6 +1557,7 @@ static int settle(art_cursor *c, int forward)
             c->at = TAG_NODE(n);
             return 1;
         }
+        child += c->tree->base;
         f->byte = b;
         uint8_t byte = (uint8_t)b;
         if (key_append(c, &byte, 1) < 0)
@@ -1694,7 +1606,8 @@ static int step(art_cursor *c, int forward)
         if (b >= 0) {
             uint8_t byte = (uint8_t)b;
             f->byte = b;
-            prefetch_siblings(n, b, forward);
+            child += c->tree->base;
+            prefetch_siblings(n, b, forward, c->tree->base);
             if (key_append(c, &byte, 1) < 0)
                 return cursor_fail(c);
             return descend(c, child, forward);
@@ -1803,6 +1716,7 @@ int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
         }
         uint8_t byte = (uint8_t)b;
         f->byte = b;
+        child += c->tree->base;
         if (key_append(c, &byte, 1) < 0)
             return cursor_fail(c);
         if (b != want)
@@ -2013,4 +1927,23 @@ int art_fuzzy_next(art_fuzzy *f)
         r = art_cursor_next(c);
     }
     return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* For art_file.c                                                      */
+/* ------------------------------------------------------------------ */
+
+int art__child_ge(art_node *n, int from, uintptr_t *out)
+{
+    return child_ge(n, from, out);
+}
+
+uintptr_t *art__child_slot(art_node *n, uint8_t c)
+{
+    return child_slot(n, c);
+}
+
+const char *art__check_node(art_node *n)
+{
+    return check_node(n);
 }

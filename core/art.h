@@ -62,6 +62,8 @@ extern "C" {
 #define ART_OK     0
 #define ART_ENOMEM (-1) /* an allocation failed; the tree is unchanged */
 #define ART_EINVAL (-2) /* NULL value, or a key longer than ART_MAX_KEY_LEN */
+#define ART_EFORMAT (-3) /* a file is malformed (art_file_open) */
+#define ART_ECALLBACK (-4) /* a caller's callback reported a failure */
 
 /* Longest key the tree accepts: lengths are stored in 32 bits. */
 #define ART_MAX_KEY_LEN ((size_t)UINT32_MAX)
@@ -81,6 +83,11 @@ typedef struct art_walk_frame {
  */
 typedef struct art_tree {
     uintptr_t root; /* tagged pointer: 0 (empty), a leaf or an inner node */
+    /* Added to every child reference stored in a node to make it a
+       pointer: 0 for a tree in memory, the address of the file for a
+       read-only tree opened with art_file_open(), whose nodes hold file
+       offsets.  root is always a pointer. */
+    uintptr_t base;
     size_t size;    /* number of keys */
     size_t bytes;   /* bytes in live nodes and leaves */
     /* Incremented by every change of structure (a key added or removed,
@@ -148,6 +155,22 @@ void art_tree_move(art_tree *dst, art_tree *src);
  * which case dst is left empty.
  */
 int art_tree_copy(art_tree *dst, art_tree *src);
+
+/*
+ * Maps a value while copying: returns the value for the copy, or NULL
+ * after a failure (which stops the copy).
+ */
+typedef void *(*art_map_fn)(void *value, void *ctx);
+
+/*
+ * art_tree_copy(), giving each value of the copy as map(value, ctx) (in
+ * no particular order).  If map fails, dst is cleared, calling
+ * free_value(value, ctx) on the values already mapped (when free_value is
+ * not NULL), and ART_ECALLBACK is returned.  src may be a tree opened
+ * with art_file_open(): this is how a file is loaded into memory.
+ */
+int art_tree_copy_map(art_tree *dst, art_tree *src, art_map_fn map,
+                      art_value_fn free_value, void *ctx);
 
 /*
  * Maps key[0..len) to value (non-NULL).  If the key was present, its old
@@ -337,6 +360,106 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
    cursor it is built on. */
 int art_fuzzy_next(art_fuzzy *f);
 void art_fuzzy_free(art_fuzzy *f);
+
+/* ------------------------------------------------------------------ */
+/* Files                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A tree can be written to a file (docs/format.md) whose nodes section
+ * holds the nodes and leaves in their in-memory layout, child pointers
+ * replaced by file offsets, in post-order.  art_file_open() checks such a
+ * file and presents it as a read-only tree (t->base set to the file's
+ * address) on which search, prefix lookups, cursors, fuzzy search,
+ * foreach, stats, validate and copies work unchanged, straight from the
+ * file's bytes: nothing is built.  Values are 64-bit references whose
+ * meaning belongs to the caller (the binding encodes Python values).
+ *
+ * The format needs 64-bit little-endian pointers; ART_FILE_SUPPORTED is 0
+ * elsewhere, and the functions below then return ART_EINVAL.
+ */
+#define ART_FILE_HEADER_SIZE 64
+#define ART_FILE_VERSION     1
+#define ART_FILE_MAGIC       "BLARTMAP"
+
+#if UINTPTR_MAX == UINT64_MAX && defined(__BYTE_ORDER__) &&                  \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ART_FILE_SUPPORTED 1
+#elif UINTPTR_MAX == UINT64_MAX && defined(_WIN64)
+#define ART_FILE_SUPPORTED 1
+#else
+#define ART_FILE_SUPPORTED 0
+#endif
+
+/* The header fields after the magic. */
+typedef struct art_file_header {
+    uint32_t version;
+    uint32_t flags; /* the caller's: stored and returned, never read */
+    uint64_t count, max_key_len, root, nodes_size, values_size, checksum;
+} art_file_header;
+
+/*
+ * The 64-bit checksum of the format (xxHash64-style rounds over 32-byte
+ * stripes), computed incrementally: the hash of the concatenation of
+ * every piece given to art_hash_update().
+ */
+typedef struct art_hash {
+    uint64_t acc[4];
+    uint8_t buf[32]; /* a partial stripe */
+    size_t buffered;
+    uint64_t total;
+} art_hash;
+
+void art_hash_init(art_hash *h);
+void art_hash_update(art_hash *h, const void *data, size_t n);
+uint64_t art_hash_final(const art_hash *h);
+
+/* The checksum of a whole file: file[64:] then file[0:56]. */
+uint64_t art_file_checksum(const uint8_t *file, size_t len);
+
+/* Writes the 64-byte header (magic and all fields) into out. */
+void art_file_header_encode(const art_file_header *h, uint8_t *out);
+
+/* Receives the next n bytes of the nodes section; non-zero fails. */
+typedef int (*art_write_fn)(const void *data, size_t n, void *ctx);
+/* Stores the non-zero 64-bit reference for value in *ref; non-zero
+   fails. */
+typedef int (*art_encode_fn)(void *value, uint64_t *ref, void *ctx);
+
+/*
+ * Writes the nodes section of t through write, in pieces of up to 64 KiB,
+ * asking encode for each value's reference, and fills hdr's count,
+ * max_key_len, root and nodes_size (the caller sets the rest).  Returns
+ * ART_OK, ART_ENOMEM or ART_ECALLBACK.  Never changes t; the callbacks
+ * must not change it either.
+ */
+int art_file_write_nodes(const art_tree *t, art_write_fn write,
+                         art_encode_fn encode, void *ctx,
+                         art_file_header *hdr);
+
+/* Checks one value reference found in the file; non-zero rejects it. */
+typedef int (*art_check_fn)(uint64_t ref, void *ctx);
+
+/*
+ * Makes t a read-only tree over file[0..len), which must be 8-byte
+ * aligned and stay mapped and unchanged until art_file_close(t).  Checks
+ * the header, the size, the checksum (when verify_checksum is set) and
+ * the whole nodes section: bounds, the post-order layout (so no cycles
+ * and no sharing), every node's invariants, the key count and the
+ * longest key, and each value reference through check_value (when not
+ * NULL).  Fills *hdr.  Returns ART_OK, ART_ENOMEM, ART_EINVAL (format not
+ * supported on this machine) or ART_EFORMAT with a static description in
+ * *why.  Linear in the file's size; allocates only a stack.
+ *
+ * On success, t must not be given to art_insert, art_delete,
+ * art_tree_clear or art_tree_move; art_file_close() releases it.
+ */
+int art_file_open(art_tree *t, const uint8_t *file, size_t len,
+                  int verify_checksum, art_check_fn check_value, void *ctx,
+                  art_file_header *hdr, const char **why);
+
+/* Releases what art_file_open() allocated; t becomes an empty tree. */
+void art_file_close(art_tree *t);
 
 #ifdef __cplusplus
 }

@@ -3334,6 +3334,392 @@ static void random_test(const rconf_t *cf)
     free(st);
 }
 
+/* ------------------------------------------------------------------ */
+/* Files                                                               */
+/* ------------------------------------------------------------------ */
+
+/* A file image growing in memory, 8-byte aligned. */
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+    long fail_after; /* write calls before one fails; < 0: never */
+    int encode_fails;
+} image_t;
+
+static int image_write(const void *p, size_t n, void *ctx)
+{
+    image_t *im = ctx;
+    if (im->fail_after == 0)
+        return -1;
+    if (im->fail_after > 0)
+        im->fail_after--;
+    if (im->len + n > im->cap) {
+        size_t cap = im->cap ? im->cap : 4096;
+        while (cap < im->len + n)
+            cap *= 2;
+        im->data = xrealloc(im->data, cap);
+        im->cap = cap;
+    }
+    memcpy(im->data + im->len, p, n);
+    im->len += n;
+    return 0;
+}
+
+/* Values in these tests are VAL(i): non-zero multiples of 8, stored as
+   they are. */
+static int identity_encode(void *value, uint64_t *ref, void *ctx)
+{
+    *ref = (uint64_t)(uintptr_t)value;
+    return ((image_t *)ctx)->encode_fails;
+}
+
+static int check_multiple_of_8(uint64_t ref, void *ctx)
+{
+    (void)ctx;
+    return ref % 8 != 0;
+}
+
+/* Writes t as a whole file (an empty values section) into *im. */
+static int save_image(const art_tree *t, image_t *im)
+{
+    art_file_header h;
+    uint8_t head[ART_FILE_HEADER_SIZE] = {0};
+    int r;
+    memset(im, 0, sizeof(*im));
+    im->fail_after = -1;
+    image_write(head, sizeof(head), im);
+    memset(&h, 0, sizeof(h));
+    r = art_file_write_nodes(t, image_write, identity_encode, im, &h);
+    if (r != ART_OK)
+        return r;
+    h.version = ART_FILE_VERSION;
+    h.flags = 0x5A;
+    art_file_header_encode(&h, im->data);
+    h.checksum = art_file_checksum(im->data, im->len);
+    art_file_header_encode(&h, im->data);
+    return ART_OK;
+}
+
+/* Saves t, opens the image and checks it against the model. */
+static int file_round_trip(art_tree *t, const model_t *m)
+{
+    image_t im, again;
+    art_tree ft, cp;
+    art_file_header h;
+    const char *why = NULL;
+    int ok = 1;
+    if (!CHECK(save_image(t, &im) == ART_OK))
+        return 0;
+    /* The writer is deterministic: same tree, same bytes. */
+    if (CHECK(save_image(t, &again) == ART_OK))
+        ok &= CHECK(again.len == im.len &&
+                    memcmp(again.data, im.data, im.len) == 0);
+    free(again.data);
+    if (!CHECK(art_file_open(&ft, im.data, im.len, 1, check_multiple_of_8,
+                             NULL, &h, &why) == ART_OK)) {
+        if (verbose())
+            fprintf(stderr, "    art_file_open: %s\n", why);
+        free(im.data);
+        return 0;
+    }
+    ok &= CHECK(h.flags == 0x5A && h.count == m->n);
+    ok &= CHECK(ft.bytes == h.nodes_size && h.nodes_size == t->bytes);
+    ok = ok && tree_matches(&ft, m) && stats_consistent(&ft);
+    /* A copy back into memory is an ordinary tree. */
+    art_tree_init(&cp);
+    if (CHECK(art_tree_copy(&cp, &ft) == ART_OK)) {
+        ok = ok && tree_matches(&cp, m);
+        ok = ok && CHECK(art_insert(&cp, K("zz-new"), VAL(77), NULL) >= 0);
+    }
+    art_tree_clear(&cp, NULL, NULL);
+    /* A read-only tree refuses to be changed. */
+    ok &= CHECK(art_insert(&ft, K("x"), VAL(1), NULL) == ART_EINVAL);
+    ok &= CHECK(art_delete(&ft, K("x"), NULL) == ART_EINVAL);
+    art_file_close(&ft);
+    free(im.data);
+    return ok;
+}
+
+static void test_file_round_trips(void)
+{
+    art_tree t;
+    model_t m = {0};
+    uint8_t *big = xmalloc(70000);
+    size_t i;
+
+    /* Empty, one leaf, one node with values, then random trees. */
+    art_tree_init(&t);
+    CHECK(file_round_trip(&t, &m));
+    tree_insert_both(&t, &m, K("only"), VAL(1));
+    CHECK(file_round_trip(&t, &m));
+    tree_insert_both(&t, &m, K(""), VAL(2));
+    tree_insert_both(&t, &m, K("on"), VAL(3));
+    tree_insert_both(&t, &m, K("onlyx"), VAL(4));
+    CHECK(file_round_trip(&t, &m));
+    /* A prefix and a suffix longer than the writer's 64 KiB buffer. */
+    memset(big, 'p', 70000);
+    tree_insert_both(&t, &m, big, 69990, VAL(5));
+    tree_insert_both(&t, &m, big, 70000, VAL(6));
+    big[69995] = 'q';
+    tree_insert_both(&t, &m, big, 70000, VAL(7));
+    CHECK(file_round_trip(&t, &m));
+    art_tree_clear(&t, NULL, NULL);
+    model_free(&m);
+
+    /* Every node kind, values in nodes, wide and narrow fan-out. */
+    build_random(&t, &m, &g_wide_conf, 4000);
+    CHECK(file_round_trip(&t, &m));
+    /* A chain: each key a prefix of the next. */
+    for (i = 0; i < 3000; i++)
+        tree_insert_both(&t, &m, big, i, VAL(10 + i));
+    CHECK(file_round_trip(&t, &m));
+    art_tree_clear(&t, NULL, NULL);
+    model_free(&m);
+    free(big);
+}
+
+static void test_file_write_failures(void)
+{
+    art_tree t;
+    model_t m = {0};
+    image_t im;
+    art_file_header h;
+    long k;
+    uint8_t *big = xmalloc(200000);
+    memset(big, 'b', 200000);
+    art_tree_init(&t);
+    build_random(&t, &m, &g_wide_conf, 3000);
+    /* Over 64 KiB of suffix: the section takes several writes. */
+    tree_insert_both(&t, &m, big, 200000, VAL(5));
+    free(big);
+    /* A failing write, at each call in turn, and a failing encoder. */
+    for (k = 0; k < 4; k++) {
+        memset(&im, 0, sizeof(im));
+        im.fail_after = k;
+        CHECK(art_file_write_nodes(&t, image_write, identity_encode, &im,
+                                   &h) == ART_ECALLBACK);
+        free(im.data);
+    }
+    memset(&im, 0, sizeof(im));
+    im.fail_after = -1;
+    im.encode_fails = 1;
+    CHECK(art_file_write_nodes(&t, image_write, identity_encode, &im, &h) ==
+          ART_ECALLBACK);
+    free(im.data);
+    /* Allocation failures, at each allocation in turn. */
+    for (k = 1; k < 40; k++) {
+        int r;
+        memset(&im, 0, sizeof(im));
+        im.fail_after = -1;
+        t.fail_countdown = k;
+        r = art_file_write_nodes(&t, image_write, identity_encode, &im, &h);
+        t.fail_countdown = 0;
+        free(im.data);
+        if (r == ART_OK)
+            break;
+        CHECK(r == ART_ENOMEM);
+    }
+    CHECK(k > 1 && k < 40);
+    CHECK(tree_matches(&t, &m));
+    art_tree_clear(&t, NULL, NULL);
+    model_free(&m);
+}
+
+typedef struct {
+    long left; /* maps that succeed before one fails */
+    long freed;
+} mapping_t;
+
+static void *bump_value(void *value, void *ctx)
+{
+    mapping_t *mp = ctx;
+    if (mp->left == 0)
+        return NULL;
+    mp->left--;
+    return (void *)((uintptr_t)value + 8);
+}
+
+static void count_freed(void *value, void *ctx)
+{
+    (void)value;
+    ((mapping_t *)ctx)->freed++;
+}
+
+static void test_file_copy_map(void)
+{
+    art_tree t, ft, cp;
+    model_t m = {0};
+    image_t im;
+    art_file_header h;
+    mapping_t mp;
+    long k;
+    size_t i;
+    art_tree_init(&t);
+    build_random(&t, &m, &g_wide_conf, 2000);
+    REQUIRE(save_image(&t, &im) == ART_OK);
+    REQUIRE(art_file_open(&ft, im.data, im.len, 1, NULL, NULL, &h, NULL) ==
+            ART_OK);
+    /* Every value mapped once. */
+    art_tree_init(&cp);
+    mp.left = (long)m.n;
+    mp.freed = 0;
+    CHECK(art_tree_copy_map(&cp, &ft, bump_value, count_freed, &mp) ==
+          ART_OK);
+    CHECK(mp.left == 0 && mp.freed == 0 && valid(&cp) && cp.size == m.n);
+    for (i = 0; i < m.n; i++)
+        CHECK(art_search(&cp, m.a[i].key, m.a[i].len) ==
+              (void *)((uintptr_t)m.a[i].val + 8));
+    art_tree_clear(&cp, NULL, NULL);
+    /* A failing map: the copy is undone, each mapped value freed once. */
+    for (k = 0; k < (long)m.n; k += 97) {
+        mp.left = k;
+        mp.freed = 0;
+        art_tree_init(&cp);
+        CHECK(art_tree_copy_map(&cp, &ft, bump_value, count_freed, &mp) ==
+              ART_ECALLBACK);
+        CHECK(mp.freed == k);
+        CHECK(cp.size == 0 && cp.root == 0);
+        art_tree_clear(&cp, NULL, NULL);
+    }
+    art_file_close(&ft);
+    free(im.data);
+    art_tree_clear(&t, NULL, NULL);
+    model_free(&m);
+}
+
+/* Reads everything a reader can read; ASan reports any stray access. */
+static void exercise(art_tree *t, const model_t *m)
+{
+    art_cursor c;
+    art_fuzzy f;
+    art_stats_t st;
+    size_t i, steps = 0, fl;
+    int r;
+    art_validate(t, NULL);
+    art_stats(t, &st);
+    art_cursor_init(&c, t);
+    for (r = art_cursor_first(&c); r > 0 && steps < 100000;
+         r = art_cursor_next(&c), steps++)
+        (void)art_cursor_value(&c);
+    for (r = art_cursor_last(&c); r > 0 && steps < 200000;
+         r = art_cursor_prev(&c), steps++)
+        (void)art_cursor_value(&c);
+    for (i = 0; i < m->n; i += 7) {
+        (void)art_search(t, m->a[i].key, m->a[i].len);
+        (void)art_longest_prefix(t, m->a[i].key, m->a[i].len, &fl);
+        if (art_cursor_seek(&c, m->a[i].key, m->a[i].len, ART_SEEK_LE) > 0)
+            (void)art_cursor_skip(&c, c.key_len / 2);
+    }
+    art_cursor_free(&c);
+    if (m->n && art_fuzzy_init(&f, t, m->a[0].key, m->a[0].len, 2, 1) ==
+                    ART_OK) {
+        for (steps = 0; art_fuzzy_next(&f) > 0 && steps < 100000; steps++)
+            ;
+        art_fuzzy_free(&f);
+    }
+}
+
+static void test_file_hostile(void)
+{
+    art_tree t, ft;
+    model_t m = {0};
+    image_t im;
+    art_file_header h;
+    uint8_t *bad;
+    size_t i, len, opened = 0;
+    const char *why;
+    art_tree_init(&t);
+    build_random(&t, &m, &g_wide_conf, 120);
+    tree_insert_both(&t, &m, K("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"),
+                     VAL(999));
+    REQUIRE(save_image(&t, &im) == ART_OK);
+    len = im.len;
+    /* Each copy is malloc'd at its exact length, so ASan catches any
+       read past the end. */
+    /* Truncations, with and without the checksum. */
+    for (i = 0; i < len; i += 8) {
+        bad = xmalloc(i ? i : 1);
+        memcpy(bad, im.data, i);
+        CHECK(art_file_open(&ft, bad, i, 0, NULL, NULL, &h, &why) ==
+              ART_EFORMAT);
+        CHECK(why != NULL);
+        free(bad);
+    }
+    /* Every single bit flipped, checksum on: always refused. */
+    for (i = 0; i < len * 8; i += 3) {
+        bad = xmalloc(len);
+        memcpy(bad, im.data, len);
+        bad[i / 8] ^= (uint8_t)(1u << (i % 8));
+        CHECK(art_file_open(&ft, bad, len, 1, NULL, NULL, &h, &why) ==
+              ART_EFORMAT);
+        free(bad);
+    }
+    /* Every bit flipped with the checksum bypassed: refused, or a tree
+       every reader survives. */
+    for (i = 0; i < len * 8; i++) {
+        bad = xmalloc(len);
+        memcpy(bad, im.data, len);
+        bad[i / 8] ^= (uint8_t)(1u << (i % 8));
+        if (art_file_open(&ft, bad, len, 0, NULL, NULL, &h, &why) == ART_OK) {
+            opened++;
+            exercise(&ft, &m);
+            art_file_close(&ft);
+        }
+        free(bad);
+    }
+    /* Flips in key bytes leave a valid tree: some must open. */
+    CHECK(opened > 0);
+    /* Random words written over the nodes section. */
+    for (i = 0; i < 20000; i++) {
+        size_t at = ART_FILE_HEADER_SIZE + 8 * rnd_below((len - 64) / 8);
+        uint64_t w = rnd();
+        if (rnd_below(2))
+            w = (w % len) | (rnd_below(2) ? 1 : 0);
+        bad = xmalloc(len);
+        memcpy(bad, im.data, len);
+        memcpy(bad + at, &w, rnd_below(2) ? 8 : 4);
+        if (art_file_open(&ft, bad, len, 0, NULL, NULL, &h, &why) == ART_OK) {
+            exercise(&ft, &m);
+            art_file_close(&ft);
+        }
+        free(bad);
+    }
+    free(im.data);
+    art_tree_clear(&t, NULL, NULL);
+    model_free(&m);
+}
+
+static void test_file_checksum(void)
+{
+    art_hash h;
+    uint8_t data[200];
+    size_t i, split;
+    uint64_t whole;
+    for (i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 37 + 11);
+    /* Incremental hashing matches one-shot hashing for every split. */
+    art_hash_init(&h);
+    art_hash_update(&h, data, sizeof(data));
+    whole = art_hash_final(&h);
+    for (split = 0; split <= sizeof(data); split++) {
+        art_hash_init(&h);
+        art_hash_update(&h, data, split);
+        art_hash_update(&h, data + split, sizeof(data) - split);
+        CHECK(art_hash_final(&h) == whole);
+    }
+    /* Length and every byte matter. */
+    art_hash_init(&h);
+    art_hash_update(&h, data, sizeof(data) - 1);
+    CHECK(art_hash_final(&h) != whole);
+    for (i = 0; i < sizeof(data); i++) {
+        data[i] ^= 1;
+        art_hash_init(&h);
+        art_hash_update(&h, data, sizeof(data));
+        CHECK(art_hash_final(&h) != whole);
+        data[i] ^= 1;
+    }
+}
+
 static void test_random_small_alphabet(void)
 {
     /* Four symbols, keys up to six long: prefixes collide constantly. */
@@ -3456,6 +3842,11 @@ int main(int argc, char **argv)
     RUN(test_enomem_copy);
     RUN(test_enomem_cursor);
     RUN(test_enomem_fuzzy);
+    RUN(test_file_checksum);
+    RUN(test_file_round_trips);
+    RUN(test_file_write_failures);
+    RUN(test_file_copy_map);
+    RUN(test_file_hostile);
     RUN(test_random_small_alphabet);
     RUN(test_random_wide_alphabet);
     RUN(test_random_utf8);

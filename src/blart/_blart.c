@@ -45,14 +45,27 @@ typedef struct {
     PyTypeObject *KeysView_Type;
     PyTypeObject *ValuesView_Type;
     PyTypeObject *ItemsView_Type;
+    PyTypeObject *FrozenTreeMap_Type;
+    PyObject *FormatError;
     PyObject *mapping_abc; /* collections.abc.Mapping, imported lazily */
+    PyObject *persist;     /* the blart._persist module, imported lazily */
 } blart_state;
+
+struct frozen_file; /* a FrozenTreeMap's file: see "Files" below */
 
 typedef struct {
     PyObject_HEAD
     art_tree tree;
     blart_state *state;
     int bytes_keys; /* 0: str keys (TreeMap), 1: bytes keys */
+    /* Non-zero while save() walks the tree: every change is refused, as
+       the values it pickles (or the GC, or another thread) may run code
+       that would otherwise change the tree under the walk. */
+    int saving;
+    /* NULL for TreeMap and BytesTreeMap.  For a FrozenTreeMap, the mapped
+       file: the tree (read-only, t->base set) lives in it, and its values
+       are references into it, decoded by value_get(). */
+    struct frozen_file *file;
     PyObject *weakreflist;
 } MapObject;
 
@@ -316,18 +329,36 @@ static PyObject *key_new(MapObject *m, const uint8_t *p, size_t n)
             memcpy(PyUnicode_DATA(s), p, n);
         return s;
     }
-    return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n,
-                                "surrogatepass");
+    PyObject *s = PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n,
+                                       "surrogatepass");
+    if (s == NULL && m->file && PyErr_ExceptionMatches(PyExc_UnicodeError)) {
+        PyErr_Clear();
+        PyErr_SetString(m->state->FormatError,
+                        "a key in the file is not valid UTF-8");
+    }
+    return s;
 }
 
 /* ------------------------------------------------------------------ */
 /* Core operations shared by methods and slots                         */
 /* ------------------------------------------------------------------ */
 
+/* Refuses a change while save() walks the tree; 0 when changes are allowed. */
+static int refuse_change(MapObject *m)
+{
+    if (!m->saving)
+        return 0;
+    PyErr_Format(PyExc_RuntimeError, "%s changed while it was being saved",
+                 short_name(Py_TYPE(m)));
+    return -1;
+}
+
 static int map_set(MapObject *m, PyObject *key, PyObject *value)
 {
     keybuf kb;
     void *old;
+    if (refuse_change(m) < 0)
+        return -1;
     if (key_get(m, key, &kb) < 0)
         return -1;
     Py_INCREF(value);
@@ -347,6 +378,8 @@ static PyObject *map_take(MapObject *m, PyObject *key)
 {
     keybuf kb;
     void *old;
+    if (refuse_change(m) < 0)
+        return NULL;
     if (key_get(m, key, &kb) < 0)
         return NULL;
     int r = art_delete(&m->tree, kb.p, kb.n, &old);
@@ -367,15 +400,28 @@ static PyObject *map_take(MapObject *m, PyObject *key)
  * error).  The reference is taken before the key's buffer is released:
  * releasing a buffer can run Python code (__release_buffer__, 3.12+).
  */
+static PyObject *value_get(MapObject *m, void *value);
+
 static PyObject *map_lookup(MapObject *m, PyObject *key)
 {
     keybuf kb;
     if (key_get(m, key, &kb) < 0)
         return NULL;
-    PyObject *v = (PyObject *)art_search(&m->tree, kb.p, kb.n);
-    Py_XINCREF(v);
+    void *raw = art_search(&m->tree, kb.p, kb.n);
+    PyObject *v = raw ? value_get(m, raw) : NULL;
     key_release(&kb);
     return v;
+}
+
+/* Whether key is in m: 1, 0, or -1 with an exception. */
+static int map_has(MapObject *m, PyObject *key)
+{
+    keybuf kb;
+    if (key_get(m, key, &kb) < 0)
+        return -1;
+    int found = art_search(&m->tree, kb.p, kb.n) != NULL;
+    key_release(&kb);
+    return found;
 }
 
 static void release_value(void *value, void *ctx)
@@ -408,6 +454,8 @@ static MapObject *map_alloc(PyTypeObject *type, blart_state *st, int bytes_keys)
     art_tree_init(&m->tree);
     m->state = st;
     m->bytes_keys = bytes_keys;
+    m->saving = 0;
+    m->file = NULL;
     m->weakreflist = NULL;
     return m;
 }
@@ -504,6 +552,8 @@ error:
 /* From another map with the same key kind: no key objects at all. */
 static int update_from_map(MapObject *m, MapObject *src)
 {
+    if (refuse_change(m) < 0)
+        return -1;
     art_cursor c;
     art_cursor_init(&c, &src->tree);
     int r;
@@ -704,20 +754,22 @@ static PyObject *iter_next(IterObject *it)
     MapObject *m = it->map;
     const uint8_t *kp = c->key;
     size_t kn = c->key_len;
-    PyObject *v;
+    void *raw;
     if (it->yield == YIELD_PREFIXES) {
         kp = it->start_key;
         kn = it->prefix_len;
-        v = (PyObject *)it->prefix_value;
+        raw = it->prefix_value;
     } else {
-        v = (PyObject *)art_cursor_value(c);
+        raw = art_cursor_value(c);
     }
     if (it->yield == YIELD_KEYS) {
         res = key_new(m, kp, kn);
         goto done;
     }
     /* Own the value before making objects: the GC may run finalizers. */
-    Py_INCREF(v);
+    PyObject *v = value_get(m, raw);
+    if (v == NULL)
+        goto done;
     if (it->yield == YIELD_VALUES) {
         res = v;
         goto done;
@@ -903,11 +955,7 @@ static PyObject *view_repr(ViewObject *v)
 
 static int keys_contains(ViewObject *v, PyObject *key)
 {
-    PyObject *found = map_lookup(v->map, key);
-    if (found == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    Py_DECREF(found);
-    return 1;
+    return map_has(v->map, key);
 }
 
 static int items_contains(ViewObject *v, PyObject *item)
@@ -1184,11 +1232,7 @@ static int map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
 
 static int map_contains(MapObject *m, PyObject *key)
 {
-    PyObject *v = map_lookup(m, key);
-    if (v == NULL)
-        return PyErr_Occurred() ? -1 : 0;
-    Py_DECREF(v);
-    return 1;
+    return map_has(m, key);
 }
 
 static PyObject *map_iter(MapObject *m)
@@ -1263,7 +1307,8 @@ static PyObject *map_setdefault(MapObject *m, PyObject *const *args,
                                 Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *key, *dflt = Py_None;
-    if (parse_key_default("setdefault", args, nargs, kwnames, &key, &dflt) < 0)
+    if (parse_key_default("setdefault", args, nargs, kwnames, &key, &dflt) < 0 ||
+        refuse_change(m) < 0)
         return NULL;
     keybuf kb;
     if (key_get(m, key, &kb) < 0)
@@ -1332,7 +1377,7 @@ static PyObject *map_insert(MapObject *m, PyObject *const *args,
     }
     keybuf kb;
     void *old;
-    if (key_get(m, args[0], &kb) < 0)
+    if (refuse_change(m) < 0 || key_get(m, args[0], &kb) < 0)
         return NULL;
     Py_INCREF(args[1]);
     int r = art_insert(&m->tree, kb.p, kb.n, args[1], &old);
@@ -1362,6 +1407,8 @@ static PyObject *map_is_empty(MapObject *m, PyObject *Py_UNUSED(ignored))
  */
 static PyObject *map_edge_item(MapObject *m, int last, int pop)
 {
+    if (pop && refuse_change(m) < 0)
+        return NULL;
     PyObject *res = PyTuple_New(2);
     if (res == NULL)
         return NULL;
@@ -1375,9 +1422,11 @@ static PyObject *map_edge_item(MapObject *m, int last, int pop)
             Py_CLEAR(res);
             break;
         }
-        PyObject *v = (PyObject *)art_cursor_value(&c);
-        if (!pop)
-            Py_INCREF(v);
+        PyObject *v = NULL;
+        if (!pop && (v = value_get(m, art_cursor_value(&c))) == NULL) {
+            Py_CLEAR(res);
+            break;
+        }
         PyObject *k = key_new(m, c.key, c.key_len);
         if (k == NULL) {
             if (!pop)
@@ -1428,6 +1477,8 @@ PyDoc_STRVAR(clear_doc, "clear($self, /)\n--\n\nRemove all items.");
 
 static PyObject *map_clear(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
+    if (refuse_change(m) < 0)
+        return NULL;
     map_clear_tree(m);
     Py_RETURN_NONE;
 }
@@ -1581,11 +1632,14 @@ static int map_equal(MapObject *m, PyObject *other)
     art_cursor_init(&c, &m->tree);
     int r, result = 1;
     while ((r = art_cursor_next(&c)) > 0) {
-        PyObject *mine = (PyObject *)art_cursor_value(&c), *theirs;
-        Py_INCREF(mine);
+        PyObject *mine = value_get(m, art_cursor_value(&c)), *theirs;
+        if (mine == NULL) {
+            result = -1;
+            break;
+        }
         if (om) {
-            theirs = (PyObject *)art_search(&om->tree, c.key, c.key_len);
-            Py_XINCREF(theirs);
+            void *raw = art_search(&om->tree, c.key, c.key_len);
+            theirs = raw ? value_get(om, raw) : NULL;
         } else {
             PyObject *k = key_new(m, c.key, c.key_len);
             if (k == NULL) {
@@ -1682,8 +1736,9 @@ static PyObject *cursor_item(MapObject *m, art_cursor *c, int r)
         return PyErr_NoMemory();
     if (r == 0)
         Py_RETURN_NONE;
-    PyObject *v = (PyObject *)art_cursor_value(c);
-    Py_INCREF(v);
+    PyObject *v = value_get(m, art_cursor_value(c));
+    if (v == NULL)
+        return NULL;
     PyObject *k = key_new(m, c->key, c->key_len);
     if (k == NULL) {
         Py_DECREF(v);
@@ -1998,17 +2053,17 @@ static PyObject *map_longest_prefix(MapObject *m, PyObject *key)
     if (key_get(m, key, &kb) < 0)
         return NULL;
     PyObject *res = NULL;
-    PyObject *v = (PyObject *)art_longest_prefix(&m->tree, kb.p, kb.n, &n);
-    if (v == NULL) {
+    void *raw = art_longest_prefix(&m->tree, kb.p, kb.n, &n);
+    if (raw == NULL) {
         res = Py_None;
         Py_INCREF(res);
     } else {
-        Py_INCREF(v);
-        PyObject *k = key_new(m, kb.p, n);
+        PyObject *v = value_get(m, raw);
+        PyObject *k = v ? key_new(m, kb.p, n) : NULL;
         if (k)
             res = PyTuple_Pack(2, k, v);
         Py_XDECREF(k);
-        Py_DECREF(v);
+        Py_XDECREF(v);
     }
     key_release(&kb);
     return res;
@@ -2198,6 +2253,761 @@ static PyObject *map_fail_alloc(MapObject *m, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Files: save, load and FrozenTreeMap (format: docs/format.md)        */
+/* ------------------------------------------------------------------ */
+
+/* Header flags. */
+#define FLAG_STR_KEYS 1u
+#define FLAG_PICKLED  2u
+#define KNOWN_FLAGS   (FLAG_STR_KEYS | FLAG_PICKLED)
+
+/* Value references: the low 3 bits say what the rest is. */
+#define REF_RECORD 0u /* offset of a record in the values section */
+#define REF_INT    1u /* a signed 61-bit int in the upper bits */
+#define REF_CONST  2u /* 0 None, 1 False, 2 True in the upper bits */
+#define INLINE_INT_MIN (-((int64_t)1 << 60))
+#define INLINE_INT_MAX (((int64_t)1 << 60) - 1)
+
+/* Record kinds. */
+enum { REC_INT = 1, REC_FLOAT, REC_STR, REC_BYTES, REC_PICKLE };
+
+static const char values_magic[8] = {'V', 'A', 'L', 'U', 'E', 'S', 0, 0};
+
+struct frozen_file {
+    PyObject *mmap; /* the mmap.mmap object; view is exported from it */
+    Py_buffer view;
+    PyObject *path; /* absolute path, as opened */
+    const uint8_t *values;
+    uint64_t values_size;
+    int allow_pickle;
+    int has_pickle;
+};
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8); /* the format exists only on little-endian hosts */
+    return v;
+}
+
+static PyObject *persist_module(blart_state *st)
+{
+    if (st->persist == NULL)
+        st->persist = PyImport_ImportModule("blart._persist");
+    return st->persist;
+}
+
+static PyObject *format_error(blart_state *st, const char *what)
+{
+    PyErr_SetString(st->FormatError, what);
+    return NULL;
+}
+
+/*
+ * Checks a value reference and, for a record, its header; returns the
+ * record kind (0 for an inline value) or -1 with *why set.
+ */
+static int check_ref(const struct frozen_file *f, uint64_t ref, uint64_t *len,
+                     const char **why)
+{
+    switch (ref & 7u) {
+    case REF_INT:
+        return 0;
+    case REF_CONST:
+        if ((ref >> 3) > 2) {
+            *why = "unknown constant value";
+            return -1;
+        }
+        return 0;
+    case REF_RECORD:
+        break;
+    default:
+        *why = "unknown kind of value reference";
+        return -1;
+    }
+    if (ref < 8 || f->values_size < 8 || ref > f->values_size - 8) {
+        *why = "value reference outside the values section";
+        return -1;
+    }
+    uint64_t word = le64(f->values + ref);
+    int kind = (int)(word & 0xFF);
+    *len = word >> 8;
+    if (*len > f->values_size - ref - 8) {
+        *why = "value record runs past the values section";
+        return -1;
+    }
+    if (kind < REC_INT || kind > REC_PICKLE) {
+        *why = "value record of unknown kind";
+        return -1;
+    }
+    if ((kind == REC_FLOAT && *len != 8) || (kind == REC_INT && *len == 0)) {
+        *why = "value record of the wrong length";
+        return -1;
+    }
+    if (kind == REC_PICKLE && !f->has_pickle) {
+        *why = "pickled value in a file whose header says it has none";
+        return -1;
+    }
+    return kind;
+}
+
+typedef struct {
+    const struct frozen_file *file;
+    const char *why;
+} check_ctx;
+
+static int check_value_cb(uint64_t ref, void *ctx)
+{
+    check_ctx *cc = ctx;
+    uint64_t len;
+    return check_ref(cc->file, ref, &len, &cc->why) < 0;
+}
+
+/* The Python value of reference ref in file f: a new reference. */
+static PyObject *decode_value(blart_state *st, const struct frozen_file *f,
+                              uint64_t ref)
+{
+    const char *why = NULL;
+    uint64_t len = 0;
+    int kind = check_ref(f, ref, &len, &why);
+    if (kind < 0)
+        return format_error(st, why);
+    if (kind == 0) {
+        if ((ref & 7u) == REF_INT)
+            return PyLong_FromLongLong((long long)((int64_t)ref >> 3));
+        PyObject *c = (ref >> 3) == 0   ? Py_None
+                      : (ref >> 3) == 1 ? Py_False
+                                        : Py_True;
+        Py_INCREF(c);
+        return c;
+    }
+    const char *p = (const char *)f->values + ref + 8;
+    Py_ssize_t n = (Py_ssize_t)len;
+    switch (kind) {
+    case REC_FLOAT: {
+        double d;
+        memcpy(&d, p, 8);
+        return PyFloat_FromDouble(d);
+    }
+    case REC_STR: {
+        PyObject *s = PyUnicode_DecodeUTF8(p, n, "surrogatepass");
+        if (s == NULL && PyErr_ExceptionMatches(PyExc_UnicodeError)) {
+            PyErr_Clear();
+            return format_error(st, "a str value in the file is not UTF-8");
+        }
+        return s;
+    }
+    case REC_BYTES:
+        return PyBytes_FromStringAndSize(p, n);
+    case REC_INT: {
+        PyObject *mod = persist_module(st);
+        return mod ? PyObject_CallMethod(mod, "int_from_bytes", "y#", p, n)
+                   : NULL;
+    }
+    default: {
+        if (!f->allow_pickle) /* refused at open; never reached */
+            return format_error(st, "pickled value without allow_pickle");
+        PyObject *mod = persist_module(st);
+        if (mod == NULL)
+            return NULL;
+        PyObject *b = PyMemoryView_FromMemory((char *)p, n, PyBUF_READ);
+        if (b == NULL)
+            return NULL;
+        PyObject *r = PyObject_CallMethod(mod, "unpickle", "O", b);
+        Py_DECREF(b);
+        return r;
+    }
+    }
+}
+
+/* A map's value as a new reference: the object itself, or decoded. */
+static PyObject *value_get(MapObject *m, void *value)
+{
+    if (m->file == NULL) {
+        Py_INCREF((PyObject *)value);
+        return (PyObject *)value;
+    }
+    return decode_value(m->state, m->file, (uint64_t)(uintptr_t)value);
+}
+
+/* --- writing ------------------------------------------------------- */
+
+typedef struct {
+    blart_state *st;
+    PyObject *write; /* the file's bound write method */
+    art_hash hash;
+    uint8_t *values; /* the values section, built in memory */
+    size_t values_len, values_cap;
+    int allow_pickle, has_pickle;
+} save_ctx;
+
+static int write_cb(const void *data, size_t n, void *ctx)
+{
+    save_ctx *sc = ctx;
+    art_hash_update(&sc->hash, data, n);
+    PyObject *b = PyBytes_FromStringAndSize(data, (Py_ssize_t)n);
+    if (b == NULL)
+        return -1;
+    PyObject *r = PyObject_CallOneArg(sc->write, b);
+    Py_DECREF(b);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* Appends a record; its offset in *ref. */
+static int add_record(save_ctx *sc, int kind, const void *data, size_t n,
+                      uint64_t *ref)
+{
+    size_t need = 8 + ((n + 7) & ~(size_t)7);
+    if (n > ((uint64_t)1 << 56) - 1 || need < n ||
+        sc->values_len > PY_SSIZE_T_MAX - need) {
+        PyErr_SetString(PyExc_OverflowError, "value too large to save");
+        return -1;
+    }
+    if (sc->values_len + need > sc->values_cap) {
+        size_t cap = sc->values_cap * 2;
+        if (cap < sc->values_len + need)
+            cap = sc->values_len + need;
+        uint8_t *p = PyMem_Realloc(sc->values, cap);
+        if (p == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        sc->values = p;
+        sc->values_cap = cap;
+    }
+    uint8_t *o = sc->values + sc->values_len;
+    uint64_t word = ((uint64_t)n << 8) | (uint64_t)kind;
+    memcpy(o, &word, 8);
+    if (n)
+        memcpy(o + 8, data, n);
+    memset(o + 8 + n, 0, need - 8 - n);
+    *ref = sc->values_len;
+    sc->values_len += need;
+    return 0;
+}
+
+/* A record holding the bytes object b (consumed). */
+static int add_bytes_record(save_ctx *sc, int kind, PyObject *b, uint64_t *ref)
+{
+    if (b == NULL)
+        return -1;
+    int r = add_record(sc, kind, PyBytes_AS_STRING(b),
+                       (size_t)PyBytes_GET_SIZE(b), ref);
+    Py_DECREF(b);
+    return r;
+}
+
+static int encode_cb(void *value, uint64_t *ref, void *ctx)
+{
+    save_ctx *sc = ctx;
+    PyObject *v = (PyObject *)value;
+    if (v == Py_None || v == Py_False || v == Py_True) {
+        uint64_t c = v == Py_None ? 0 : v == Py_False ? 1 : 2;
+        *ref = (c << 3) | REF_CONST;
+        return 0;
+    }
+    int r = -1;
+    /* Code may run below (pickling, the GC): hold the value. */
+    Py_INCREF(v);
+    if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (!overflow && x >= INLINE_INT_MIN && x <= INLINE_INT_MAX) {
+            *ref = ((uint64_t)x << 3) | REF_INT;
+            r = 0;
+        } else if (!PyErr_Occurred()) {
+            PyObject *mod = persist_module(sc->st);
+            if (mod)
+                r = add_bytes_record(
+                    sc, REC_INT,
+                    PyObject_CallMethod(mod, "int_to_bytes", "O", v), ref);
+        }
+    } else if (PyFloat_CheckExact(v)) {
+        double d = PyFloat_AS_DOUBLE(v);
+        r = add_record(sc, REC_FLOAT, &d, 8, ref);
+    } else if (PyUnicode_CheckExact(v)) {
+        if (PyUnicode_IS_ASCII(v))
+            r = add_record(sc, REC_STR, PyUnicode_DATA(v),
+                           (size_t)PyUnicode_GET_LENGTH(v), ref);
+        else
+            r = add_bytes_record(
+                sc, REC_STR,
+                PyUnicode_AsEncodedString(v, "utf-8", "surrogatepass"), ref);
+    } else if (PyBytes_CheckExact(v)) {
+        r = add_record(sc, REC_BYTES, PyBytes_AS_STRING(v),
+                       (size_t)PyBytes_GET_SIZE(v), ref);
+    } else if (sc->allow_pickle) {
+        PyObject *mod = persist_module(sc->st);
+        if (mod) {
+            sc->has_pickle = 1;
+            r = add_bytes_record(sc, REC_PICKLE,
+                                 PyObject_CallMethod(mod, "pickle_value", "O", v),
+                                 ref);
+        }
+    } else {
+        PyErr_Format(PyExc_ValueError,
+                     "cannot save a value of type %.200s without "
+                     "allow_pickle=True (only None, bool, int, float, str "
+                     "and bytes are stored natively)",
+                     Py_TYPE(v)->tp_name);
+    }
+    Py_DECREF(v);
+    return r;
+}
+
+PyDoc_STRVAR(dump_doc, "_dump($self, file, allow_pickle, /)\n--\n\n"
+                       "Write the map to a binary file object open for "
+                       "writing at offset 0\n(used by save(), which makes "
+                       "the write atomic).");
+
+static PyObject *map_dump(MapObject *m, PyObject *const *args,
+                          Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_dump expected 2 arguments");
+        return NULL;
+    }
+    if (m->saving) {
+        PyErr_Format(PyExc_RuntimeError, "%s is already being saved",
+                     short_name(Py_TYPE(m)));
+        return NULL;
+    }
+    save_ctx sc;
+    memset(&sc, 0, sizeof(sc));
+    sc.st = m->state;
+    if (as_flag(args[1], "allow_pickle", &sc.allow_pickle) < 0)
+        return NULL;
+    PyObject *file = args[0], *res = NULL;
+    art_file_header h;
+    memset(&h, 0, sizeof(h));
+    sc.write = PyObject_GetAttrString(file, "write");
+    if (sc.write == NULL)
+        return NULL;
+    art_hash_init(&sc.hash);
+    uint8_t head[ART_FILE_HEADER_SIZE] = {0};
+    uint64_t ignored;
+    m->saving = 1;
+    /* The values section begins with its magic, so no record is at 0. */
+    if (add_record(&sc, 0, NULL, 0, &ignored) < 0)
+        goto done;
+    memcpy(sc.values, values_magic, 8);
+    {
+        PyObject *r = PyObject_CallFunction(sc.write, "y#", (const char *)head,
+                                            (Py_ssize_t)ART_FILE_HEADER_SIZE);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    int e = art_file_write_nodes(&m->tree, write_cb, encode_cb, &sc, &h);
+    if (e != ART_OK) {
+        if (e == ART_ENOMEM && !PyErr_Occurred())
+            PyErr_NoMemory();
+        else if (e == ART_EINVAL)
+            PyErr_SetString(PyExc_OSError,
+                            "blart files need a 64-bit little-endian machine");
+        goto done;
+    }
+    if (write_cb(sc.values, sc.values_len, &sc) < 0)
+        goto done;
+    h.version = ART_FILE_VERSION;
+    h.flags = (m->bytes_keys ? 0 : FLAG_STR_KEYS) |
+              (sc.has_pickle ? FLAG_PICKLED : 0);
+    h.values_size = sc.values_len;
+    h.checksum = 0;
+    art_file_header_encode(&h, head);
+    art_hash_update(&sc.hash, head, 56);
+    h.checksum = art_hash_final(&sc.hash);
+    art_file_header_encode(&h, head);
+    {
+        PyObject *r = PyObject_CallMethod(file, "seek", "i", 0);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+        r = PyObject_CallMethod(file, "write", "y#", (const char *)head,
+                                (Py_ssize_t)ART_FILE_HEADER_SIZE);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    res = Py_None;
+    Py_INCREF(res);
+done:
+    m->saving = 0;
+    Py_XDECREF(sc.write);
+    PyMem_Free(sc.values);
+    return res;
+}
+
+PyDoc_STRVAR(
+    save_doc,
+    "save($self, path, *, allow_pickle=False)\n--\n\n"
+    "Write the map to a file (docs/format.md), atomically: a temporary\n"
+    "file in the same directory is written, flushed to disk and renamed\n"
+    "over path.  None, bool, int, float, str and bytes values are stored\n"
+    "natively; any other value raises ValueError unless allow_pickle is\n"
+    "true, when it is pickled.  The map cannot be changed while it is\n"
+    "being saved (RuntimeError).\n\n"
+    ">>> import os, tempfile\n"
+    ">>> path = os.path.join(tempfile.mkdtemp(), 'words.blart')\n"
+    ">>> TreeMap({'apple': 1, 'apply': 2}).save(path)\n"
+    ">>> TreeMap.load(path)\n"
+    "TreeMap({'apple': 1, 'apply': 2})");
+
+static PyObject *map_save(MapObject *m, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"path", "allow_pickle", NULL};
+    PyObject *path, *allow = Py_False;
+    int flag;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:save", kwlist, &path,
+                                     &allow) ||
+        as_flag(allow, "allow_pickle", &flag) < 0)
+        return NULL;
+    PyObject *mod = persist_module(m->state);
+    if (mod == NULL)
+        return NULL;
+    return PyObject_CallMethod(mod, "save", "OOO", (PyObject *)m, path,
+                               flag ? Py_True : Py_False);
+}
+
+/* --- opening ------------------------------------------------------- */
+
+static void frozen_free(struct frozen_file *f)
+{
+    if (f == NULL)
+        return;
+    if (f->view.obj)
+        PyBuffer_Release(&f->view);
+    if (f->mmap) {
+        PyObject *r = PyObject_CallMethod(f->mmap, "close", NULL);
+        if (r == NULL)
+            PyErr_Clear();
+        Py_XDECREF(r);
+    }
+    Py_XDECREF(f->mmap);
+    Py_XDECREF(f->path);
+    PyMem_Free(f);
+}
+
+/*
+ * Maps the file at path and opens its tree into *t.  Returns the file
+ * (to be freed with frozen_free after art_file_close(t)) and its key
+ * kind in *bytes_keys, or NULL with an exception.
+ */
+static struct frozen_file *frozen_open(blart_state *st, PyObject *path,
+                                       int allow_pickle, art_tree *t,
+                                       int *bytes_keys)
+{
+    PyObject *mod = persist_module(st);
+    if (mod == NULL)
+        return NULL;
+    struct frozen_file *f = PyMem_Calloc(1, sizeof(*f));
+    if (f == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    f->allow_pickle = allow_pickle;
+    PyObject *pair = PyObject_CallMethod(mod, "map_file", "O", path);
+    if (pair == NULL)
+        goto fail;
+    if (!PyArg_ParseTuple(pair, "OO", &f->mmap, &f->path)) {
+        Py_DECREF(pair);
+        goto fail;
+    }
+    Py_INCREF(f->mmap);
+    Py_INCREF(f->path);
+    Py_DECREF(pair);
+    if (PyObject_GetBuffer(f->mmap, &f->view, PyBUF_SIMPLE) < 0)
+        goto fail;
+    const uint8_t *data = f->view.buf;
+    size_t len = (size_t)f->view.len;
+    /* The values section is needed to check value references: read its
+       place from the header here; art_file_open checks the header. */
+    if (len >= ART_FILE_HEADER_SIZE) {
+        uint64_t nodes = le64(data + 40), values = le64(data + 48);
+        uint32_t flags;
+        memcpy(&flags, data + 12, 4);
+        if (nodes <= len - ART_FILE_HEADER_SIZE &&
+            values == len - ART_FILE_HEADER_SIZE - nodes) {
+            f->values = data + ART_FILE_HEADER_SIZE + nodes;
+            f->values_size = values;
+        }
+        f->has_pickle = (flags & FLAG_PICKLED) != 0;
+    }
+    art_file_header h;
+    check_ctx cc = {f, NULL};
+    const char *why = NULL;
+    int r = art_file_open(t, data, len, 1, check_value_cb, &cc, &h, &why);
+    if (r != ART_OK) {
+        if (r == ART_ENOMEM)
+            PyErr_NoMemory();
+        else if (r == ART_EINVAL)
+            PyErr_Format(PyExc_OSError, "cannot open %R: %s", f->path, why);
+        else
+            PyErr_Format(st->FormatError, "%R is not a valid blart file: %s",
+                         f->path, cc.why ? cc.why : why);
+        goto fail;
+    }
+    if (h.flags & ~KNOWN_FLAGS) {
+        PyErr_Format(st->FormatError,
+                     "%R is not a valid blart file: unknown flags", f->path);
+        goto fail_open;
+    }
+    if (f->values_size < 8 || memcmp(f->values, values_magic, 8) != 0) {
+        PyErr_Format(st->FormatError,
+                     "%R is not a valid blart file: bad values section",
+                     f->path);
+        goto fail_open;
+    }
+    if (f->has_pickle && !allow_pickle) {
+        PyErr_Format(PyExc_ValueError,
+                     "%R holds pickled values; pass allow_pickle=True to "
+                     "load it (only for files you trust: unpickling can run "
+                     "any code)",
+                     f->path);
+        goto fail_open;
+    }
+    *bytes_keys = !(h.flags & FLAG_STR_KEYS);
+    return f;
+fail_open:
+    art_file_close(t);
+fail:
+    frozen_free(f);
+    return NULL;
+}
+
+/* Whether s[0..n) is UTF-8, encoded surrogates allowed (surrogatepass). */
+static int utf8_ok(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = s[i];
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (b >= 0xC2 && b <= 0xDF)
+            len = 2;
+        else if (b >= 0xE0 && b <= 0xEF) {
+            len = 3;
+            if (b == 0xE0)
+                lo = 0xA0;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            len = 4;
+            if (b == 0xF0)
+                lo = 0x90;
+            if (b == 0xF4)
+                hi = 0x8F;
+        } else {
+            return 0;
+        }
+        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+            return 0;
+        for (size_t k = 2; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+        i += len;
+    }
+    return 1;
+}
+
+/* Checks every key of a str-keyed file once: -1 with FormatError. */
+static int check_str_keys(blart_state *st, art_tree *t)
+{
+    art_cursor c;
+    art_cursor_init(&c, t);
+    int r;
+    size_t done = 0; /* key[0..done) was checked with the last key */
+    while ((r = art_cursor_next(&c)) > 0) {
+        size_t from = c.changed_from < done ? c.changed_from : done;
+        while (from > 0 && (c.key[from] & 0xC0) == 0x80)
+            from--;
+        if (!utf8_ok(c.key + from, c.key_len - from)) {
+            art_cursor_free(&c);
+            PyErr_SetString(st->FormatError,
+                            "a key in the file is not valid UTF-8");
+            return -1;
+        }
+        done = c.key_len;
+    }
+    art_cursor_free(&c);
+    if (r < 0)
+        PyErr_NoMemory();
+    return r;
+}
+
+typedef struct {
+    blart_state *st;
+    struct frozen_file *file;
+} load_ctx;
+
+static void *load_value_cb(void *value, void *ctx)
+{
+    load_ctx *lc = ctx;
+    return decode_value(lc->st, lc->file, (uint64_t)(uintptr_t)value);
+}
+
+PyDoc_STRVAR(load_doc,
+             "load($cls, path, *, allow_pickle=False)\n--\n\n"
+             "Read a file written by save() into a new, ordinary map of "
+             "this class.\n\nThe file's keys must be of this class's kind "
+             "(ValueError otherwise).\nA file holding pickled values is "
+             "refused (ValueError) unless\nallow_pickle is true: loading "
+             "never runs code by default.  A damaged\nor malformed file "
+             "raises blart.FormatError.");
+
+static PyObject *map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"path", "allow_pickle", NULL};
+    PyObject *path, *allow = Py_False;
+    int flag, bytes_keys;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:load", kwlist, &path,
+                                     &allow) ||
+        as_flag(allow, "allow_pickle", &flag) < 0)
+        return NULL;
+    blart_state *st = state_of_type(type);
+    if (st == NULL)
+        return NULL;
+    int want_bytes = PyType_IsSubtype(type, st->BytesTreeMap_Type);
+    art_tree ft, local;
+    struct frozen_file *f = frozen_open(st, path, flag, &ft, &bytes_keys);
+    if (f == NULL)
+        return NULL;
+    MapObject *m = NULL;
+    art_tree_init(&local);
+    if (bytes_keys != want_bytes) {
+        PyErr_Format(PyExc_ValueError,
+                     "%R holds %s keys: open it with %s.load", f->path,
+                     bytes_keys ? "bytes" : "str",
+                     bytes_keys ? "BytesTreeMap" : "TreeMap");
+        goto done;
+    }
+    if (!bytes_keys && check_str_keys(st, &ft) < 0)
+        goto done;
+    /* Into a tree nobody else sees: decoding values runs code. */
+    load_ctx lc = {st, f};
+    int r = art_tree_copy_map(&local, &ft, load_value_cb, release_value, &lc);
+    if (r != ART_OK) {
+        if (r == ART_ENOMEM)
+            PyErr_NoMemory();
+        goto done;
+    }
+    m = map_alloc(type, st, bytes_keys);
+    if (m)
+        art_tree_move(&m->tree, &local);
+done:
+    art_tree_clear(&local, release_value, NULL);
+    art_file_close(&ft);
+    frozen_free(f);
+    return (PyObject *)m;
+}
+
+/* --- FrozenTreeMap ------------------------------------------------- */
+
+static PyObject *frozen_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"path", "allow_pickle", NULL};
+    PyObject *path, *allow = Py_False;
+    int flag, bytes_keys;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:FrozenTreeMap", kwlist,
+                                     &path, &allow) ||
+        as_flag(allow, "allow_pickle", &flag) < 0)
+        return NULL;
+    blart_state *st = state_of_type(type);
+    if (st == NULL)
+        return NULL;
+    art_tree ft;
+    struct frozen_file *f = frozen_open(st, path, flag, &ft, &bytes_keys);
+    if (f == NULL)
+        return NULL;
+    MapObject *m = map_alloc(type, st, bytes_keys);
+    if (m == NULL) {
+        art_file_close(&ft);
+        frozen_free(f);
+        return NULL;
+    }
+    m->tree = ft;
+    m->file = f;
+    /* The check read every page; let them go from this process until a
+       query needs them (they stay in the page cache, shared). */
+    PyObject *r = PyObject_CallMethod(st->persist, "release_pages", "O",
+                                      f->mmap);
+    if (r == NULL) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return (PyObject *)m;
+}
+
+static void frozen_dealloc(MapObject *m)
+{
+    PyTypeObject *tp = Py_TYPE(m);
+    if (tp->tp_flags & Py_TPFLAGS_HAVE_GC)
+        PyObject_GC_UnTrack(m);
+    if (m->weakreflist)
+        PyObject_ClearWeakRefs((PyObject *)m);
+    art_file_close(&m->tree);
+    frozen_free(m->file);
+    tp->tp_free((PyObject *)m);
+    Py_DECREF(tp);
+}
+
+static PyObject *frozen_repr(MapObject *m)
+{
+    return PyUnicode_FromFormat("%s(%R)", short_name(Py_TYPE(m)),
+                                m->file->path);
+}
+
+static PyObject *frozen_reduce(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *mod = persist_module(m->state);
+    if (mod == NULL)
+        return NULL;
+    return Py_BuildValue("N(OOO)", PyObject_GetAttrString(mod, "open_frozen"),
+                         (PyObject *)Py_TYPE(m), m->file->path,
+                         m->file->allow_pickle ? Py_True : Py_False);
+}
+
+static PyObject *frozen_get_path(MapObject *m, void *closure)
+{
+    (void)closure;
+    Py_INCREF(m->file->path);
+    return m->file->path;
+}
+
+static PyObject *frozen_get_key_type(MapObject *m, void *closure)
+{
+    (void)closure;
+    PyObject *t = m->bytes_keys ? (PyObject *)&PyBytes_Type
+                                : (PyObject *)&PyUnicode_Type;
+    Py_INCREF(t);
+    return t;
+}
+
+static PyObject *frozen_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
+{
+    size_t n = (size_t)Py_TYPE(m)->tp_basicsize + sizeof(struct frozen_file) +
+               m->tree.walk_cap * sizeof(art_walk_frame);
+    return PyLong_FromSize_t(n);
+}
+
+static PyObject *blart_checksum(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    art_hash h;
+    art_hash_init(&h);
+    art_hash_update(&h, view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return PyLong_FromUnsignedLongLong(art_hash_final(&h));
+}
+
 PyDoc_STRVAR(keys_doc, "keys($self, /)\n--\n\n"
                        "A live, set-like view of the keys, in key order.");
 PyDoc_STRVAR(values_doc, "values($self, /)\n--\n\n"
@@ -2251,6 +3061,11 @@ static PyMethodDef map_methods[] = {
     {"fuzzy_search", (PyCFunction)(void (*)(void))map_fuzzy_search,
      METH_VARARGS | METH_KEYWORDS, fuzzy_doc},
     {"stats", (PyCFunction)map_stats, METH_NOARGS, stats_doc},
+    {"save", (PyCFunction)(void (*)(void))map_save,
+     METH_VARARGS | METH_KEYWORDS, save_doc},
+    {"load", (PyCFunction)(void (*)(void))map_load,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS, load_doc},
+    {"_dump", (PyCFunction)(void (*)(void))map_dump, METH_FASTCALL, dump_doc},
     {"_validate", (PyCFunction)map_validate, METH_NOARGS,
      "Check the tree's invariants; raise AssertionError if one is broken."},
     {"_fail_alloc", (PyCFunction)map_fail_alloc, METH_O,
@@ -2317,6 +3132,90 @@ static PyType_Spec treemap_spec = {"blart.TreeMap", sizeof(MapObject), 0,
 static PyType_Spec bytestreemap_spec = {"blart.BytesTreeMap", sizeof(MapObject),
                                         0, MAP_FLAGS, bytestreemap_slots};
 
+PyDoc_STRVAR(
+    frozentreemap_doc,
+    "FrozenTreeMap(path, *, allow_pickle=False)\n--\n\n"
+    "A read-only mapping over a file written by TreeMap.save() or\n"
+    "BytesTreeMap.save(), served straight from the file's pages: opening\n"
+    "maps the file and checks it (checksum and structure) without building\n"
+    "anything, so processes that open the same file share its memory.\n\n"
+    "Keys are str or bytes as in the file (see key_type).  Supports\n"
+    "lookups, iteration in key order, the views and every query of\n"
+    "TreeMap; nothing changes it.  A file holding pickled values is\n"
+    "refused (ValueError) unless allow_pickle is true.  A damaged file\n"
+    "raises blart.FormatError, at open or at the access that meets the\n"
+    "fault.  Pickling a FrozenTreeMap pickles its path.");
+
+PyDoc_STRVAR(path_doc, "The absolute path of the file.");
+PyDoc_STRVAR(key_type_doc, "str or bytes: the type of the keys.");
+
+static PyGetSetDef frozen_getset[] = {
+    {"path", (getter)frozen_get_path, NULL, path_doc, NULL},
+    {"key_type", (getter)frozen_get_key_type, NULL, key_type_doc, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef frozen_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))map_get, METH_FASTCALL | METH_KEYWORDS,
+     get_doc},
+    {"is_empty", (PyCFunction)map_is_empty, METH_NOARGS, is_empty_doc},
+    {"keys", (PyCFunction)map_keys, METH_NOARGS, keys_doc},
+    {"values", (PyCFunction)map_values, METH_NOARGS, values_doc},
+    {"items", (PyCFunction)map_items, METH_NOARGS, items_doc},
+    {"__reversed__", (PyCFunction)map_reversed, METH_NOARGS, reversed_doc},
+    {"__reduce__", (PyCFunction)frozen_reduce, METH_NOARGS, reduce_doc},
+    {"__sizeof__", (PyCFunction)frozen_sizeof, METH_NOARGS, sizeof_doc},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS, "See PEP 585."},
+    {"first", (PyCFunction)map_first, METH_NOARGS, first_doc},
+    {"last", (PyCFunction)map_last, METH_NOARGS, last_doc},
+    {"floor", (PyCFunction)map_floor, METH_O, floor_doc},
+    {"ceiling", (PyCFunction)map_ceiling, METH_O, ceiling_doc},
+    {"lower", (PyCFunction)map_lower, METH_O, lower_doc},
+    {"higher", (PyCFunction)map_higher, METH_O, higher_doc},
+    {"get_prefix", (PyCFunction)map_get_prefix, METH_O, get_prefix_doc},
+    {"prefix_iter", (PyCFunction)(void (*)(void))map_prefix_iter,
+     METH_VARARGS | METH_KEYWORDS, prefix_iter_doc},
+    {"prefixes", (PyCFunction)map_prefixes, METH_O, prefixes_doc},
+    {"longest_prefix", (PyCFunction)map_longest_prefix, METH_O,
+     longest_prefix_doc},
+    {"range", (PyCFunction)(void (*)(void))map_range,
+     METH_VARARGS | METH_KEYWORDS, range_doc},
+    {"fuzzy_search", (PyCFunction)(void (*)(void))map_fuzzy_search,
+     METH_VARARGS | METH_KEYWORDS, fuzzy_doc},
+    {"stats", (PyCFunction)map_stats, METH_NOARGS, stats_doc},
+    {"_validate", (PyCFunction)map_validate, METH_NOARGS,
+     "Testing: check every invariant of the tree."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot frozentreemap_slots[] = {
+    {Py_tp_doc, (void *)frozentreemap_doc},
+    {Py_tp_new, frozen_new},
+    {Py_tp_dealloc, frozen_dealloc},
+    {Py_tp_repr, frozen_repr},
+    {Py_tp_iter, map_iter},
+    {Py_tp_richcompare, map_richcompare},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_tp_methods, frozen_methods},
+    {Py_tp_members, map_members},
+    {Py_tp_getset, frozen_getset},
+    {Py_mp_length, map_length},
+    {Py_mp_subscript, map_subscript},
+    {Py_sq_contains, map_contains},
+    {0, NULL},
+};
+
+#ifdef Py_TPFLAGS_MAPPING
+#define FROZEN_FLAGS                                                           \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_MAPPING)
+#else
+#define FROZEN_FLAGS (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE)
+#endif
+
+static PyType_Spec frozentreemap_spec = {"blart.FrozenTreeMap",
+                                         sizeof(MapObject), 0, FROZEN_FLAGS,
+                                         frozentreemap_slots};
+
 /* ------------------------------------------------------------------ */
 /* Module                                                              */
 /* ------------------------------------------------------------------ */
@@ -2328,6 +3227,21 @@ static PyType_Spec bytestreemap_spec = {"blart.BytesTreeMap", sizeof(MapObject),
  * same is done by removing tp_new, so Python cannot make one whose map
  * pointer is NULL.
  */
+/* PyModule_AddObjectRef, which 3.9 lacks. */
+static int add_ref(PyObject *module, const char *name, PyObject *o)
+{
+#if PY_VERSION_HEX >= 0x030A0000
+    return PyModule_AddObjectRef(module, name, o);
+#else
+    Py_INCREF(o);
+    if (PyModule_AddObject(module, name, o) < 0) {
+        Py_DECREF(o);
+        return -1;
+    }
+    return 0;
+#endif
+}
+
 static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out,
                     int instantiable)
 {
@@ -2340,16 +3254,7 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out,
 #else
     (void)instantiable;
 #endif
-#if PY_VERSION_HEX >= 0x030A0000
-    return PyModule_AddObjectRef(module, short_name(*out), (PyObject *)*out);
-#else
-    Py_INCREF(*out);
-    if (PyModule_AddObject(module, short_name(*out), (PyObject *)*out) < 0) {
-        Py_DECREF(*out);
-        return -1;
-    }
-    return 0;
-#endif
+return add_ref(module, short_name(*out), (PyObject *)*out);
 }
 
 static int blart_exec(PyObject *module)
@@ -2360,7 +3265,16 @@ static int blart_exec(PyObject *module)
         add_type(module, &iter_spec, &st->Iter_Type, 0) < 0 ||
         add_type(module, &keys_spec, &st->KeysView_Type, 0) < 0 ||
         add_type(module, &values_spec, &st->ValuesView_Type, 0) < 0 ||
-        add_type(module, &items_spec, &st->ItemsView_Type, 0) < 0)
+        add_type(module, &items_spec, &st->ItemsView_Type, 0) < 0 ||
+        add_type(module, &frozentreemap_spec, &st->FrozenTreeMap_Type, 1) < 0)
+        return -1;
+    st->FormatError = PyErr_NewExceptionWithDoc(
+        "blart.FormatError",
+        "A file is not a valid blart file: damaged, truncated, or not\n"
+        "written by blart.  A subclass of ValueError.",
+        PyExc_ValueError, NULL);
+    if (st->FormatError == NULL ||
+        add_ref(module, "FormatError", st->FormatError) < 0)
         return -1;
     return 0;
 }
@@ -2374,7 +3288,10 @@ static int blart_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->KeysView_Type);
     Py_VISIT(st->ValuesView_Type);
     Py_VISIT(st->ItemsView_Type);
+    Py_VISIT(st->FrozenTreeMap_Type);
+    Py_VISIT(st->FormatError);
     Py_VISIT(st->mapping_abc);
+    Py_VISIT(st->persist);
     return 0;
 }
 
@@ -2387,7 +3304,10 @@ static int blart_clear(PyObject *module)
     Py_CLEAR(st->KeysView_Type);
     Py_CLEAR(st->ValuesView_Type);
     Py_CLEAR(st->ItemsView_Type);
+    Py_CLEAR(st->FrozenTreeMap_Type);
+    Py_CLEAR(st->FormatError);
     Py_CLEAR(st->mapping_abc);
+    Py_CLEAR(st->persist);
     return 0;
 }
 
@@ -2415,6 +3335,8 @@ static PyObject *blart_live_allocations(PyObject *module,
 }
 
 static PyMethodDef blart_functions[] = {
+    {"_checksum", blart_checksum, METH_O,
+     "The 64-bit checksum of docs/format.md over a bytes-like object."},
     {"_live_allocations", blart_live_allocations, METH_NOARGS,
      "Testing: blocks the C tree library has allocated and not freed."},
     {NULL, NULL, 0, NULL},

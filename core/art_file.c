@@ -1,0 +1,589 @@
+/*
+ * art_file.c -- writing a tree to a file and opening a file as a
+ * read-only tree; see art.h ("Files") and docs/format.md.
+ *
+ * The nodes section is the tree's own nodes and leaves, in post-order,
+ * with child pointers replaced by file offsets.  Post-order lets the
+ * writer stream: a node is written after its children, when their
+ * offsets are known.  It also lets the reader prove the section is a tree
+ * with one walk from the root: visiting children last-first, every object
+ * must end exactly where the previously visited one begins, so the
+ * objects tile the section once each, in bounds, and no reference can
+ * point back up, sideways or twice.
+ */
+#include "art.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "art_layout.h"
+
+/* ------------------------------------------------------------------ */
+/* Checksum                                                            */
+/* ------------------------------------------------------------------ */
+
+#define P1 UINT64_C(0x9E3779B185EBCA87)
+#define P2 UINT64_C(0xC2B2AE3D27D4EB4F)
+#define P3 UINT64_C(0x165667B19E3779F9)
+
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+/* A little-endian 64-bit word, on any host. */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
+           (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+}
+
+static inline uint32_t load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static inline void store_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void store_le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void hash_stripe(uint64_t acc[4], const uint8_t *p)
+{
+    for (int i = 0; i < 4; i++)
+        acc[i] = rotl64(acc[i] + load_le64(p + 8 * i) * P2, 31) * P1;
+}
+
+void art_hash_init(art_hash *h)
+{
+    h->acc[0] = P1 + P2;
+    h->acc[1] = P2;
+    h->acc[2] = 0;
+    h->acc[3] = (uint64_t)0 - P1;
+    h->buffered = 0;
+    h->total = 0;
+}
+
+void art_hash_update(art_hash *h, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    h->total += n;
+    if (h->buffered) {
+        size_t take = 32 - h->buffered;
+        if (take > n)
+            take = n;
+        memcpy(h->buf + h->buffered, p, take);
+        h->buffered += take;
+        p += take;
+        n -= take;
+        if (h->buffered < 32)
+            return;
+        hash_stripe(h->acc, h->buf);
+        h->buffered = 0;
+    }
+    for (; n >= 32; p += 32, n -= 32)
+        hash_stripe(h->acc, p);
+    if (n) {
+        memcpy(h->buf, p, n);
+        h->buffered = n;
+    }
+}
+
+uint64_t art_hash_final(const art_hash *h)
+{
+    uint64_t acc[4];
+    memcpy(acc, h->acc, sizeof(acc));
+    if (h->buffered) {
+        uint8_t last[32] = {0};
+        memcpy(last, h->buf, h->buffered);
+        hash_stripe(acc, last);
+    }
+    uint64_t x = rotl64(acc[0], 1) + rotl64(acc[1], 7) + rotl64(acc[2], 12) +
+                 rotl64(acc[3], 18);
+    x ^= h->total;
+    x ^= x >> 33;
+    x *= P2;
+    x ^= x >> 29;
+    x *= P3;
+    x ^= x >> 32;
+    return x;
+}
+
+uint64_t art_file_checksum(const uint8_t *file, size_t len)
+{
+    art_hash h;
+    art_hash_init(&h);
+    if (len > ART_FILE_HEADER_SIZE)
+        art_hash_update(&h, file + ART_FILE_HEADER_SIZE,
+                        len - ART_FILE_HEADER_SIZE);
+    art_hash_update(&h, file, len < 56 ? len : 56);
+    return art_hash_final(&h);
+}
+
+void art_file_header_encode(const art_file_header *h, uint8_t *out)
+{
+    memcpy(out, ART_FILE_MAGIC, 8);
+    store_le32(out + 8, h->version);
+    store_le32(out + 12, h->flags);
+    store_le64(out + 16, h->count);
+    store_le64(out + 24, h->max_key_len);
+    store_le64(out + 32, h->root);
+    store_le64(out + 40, h->nodes_size);
+    store_le64(out + 48, h->values_size);
+    store_le64(out + 56, h->checksum);
+}
+
+/* A growable array of fixed-size elements, counted by the tree. */
+typedef struct stack {
+    void *items;
+    size_t len, cap, elem;
+} stack;
+
+static void *stack_push(art_tree *t, stack *s)
+{
+    if (s->len == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        if (cap > SIZE_MAX / s->elem)
+            return NULL;
+        void *p = art__malloc(t, cap * s->elem);
+        if (p == NULL)
+            return NULL;
+        if (s->len)
+            memcpy(p, s->items, s->len * s->elem);
+        art__free(s->items);
+        s->items = p;
+        s->cap = cap;
+    }
+    return (uint8_t *)s->items + s->len++ * s->elem;
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+/* ------------------------------------------------------------------ */
+
+#if ART_FILE_SUPPORTED
+
+#define OUT_CHUNK ((size_t)64 * 1024)
+
+typedef struct writer {
+    art_tree *t; /* for allocation only */
+    art_write_fn write;
+    art_encode_fn encode;
+    void *ctx;
+    uint8_t *buf;
+    size_t used;
+    uint64_t pos; /* file offset of the next byte */
+    int failed;
+} writer;
+
+static int out_flush(writer *w)
+{
+    if (w->used && w->write(w->buf, w->used, w->ctx) != 0) {
+        w->failed = ART_ECALLBACK;
+        return -1;
+    }
+    w->used = 0;
+    return 0;
+}
+
+/* Room for n <= OUT_CHUNK more bytes, zeroed; NULL after a failure. */
+static uint8_t *out_reserve(writer *w, size_t n)
+{
+    if (n > OUT_CHUNK - w->used && out_flush(w) < 0)
+        return NULL;
+    uint8_t *p = w->buf + w->used;
+    memset(p, 0, n);
+    w->used += n;
+    w->pos += n;
+    return p;
+}
+
+/* Appends n bytes of any length. */
+static int out_bytes(writer *w, const uint8_t *p, size_t n)
+{
+    while (n) {
+        if (w->used == OUT_CHUNK && out_flush(w) < 0)
+            return -1;
+        size_t k = OUT_CHUNK - w->used;
+        if (k > n)
+            k = n;
+        memcpy(w->buf + w->used, p, k);
+        w->used += k;
+        w->pos += k;
+        p += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* Appends zeros up to the next multiple of 8 of the file offset. */
+static int out_align(writer *w)
+{
+    size_t pad = (size_t)(pad8(w->pos) - w->pos);
+    return pad && out_reserve(w, pad) == NULL ? -1 : 0;
+}
+
+static int encode_value(writer *w, void *value, uint64_t *ref)
+{
+    *ref = 0;
+    if (value == NULL)
+        return 0;
+    if (w->encode(value, ref, w->ctx) != 0 || *ref == 0) {
+        w->failed = ART_ECALLBACK;
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes a leaf; its reference in *ref. */
+static int write_leaf(writer *w, art_leaf *l, uint64_t *ref)
+{
+    uint64_t value;
+    if (encode_value(w, l->value, &value) < 0)
+        return -1;
+    *ref = w->pos | 1;
+    uint8_t *p = out_reserve(w, 12);
+    if (p == NULL)
+        return -1;
+    store_le64(p, value);
+    store_le32(p + 8, l->len);
+    if (out_bytes(w, l->suffix, l->len) < 0)
+        return -1;
+    return out_align(w);
+}
+
+/*
+ * Writes inner node n, whose children's references are kids[0..count) in
+ * key order; its reference in *ref.
+ */
+static int write_node(writer *w, art_node *n, const uint64_t *kids,
+                      uint64_t *ref)
+{
+    uint64_t value;
+    if (encode_value(w, n->value, &value) < 0)
+        return -1;
+    *ref = w->pos;
+    uint8_t *p = out_reserve(w, sizeof(art_node));
+    if (p == NULL)
+        return -1;
+    p[0] = n->type;
+    store_le32(p + 4, n->prefix_len);
+    p[2] = (uint8_t)(n->num_children & 0xFF);
+    p[3] = (uint8_t)(n->num_children >> 8);
+    store_le64(p + 8, value);
+    if (out_bytes(w, node_prefix(n), n->prefix_len) < 0 || out_align(w) < 0)
+        return -1;
+    size_t body = body_size[n->type];
+    uint8_t *b = out_reserve(w, body);
+    if (b == NULL)
+        return -1;
+    uintptr_t child;
+    int i = 0;
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        size_t keys = n->type == ART_NODE4 ? 8 : 16;
+        for (int c = art__child_ge(n, 0, &child); c >= 0;
+             c = art__child_ge(n, c + 1, &child), i++) {
+            b[i] = (uint8_t)c;
+            store_le64(b + keys + 8 * (size_t)i, kids[i]);
+        }
+        break;
+    }
+    case ART_NODE48: {
+        uint8_t *index = n48_index(n);
+        memcpy(b, index, 256);
+        for (int c = art__child_ge(n, 0, &child); c >= 0;
+             c = art__child_ge(n, c + 1, &child), i++)
+            store_le64(b + 256 + 8 * (size_t)(index[c] - 1), kids[i]);
+        break;
+    }
+    default:
+        for (int c = art__child_ge(n, 0, &child); c >= 0;
+             c = art__child_ge(n, c + 1, &child), i++)
+            store_le64(b + 8 * (size_t)c, kids[i]);
+        break;
+    }
+    return 0;
+}
+
+typedef struct wframe {
+    art_node *node;
+    int next;       /* next child byte to visit */
+    size_t kids;    /* index in the result stack of its first child */
+    uint64_t depth; /* key length where its prefix starts */
+} wframe;
+
+int art_file_write_nodes(const art_tree *t, art_write_fn write,
+                         art_encode_fn encode, void *ctx,
+                         art_file_header *hdr)
+{
+    art_tree *mt = (art_tree *)t; /* allocation counters only */
+    writer w = {mt, write, encode, ctx, NULL, 0, ART_FILE_HEADER_SIZE, 0};
+    stack frames = {NULL, 0, 0, sizeof(wframe)};
+    stack results = {NULL, 0, 0, sizeof(uint64_t)};
+    uint64_t root = 0, longest = 0;
+    int err = ART_ENOMEM;
+    if (t->base != 0)
+        return ART_EINVAL;
+    w.buf = art__malloc(mt, OUT_CHUNK);
+    if (w.buf == NULL)
+        return ART_ENOMEM;
+    if (t->root && IS_LEAF(t->root)) {
+        if (write_leaf(&w, AS_LEAF(t->root), &root) < 0)
+            goto fail;
+        longest = AS_LEAF(t->root)->len;
+    } else if (t->root) {
+        wframe *f = stack_push(mt, &frames);
+        if (f == NULL)
+            goto fail;
+        *f = (wframe){AS_NODE(t->root), 0, 0, 0};
+        while (frames.len) {
+            f = (wframe *)frames.items + frames.len - 1;
+            art_node *n = f->node;
+            uint64_t below = f->depth + n->prefix_len;
+            uintptr_t child;
+            int b = art__child_ge(n, f->next, &child);
+            if (b >= 0) {
+                f->next = b + 1;
+                if (IS_LEAF(child)) {
+                    uint64_t *r = stack_push(mt, &results);
+                    if (r == NULL || write_leaf(&w, AS_LEAF(child), r) < 0)
+                        goto fail;
+                    if (below + 1 + AS_LEAF(child)->len > longest)
+                        longest = below + 1 + AS_LEAF(child)->len;
+                } else {
+                    size_t first = results.len;
+                    wframe *g = stack_push(mt, &frames);
+                    if (g == NULL)
+                        goto fail;
+                    *g = (wframe){AS_NODE(child), 0, first, below + 1};
+                }
+                continue;
+            }
+            /* All children written: the node follows them. */
+            if (n->value && below > longest)
+                longest = below;
+            uint64_t ref;
+            const uint64_t *kids = (const uint64_t *)results.items + f->kids;
+            if (write_node(&w, n, kids, &ref) < 0)
+                goto fail;
+            results.len = f->kids;
+            frames.len--;
+            if (frames.len == 0) {
+                root = ref;
+            } else {
+                uint64_t *r = stack_push(mt, &results);
+                if (r == NULL)
+                    goto fail;
+                *r = ref;
+            }
+        }
+    }
+    if (out_flush(&w) < 0)
+        goto fail;
+    hdr->count = t->size;
+    hdr->max_key_len = longest;
+    hdr->root = root;
+    hdr->nodes_size = w.pos - ART_FILE_HEADER_SIZE;
+    err = ART_OK;
+fail:
+    if (err != ART_OK && w.failed)
+        err = w.failed;
+    art__free(w.buf);
+    art__free(frames.items);
+    art__free(results.items);
+    return err;
+}
+
+#else /* !ART_FILE_SUPPORTED */
+
+int art_file_write_nodes(const art_tree *t, art_write_fn write,
+                         art_encode_fn encode, void *ctx,
+                         art_file_header *hdr)
+{
+    (void)t, (void)write, (void)encode, (void)ctx, (void)hdr;
+    return ART_EINVAL;
+}
+
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Opening                                                             */
+/* ------------------------------------------------------------------ */
+
+#define BAD(msg)                                                               \
+    do {                                                                       \
+        *why = (msg);                                                          \
+        err = ART_EFORMAT;                                                     \
+        goto done;                                                             \
+    } while (0)
+
+/* An object still to be checked: its reference and where its key starts. */
+typedef struct rframe {
+    uint64_t ref;
+    uint64_t key_len; /* for a leaf: up to its suffix; for a node: its prefix */
+    uint64_t depth;   /* inner nodes above it */
+} rframe;
+
+int art_file_open(art_tree *t, const uint8_t *file, size_t len,
+                  int verify_checksum, art_check_fn check_value, void *ctx,
+                  art_file_header *hdr, const char **why)
+{
+    const char *ignored;
+    stack todo = {NULL, 0, 0, sizeof(rframe)};
+    int err = ART_OK;
+    uint64_t keys = 0, longest = 0, depth = 0;
+    if (why == NULL)
+        why = &ignored;
+    *why = NULL;
+    art_tree_init(t);
+#if !ART_FILE_SUPPORTED
+    (void)file, (void)len, (void)verify_checksum, (void)check_value;
+    (void)ctx, (void)hdr;
+    *why = "the file format needs a 64-bit little-endian machine";
+    return ART_EINVAL;
+#else
+    if ((uintptr_t)file % 8) {
+        *why = "file not 8-byte aligned in memory";
+        return ART_EINVAL;
+    }
+    if (len < ART_FILE_HEADER_SIZE)
+        BAD("file shorter than its header");
+    if (memcmp(file, ART_FILE_MAGIC, 8) != 0)
+        BAD("not a blart file (bad magic)");
+    hdr->version = load_le32(file + 8);
+    hdr->flags = load_le32(file + 12);
+    hdr->count = load_le64(file + 16);
+    hdr->max_key_len = load_le64(file + 24);
+    hdr->root = load_le64(file + 32);
+    hdr->nodes_size = load_le64(file + 40);
+    hdr->values_size = load_le64(file + 48);
+    hdr->checksum = load_le64(file + 56);
+    if (hdr->version != ART_FILE_VERSION)
+        BAD("unsupported format version");
+    if (hdr->nodes_size % 8 || hdr->values_size % 8 || len % 8)
+        BAD("section sizes not multiples of 8");
+    uint64_t body = len - ART_FILE_HEADER_SIZE;
+    if (hdr->nodes_size > body || hdr->values_size != body - hdr->nodes_size)
+        BAD("section sizes do not match the file size");
+    if (verify_checksum && art_file_checksum(file, len) != hdr->checksum)
+        BAD("checksum mismatch: the file is damaged");
+    if (hdr->max_key_len > ART_MAX_KEY_LEN)
+        BAD("longest key too long");
+
+    const uint64_t start = ART_FILE_HEADER_SIZE;
+    uint64_t end = start + hdr->nodes_size; /* where the next object ends */
+    if (hdr->root == 0) {
+        if (hdr->count != 0 || hdr->nodes_size != 0)
+            BAD("empty tree with keys or nodes");
+    } else {
+        rframe *f = stack_push(t, &todo);
+        if (f == NULL)
+            goto nomem;
+        *f = (rframe){hdr->root, 0, 0};
+    }
+    while (todo.len) {
+        rframe fr = ((rframe *)todo.items)[--todo.len];
+        uint64_t off = fr.ref & ~(uint64_t)1;
+        if (off % 8 || off < start || off >= end || end - off < 16)
+            BAD("reference out of place");
+        const uint8_t *p = file + off;
+        if (fr.ref & 1) {
+            uint32_t n = load_le32(p + 8);
+            uint64_t value = load_le64(p);
+            if (pad8(12 + (uint64_t)n) != end - off)
+                BAD("leaf size does not match the layout");
+            if (value == 0)
+                BAD("leaf without a value");
+            if (check_value && check_value(value, ctx) != 0)
+                BAD("bad value reference");
+            keys++;
+            if (fr.key_len + n > longest)
+                longest = fr.key_len + n;
+            end = off;
+            continue;
+        }
+        uint8_t type = p[0];
+        uint32_t plen = load_le32(p + 4);
+        if (type >= ART_NODE_KINDS || p[1] != 0)
+            BAD("inner node of unknown kind");
+        if (node_size(type, plen) != end - off)
+            BAD("node size does not match the layout");
+        art_node *n = (art_node *)(uintptr_t)p;
+        const char *msg = art__check_node(n);
+        if (msg)
+            BAD(msg);
+        uint64_t at = fr.key_len + plen;
+        uint64_t value = load_le64(p + 8);
+        if (value) {
+            if (check_value && check_value(value, ctx) != 0)
+                BAD("bad value reference");
+            keys++;
+            if (at > longest)
+                longest = at;
+        }
+        if (fr.depth + 1 > depth)
+            depth = fr.depth + 1;
+        if (keys > hdr->count)
+            BAD("more keys than the header says");
+        end = off;
+        /* Children in key order: the last one is checked first. */
+        uintptr_t child;
+        for (int b = art__child_ge(n, 0, &child); b >= 0;
+             b = art__child_ge(n, b + 1, &child)) {
+            rframe *c = stack_push(t, &todo);
+            if (c == NULL)
+                goto nomem;
+            *c = (rframe){child, at + 1, fr.depth + 1};
+        }
+    }
+    if (end != start)
+        BAD("nodes section holds objects outside the tree");
+    if (keys != hdr->count)
+        BAD("key count does not match the header");
+    if (longest != hdr->max_key_len)
+        BAD("longest key does not match the header");
+
+    /* A walk stack for foreach, stats, validate and copies. */
+    size_t cap = (size_t)depth + 1;
+    size_t bound = hdr->count < hdr->max_key_len + 1 ? (size_t)hdr->count
+                                                      : (size_t)hdr->max_key_len + 1;
+    if (bound > cap)
+        cap = bound;
+    t->walk = art__malloc(t, cap * sizeof(art_walk_frame));
+    if (t->walk == NULL)
+        goto nomem;
+    t->walk_cap = cap;
+    t->base = (uintptr_t)file;
+    t->root = hdr->root ? (uintptr_t)hdr->root + t->base : 0;
+    t->size = (size_t)hdr->count;
+    t->bytes = (size_t)hdr->nodes_size;
+    t->max_key_len = (size_t)hdr->max_key_len;
+    goto done;
+nomem:
+    err = ART_ENOMEM;
+done:
+    art__free(todo.items);
+    if (err != ART_OK) {
+        art__free(t->walk);
+        art_tree_init(t);
+    }
+    return err;
+#endif
+}
+
+void art_file_close(art_tree *t)
+{
+    art__free(t->walk);
+    art_tree_init(t);
+}

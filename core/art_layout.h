@@ -1,0 +1,168 @@
+/*
+ * art_layout.h -- the in-memory (and on-disk) layout of the tree's nodes
+ * and leaves, shared by art.c and art_file.c.  Private to the core: not
+ * installed, not part of the API in art.h.
+ */
+#ifndef BLART_ART_LAYOUT_H
+#define BLART_ART_LAYOUT_H
+
+#include "art.h"
+
+#include <string.h>
+
+#if defined(__SSE2__) || defined(_M_X64) ||                                    \
+    (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+#define ART_SSE2 1
+#endif
+#if defined(_MSC_VER)
+#include <intrin.h>
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Representation                                                      */
+/* ------------------------------------------------------------------ */
+
+typedef struct art_node {
+    uint8_t type;
+    uint8_t unused;
+    uint16_t num_children; /* up to 256 */
+    uint32_t prefix_len;
+    /* Value of the key that ends at this node, right after its prefix;
+       NULL when there is none. */
+    void *value;
+} art_node;
+
+typedef struct art_leaf {
+    void *value;
+    uint32_t len;     /* suffix length */
+    uint8_t suffix[]; /* the key bytes below the parent's child byte */
+} art_leaf;
+
+#define IS_LEAF(p)  (((p) & (uintptr_t)1) != 0)
+#define AS_LEAF(p)  ((art_leaf *)((p) & ~(uintptr_t)1))
+#define AS_NODE(p)  ((art_node *)(p))
+#define TAG_LEAF(l) ((uintptr_t)(l) | (uintptr_t)1)
+#define TAG_NODE(n) ((uintptr_t)(n))
+
+/*
+ * Bodies.  Node4/16: key bytes sorted ascending, keys[i] goes with
+ * children[i], entries [0, num_children) used.  Node48: index[b] is 0 or
+ * 1 + the slot in children[] of byte b's child; unused slots are 0.
+ * Node256: children[b] directly, 0 when absent.
+ */
+static const size_t body_size[ART_NODE_KINDS] = {
+    8 + 4 * sizeof(uintptr_t),    /* keys[4] padded, children[4] */
+    16 + 16 * sizeof(uintptr_t),  /* keys[16], children[16] */
+    256 + 48 * sizeof(uintptr_t), /* index[256], children[48] */
+    256 * sizeof(uintptr_t),      /* children[256] */
+};
+static const int capacity[ART_NODE_KINDS] = {4, 16, 48, 256};
+/*
+ * Shrink when a removal leaves this many children or fewer.  The gap
+ * below the next smaller kind's capacity keeps a node that sits on a
+ * boundary from being rebuilt on every insert/delete pair.
+ */
+static const int shrink_at[ART_NODE_KINDS] = {0, 3, 12, 37};
+/* Fewest children a node of each kind holds in a valid tree. */
+static const int min_children[ART_NODE_KINDS] = {0, 4, 13, 38};
+
+static inline size_t pad8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+static inline uint8_t *node_prefix(art_node *n)
+{
+    return (uint8_t *)(n + 1);
+}
+
+static inline uint8_t *node_body(art_node *n)
+{
+    return (uint8_t *)(n + 1) + pad8(n->prefix_len);
+}
+
+static inline size_t node_size(int type, size_t prefix_len)
+{
+    return sizeof(art_node) + pad8(prefix_len) + body_size[type];
+}
+
+/* Blocks are multiples of 8 bytes: a leaf's size is rounded up. */
+static inline size_t leaf_size(size_t len)
+{
+    return pad8(offsetof(art_leaf, suffix) + len);
+}
+
+static inline uint8_t *n4_keys(art_node *n)
+{
+    return node_body(n);
+}
+static inline uintptr_t *n4_children(art_node *n)
+{
+    return (uintptr_t *)(node_body(n) + 8);
+}
+static inline uint8_t *n16_keys(art_node *n)
+{
+    return node_body(n);
+}
+static inline uintptr_t *n16_children(art_node *n)
+{
+    return (uintptr_t *)(node_body(n) + 16);
+}
+static inline uint8_t *n48_index(art_node *n)
+{
+    return node_body(n);
+}
+static inline uintptr_t *n48_children(art_node *n)
+{
+    return (uintptr_t *)(node_body(n) + 256);
+}
+static inline uintptr_t *n256_children(art_node *n)
+{
+    return (uintptr_t *)node_body(n);
+}
+
+/* Keys and children of a Node4 or Node16 (same shape, different size). */
+static inline uint8_t *small_keys(art_node *n)
+{
+    return node_body(n);
+}
+static inline uintptr_t *small_children(art_node *n)
+{
+    return (uintptr_t *)(node_body(n) + (n->type == ART_NODE4 ? 8 : 16));
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+#define ART_PREFETCH(p) __builtin_prefetch((const void *)(p))
+#elif defined(ART_SSE2)
+#define ART_PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#else
+#define ART_PREFETCH(p) ((void)0)
+#endif
+
+static inline unsigned ctz32(uint32_t x)
+{
+#if defined(_MSC_VER)
+    unsigned long i;
+    _BitScanForward(&i, x);
+    return (unsigned)i;
+#elif defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctz(x);
+#else
+    unsigned i = 0;
+    while (!(x & 1u)) {
+        x >>= 1;
+        i++;
+    }
+    return i;
+#endif
+}
+
+/* Shared by art.c and art_file.c (defined in art.c). */
+void *art__malloc(art_tree *t, size_t size);
+void art__free(void *p);
+int art__child_ge(art_node *n, int from, uintptr_t *out);
+uintptr_t *art__child_slot(art_node *n, uint8_t c);
+const char *art__check_node(art_node *n);
+
+#endif /* BLART_ART_LAYOUT_H */

@@ -621,9 +621,9 @@ def test_damage_found_during_the_query_is_a_one_line_error(
 
 def blart_checksum(data: bytes) -> int:
     """The header's checksum of a file (docs/format.md): file[64:] then file[0:56]."""
-    import blart
+    from blart import _blart
 
-    return int(blart._checksum(data[64:] + data[:56]))
+    return int(_blart._checksum(data[64:] + data[:56]))
 
 
 def test_missing_index(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ class Index(NamedTuple):
 
 
 # What the queries run on: a map built from lines, or a saved one opened in place.
-Queryable = Union[TreeMap[int], FrozenTreeMap]
+Queryable = Union[TreeMap[int], FrozenTreeMap[int]]
 
 
 def _non_negative_int(text: str) -> int:
@@ -271,17 +271,16 @@ def load_index(path: str) -> Index:
     return Index(tree, lines_read)
 
 
-def open_saved_index(path: str) -> FrozenTreeMap:
+def open_saved_index(path: str) -> FrozenTreeMap[int]:
     """Opens an index file written by the ``index`` command (or by ``TreeMap.save``)."""
     try:
-        tree = FrozenTreeMap(path)
+        tree: FrozenTreeMap[int] = FrozenTreeMap(path)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CliError(f"cannot open index {path!r}: {reason}") from None
     except ValueError as exc:  # blart.FormatError, and anything else that is not a map file
         raise CliError(f"{path}: not a valid blart index ({exc})") from None
-    first = tree.first()
-    if first is not None and not isinstance(first[0], str):
+    if tree.key_type is not str:
         raise CliError(f"{path}: the index has bytes keys; it must hold lines of text")
     return tree
 

@@ -613,6 +613,16 @@ def persist_table(entries):
         lines.append(
             "   load priv = a process that TreeMap.load()s the file instead: its own copy)"
         )
+        warm = [
+            e["persist"]["shared_memory"]["second"].get("warm_up_growth", {}).get("Rss")
+            for e in mem_rows
+        ]
+        warm = [w for w in warm if w is not None]
+        if warm:
+            lines.append(
+                "  (each process first opened a one-key file: the first open's imports cost "
+                "%.2f MB of RSS once per process, left out above)" % (max(warm) / mb)
+            )
     bad = [
         "%s: %s" % (e["workload"], ", ".join(k for k, v in e["persist"]["checks"].items() if not v))
         for e in rows

@@ -143,6 +143,8 @@ def draw_persist(ax, persisted):
     ax2.bar(
         xs, ys, width, color="#7f7f7f", label="2nd FrozenTreeMap process:\nprivate memory / file"
     )
+    for x, y in zip(xs, ys):
+        ax2.text(x, y + 0.01, "%.3f" % y, ha="center", va="bottom", fontsize=7, rotation=90)
     ax2.set_ylim(0, 1)
     ax2.set_ylabel("private memory / file size (grey)")
     handles, labels = ax.get_legend_handles_labels()

@@ -414,7 +414,8 @@ static void prefetch_siblings(art_node *n, int b, int forward, uintptr_t base)
         for (int j = b + step;
              j >= 0 && j < 256 && found < 2 && (j - b) * step <= 16; j += step)
             if (index[j]) {
-                ART_PREFETCH((n48_children(n)[index[j] - 1] & ~(uintptr_t)1) + base);
+                ART_PREFETCH((n48_children(n)[index[j] - 1] & ~(uintptr_t)1) +
+                             base);
                 found++;
             }
         break;

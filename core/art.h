@@ -59,10 +59,10 @@ extern "C" {
 #endif
 
 /* Return codes. */
-#define ART_OK     0
-#define ART_ENOMEM (-1) /* an allocation failed; the tree is unchanged */
-#define ART_EINVAL (-2) /* NULL value, or a key longer than ART_MAX_KEY_LEN */
-#define ART_EFORMAT (-3) /* a file is malformed (art_file_open) */
+#define ART_OK        0
+#define ART_ENOMEM    (-1) /* an allocation failed; the tree is unchanged */
+#define ART_EINVAL    (-2) /* NULL value, or a key longer than ART_MAX_KEY_LEN */
+#define ART_EFORMAT   (-3) /* a file is malformed (art_file_open) */
 #define ART_ECALLBACK (-4) /* a caller's callback reported a failure */
 
 /* Longest key the tree accepts: lengths are stored in 32 bits. */
@@ -88,8 +88,8 @@ typedef struct art_tree {
        read-only tree opened with art_file_open(), whose nodes hold file
        offsets.  root is always a pointer. */
     uintptr_t base;
-    size_t size;    /* number of keys */
-    size_t bytes;   /* bytes in live nodes and leaves */
+    size_t size;  /* number of keys */
+    size_t bytes; /* bytes in live nodes and leaves */
     /* Incremented by every change of structure (a key added or removed,
        the tree cleared or moved).  Replacing the value of an existing key
        does not count: positions stay valid across it. */
@@ -382,7 +382,7 @@ void art_fuzzy_free(art_fuzzy *f);
 #define ART_FILE_VERSION     1
 #define ART_FILE_MAGIC       "BLARTMAP"
 
-#if UINTPTR_MAX == UINT64_MAX && defined(__BYTE_ORDER__) &&                  \
+#if UINTPTR_MAX == UINT64_MAX && defined(__BYTE_ORDER__) &&                    \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define ART_FILE_SUPPORTED 1
 #elif UINTPTR_MAX == UINT64_MAX && defined(_WIN64)
@@ -434,8 +434,7 @@ typedef int (*art_encode_fn)(void *value, uint64_t *ref, void *ctx);
  * must not change it either.
  */
 int art_file_write_nodes(const art_tree *t, art_write_fn write,
-                         art_encode_fn encode, void *ctx,
-                         art_file_header *hdr);
+                         art_encode_fn encode, void *ctx, art_file_header *hdr);
 
 /* Checks one value reference found in the file; non-zero rejects it. */
 typedef int (*art_check_fn)(uint64_t ref, void *ctx);

@@ -35,8 +35,8 @@ static inline uint64_t rotl64(uint64_t x, int r)
 static inline uint64_t load_le64(const uint8_t *p)
 {
     return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
-           (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+           (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
+           (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
 static inline uint32_t load_le32(const uint8_t *p)
@@ -60,7 +60,8 @@ static inline void store_le32(uint8_t *p, uint32_t v)
 static inline void hash_stripe(uint64_t acc[4], const uint8_t *p)
 {
     for (int i = 0; i < 4; i++)
-        acc[i] = rotl64(acc[i] + load_le64(p + 8 * i) * P2, 31) * P1;
+        acc[i] =
+            rotl64(acc[i] + load_le64(p + (size_t)8 * (size_t)i) * P2, 31) * P1;
 }
 
 void art_hash_init(art_hash *h)
@@ -129,9 +130,11 @@ uint64_t art_file_checksum(const uint8_t *file, size_t len)
     return art_hash_final(&h);
 }
 
+static const uint8_t file_magic[8] = {'B', 'L', 'A', 'R', 'T', 'M', 'A', 'P'};
+
 void art_file_header_encode(const art_file_header *h, uint8_t *out)
 {
-    memcpy(out, ART_FILE_MAGIC, 8);
+    memcpy(out, file_magic, sizeof(file_magic));
     store_le32(out + 8, h->version);
     store_le32(out + 12, h->flags);
     store_le64(out + 16, h->count);
@@ -324,8 +327,7 @@ typedef struct wframe {
 } wframe;
 
 int art_file_write_nodes(const art_tree *t, art_write_fn write,
-                         art_encode_fn encode, void *ctx,
-                         art_file_header *hdr)
+                         art_encode_fn encode, void *ctx, art_file_header *hdr)
 {
     art_tree *mt = (art_tree *)t; /* allocation counters only */
     writer w = {mt, write, encode, ctx, NULL, 0, ART_FILE_HEADER_SIZE, 0};
@@ -374,6 +376,8 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
             if (n->value && below > longest)
                 longest = below;
             uint64_t ref;
+            if (results.items == NULL)
+                goto fail; /* not reached: every node has a child */
             const uint64_t *kids = (const uint64_t *)results.items + f->kids;
             if (write_node(&w, n, kids, &ref) < 0)
                 goto fail;
@@ -408,8 +412,7 @@ fail:
 #else /* !ART_FILE_SUPPORTED */
 
 int art_file_write_nodes(const art_tree *t, art_write_fn write,
-                         art_encode_fn encode, void *ctx,
-                         art_file_header *hdr)
+                         art_encode_fn encode, void *ctx, art_file_header *hdr)
 {
     (void)t, (void)write, (void)encode, (void)ctx, (void)hdr;
     return ART_EINVAL;
@@ -459,7 +462,7 @@ int art_file_open(art_tree *t, const uint8_t *file, size_t len,
     }
     if (len < ART_FILE_HEADER_SIZE)
         BAD("file shorter than its header");
-    if (memcmp(file, ART_FILE_MAGIC, 8) != 0)
+    if (memcmp(file, file_magic, sizeof(file_magic)) != 0)
         BAD("not a blart file (bad magic)");
     hdr->version = load_le32(file + 8);
     hdr->flags = load_le32(file + 12);
@@ -556,8 +559,9 @@ int art_file_open(art_tree *t, const uint8_t *file, size_t len,
 
     /* A walk stack for foreach, stats, validate and copies. */
     size_t cap = (size_t)depth + 1;
-    size_t bound = hdr->count < hdr->max_key_len + 1 ? (size_t)hdr->count
-                                                      : (size_t)hdr->max_key_len + 1;
+    size_t bound = hdr->count < hdr->max_key_len + 1
+                       ? (size_t)hdr->count
+                       : (size_t)hdr->max_key_len + 1;
     if (bound > cap)
         cap = bound;
     t->walk = art__malloc(t, cap * sizeof(art_walk_frame));

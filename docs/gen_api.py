@@ -56,6 +56,7 @@ GROUPS = {
         "range",
         "fuzzy_search",
     ],
+    "Files": ["save", "load"],
     "Introspection": ["stats", "__sizeof__"],
 }
 
@@ -63,7 +64,7 @@ GROUPS = {
 def _signature(name: str, obj: object) -> str:
     text = getattr(obj, "__text_signature__", None)
     if text:
-        text = text.replace("($self, ", "(").replace("($self)", "()").replace("($type, ", "(")
+        text = text.replace("($self, ", "(").replace("($self)", "()").replace("($type, ", "(").replace("($cls, ", "(")
         return f"{name}{text}"
     try:
         return f"{name}{inspect.signature(obj)}"  # type: ignore[arg-type]
@@ -110,6 +111,16 @@ def render() -> str:
         for name in names:
             obj = getattr(cls, name)
             parts += [f"### `{_signature(name, obj)}`", "", _body(obj.__doc__), ""]
+    frozen = blart.FrozenTreeMap
+    parts += [f"## `{frozen.__name__}`", "", _body(frozen.__doc__), ""]
+    parts += [
+        "It has the read-only methods above (`get`, `keys`, `values`, `items`, "
+        "`is_empty`, every ordered query, `stats`) and these attributes:",
+        "",
+    ]
+    for name in ("path", "key_type"):
+        parts += [f"### `{name}`", "", _body(getattr(frozen, name).__doc__), ""]
+    parts += ["## `FormatError`", "", _body(blart.FormatError.__doc__), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

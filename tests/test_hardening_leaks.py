@@ -29,14 +29,16 @@ Three meters are read:
 import copy
 import functools
 import gc
+import os
 import pickle
 import sys
+import tempfile
 import tracemalloc
 
 import pytest
 from blart._blart import _live_allocations
 
-from blart import BytesTreeMap, TreeMap
+from blart import BytesTreeMap, FormatError, FrozenTreeMap, TreeMap
 
 N = 100  # calls per round
 ROUNDS = 3
@@ -936,6 +938,85 @@ def _(e):
         (pickle.dumps, (e.m,)),
     ):
         _with_failure(e.m, 1, MemoryError, fn, *args)
+
+
+# --- files: save, load, FrozenTreeMap ---------------------------------------
+
+# One directory for the whole module: the operations write the same few
+# files over and over.
+_FILES = tempfile.mkdtemp(prefix="blart-leaks-")
+
+
+def _file(e, name):
+    return os.path.join(_FILES, f"{type(e.m).__name__}-{name}.blart")
+
+
+_MADE = set()
+
+
+def _make_files(e):
+    """The files the load and frozen operations read, made once per type."""
+    if e.cls in _MADE:
+        return
+    _MADE.add(e.cls)
+    e.m.save(_file(e, "m"))
+    p = e.small.copy()
+    p[e.new] = [1, 2]
+    p.save(_file(e, "pickled-only"), allow_pickle=True)
+    with open(_file(e, "m"), "rb") as f:
+        data = bytearray(f.read())
+    data[len(data) // 2] ^= 1
+    with open(_file(e, "bad"), "wb") as f:
+        f.write(data)
+
+
+@leak_op("save")
+def _(e):
+    path = _file(e, "small")
+    e.small.save(path)
+    e.empty.save(_file(e, "empty"))
+    # Refused values, and a pickled one: the error paths free everything.
+    c = e.small.copy()
+    c[e.new] = e.value
+    expect(ValueError, c.save, path)
+    c[e.new] = [1, 2**80, "é", b"x", 1.5, None]
+    c.save(_file(e, "pickled"), allow_pickle=True)
+    expect(FileNotFoundError, e.small.save, os.path.join(_FILES, "missing", "x"))
+
+
+@leak_op("load")
+def _(e):
+    _make_files(e)
+    path = _file(e, "m")
+    e.cls.load(path)
+    expect(ValueError, e.cls.load, _file(e, "pickled-only"))
+    e.cls.load(_file(e, "pickled-only"), allow_pickle=True)
+    expect(FormatError, e.cls.load, _file(e, "bad"))
+    expect(ValueError, (BytesTreeMap if e.cls is TreeMap else TreeMap).load, path)
+
+
+@leak_op("frozen")
+def _(e):
+    _make_files(e)
+    f = FrozenTreeMap(_file(e, "m"))
+    f[e.present]
+    f.get(e.absent)
+    e.absent in f
+    list(f.items())
+    list(reversed(f.values()))
+    list(f.prefix_iter(e.k("pre")))
+    list(f.fuzzy_search(e.k("cafe"), 1))
+    list(f.range(e.lo, e.hi))
+    f.longest_prefix(e.k("prefixes!"))
+    list(f.prefixes(e.k("prefixes")))
+    f.floor(e.absent), f.first(), f.last()
+    f == e.d
+    expect(KeyError, f.__getitem__, e.absent)
+    expect(TypeError, f.__getitem__, e.foreign)
+    pickle.loads(pickle.dumps(f))
+    FrozenTreeMap(_file(e, "pickled-only"), allow_pickle=True)[e.new]
+    expect(FormatError, FrozenTreeMap, _file(e, "bad"))
+    expect(ValueError, FrozenTreeMap, _file(e, "pickled-only"))
 
 
 @pytest.mark.parametrize("name", sorted(LEAK_OPS))

@@ -3415,8 +3415,8 @@ static int file_round_trip(art_tree *t, const model_t *m)
         ok &= CHECK(again.len == im.len &&
                     memcmp(again.data, im.data, im.len) == 0);
     free(again.data);
-    if (!CHECK(art_file_open(&ft, im.data, im.len, 1, check_multiple_of_8,
-                             NULL, &h, &why) == ART_OK)) {
+    if (!CHECK(art_file_open(&ft, im.data, im.len, 1, check_multiple_of_8, NULL,
+                             &h, &why) == ART_OK)) {
         if (verbose())
             fprintf(stderr, "    art_file_open: %s\n", why);
         free(im.data);
@@ -3496,8 +3496,8 @@ static void test_file_write_failures(void)
     for (k = 0; k < 4; k++) {
         memset(&im, 0, sizeof(im));
         im.fail_after = k;
-        CHECK(art_file_write_nodes(&t, image_write, identity_encode, &im,
-                                   &h) == ART_ECALLBACK);
+        CHECK(art_file_write_nodes(&t, image_write, identity_encode, &im, &h) ==
+              ART_ECALLBACK);
         free(im.data);
     }
     memset(&im, 0, sizeof(im));
@@ -3563,8 +3563,7 @@ static void test_file_copy_map(void)
     art_tree_init(&cp);
     mp.left = (long)m.n;
     mp.freed = 0;
-    CHECK(art_tree_copy_map(&cp, &ft, bump_value, count_freed, &mp) ==
-          ART_OK);
+    CHECK(art_tree_copy_map(&cp, &ft, bump_value, count_freed, &mp) == ART_OK);
     CHECK(mp.left == 0 && mp.freed == 0 && valid(&cp) && cp.size == m.n);
     for (i = 0; i < m.n; i++)
         CHECK(art_search(&cp, m.a[i].key, m.a[i].len) ==
@@ -3611,8 +3610,8 @@ static void exercise(art_tree *t, const model_t *m)
             (void)art_cursor_skip(&c, c.key_len / 2);
     }
     art_cursor_free(&c);
-    if (m->n && art_fuzzy_init(&f, t, m->a[0].key, m->a[0].len, 2, 1) ==
-                    ART_OK) {
+    if (m->n &&
+        art_fuzzy_init(&f, t, m->a[0].key, m->a[0].len, 2, 1) == ART_OK) {
         for (steps = 0; art_fuzzy_next(&f) > 0 && steps < 100000; steps++)
             ;
         art_fuzzy_free(&f);

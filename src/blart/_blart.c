@@ -329,8 +329,8 @@ static PyObject *key_new(MapObject *m, const uint8_t *p, size_t n)
             memcpy(PyUnicode_DATA(s), p, n);
         return s;
     }
-    PyObject *s = PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n,
-                                       "surrogatepass");
+    PyObject *s =
+        PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "surrogatepass");
     if (s == NULL && m->file && PyErr_ExceptionMatches(PyExc_UnicodeError)) {
         PyErr_Clear();
         PyErr_SetString(m->state->FormatError,
@@ -1307,7 +1307,8 @@ static PyObject *map_setdefault(MapObject *m, PyObject *const *args,
                                 Py_ssize_t nargs, PyObject *kwnames)
 {
     PyObject *key, *dflt = Py_None;
-    if (parse_key_default("setdefault", args, nargs, kwnames, &key, &dflt) < 0 ||
+    if (parse_key_default("setdefault", args, nargs, kwnames, &key, &dflt) <
+            0 ||
         refuse_change(m) < 0)
         return NULL;
     keybuf kb;
@@ -2263,9 +2264,9 @@ static PyObject *map_fail_alloc(MapObject *m, PyObject *arg)
 #define KNOWN_FLAGS   (FLAG_STR_KEYS | FLAG_PICKLED)
 
 /* Value references: the low 3 bits say what the rest is. */
-#define REF_RECORD 0u /* offset of a record in the values section */
-#define REF_INT    1u /* a signed 61-bit int in the upper bits */
-#define REF_CONST  2u /* 0 None, 1 False, 2 True in the upper bits */
+#define REF_RECORD     0u /* offset of a record in the values section */
+#define REF_INT        1u /* a signed 61-bit int in the upper bits */
+#define REF_CONST      2u /* 0 None, 1 False, 2 True in the upper bits */
 #define INLINE_INT_MIN (-((int64_t)1 << 60))
 #define INLINE_INT_MAX (((int64_t)1 << 60) - 1)
 
@@ -2542,9 +2543,9 @@ static int encode_cb(void *value, uint64_t *ref, void *ctx)
         PyObject *mod = persist_module(sc->st);
         if (mod) {
             sc->has_pickle = 1;
-            r = add_bytes_record(sc, REC_PICKLE,
-                                 PyObject_CallMethod(mod, "pickle_value", "O", v),
-                                 ref);
+            r = add_bytes_record(
+                sc, REC_PICKLE,
+                PyObject_CallMethod(mod, "pickle_value", "O", v), ref);
         }
     } else {
         PyErr_Format(PyExc_ValueError,
@@ -2562,8 +2563,7 @@ PyDoc_STRVAR(dump_doc, "_dump($self, file, allow_pickle, /)\n--\n\n"
                        "writing at offset 0\n(used by save(), which makes "
                        "the write atomic).");
 
-static PyObject *map_dump(MapObject *m, PyObject *const *args,
-                          Py_ssize_t nargs)
+static PyObject *map_dump(MapObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "_dump expected 2 arguments");
@@ -2680,10 +2680,15 @@ static void frozen_free(struct frozen_file *f)
     if (f->view.obj)
         PyBuffer_Release(&f->view);
     if (f->mmap) {
+        /* Unmaps now rather than when the GC gets to the object; may run
+           with an exception set (error paths), which must survive. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
         PyObject *r = PyObject_CallMethod(f->mmap, "close", NULL);
         if (r == NULL)
             PyErr_Clear();
         Py_XDECREF(r);
+        PyErr_Restore(type, value, tb);
     }
     Py_XDECREF(f->mmap);
     Py_XDECREF(f->path);
@@ -2879,9 +2884,8 @@ static PyObject *map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
     MapObject *m = NULL;
     art_tree_init(&local);
     if (bytes_keys != want_bytes) {
-        PyErr_Format(PyExc_ValueError,
-                     "%R holds %s keys: open it with %s.load", f->path,
-                     bytes_keys ? "bytes" : "str",
+        PyErr_Format(PyExc_ValueError, "%R holds %s keys: open it with %s.load",
+                     f->path, bytes_keys ? "bytes" : "str",
                      bytes_keys ? "BytesTreeMap" : "TreeMap");
         goto done;
     }
@@ -2933,8 +2937,8 @@ static PyObject *frozen_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     m->file = f;
     /* The check read every page; let them go from this process until a
        query needs them (they stay in the page cache, shared). */
-    PyObject *r = PyObject_CallMethod(st->persist, "release_pages", "O",
-                                      f->mmap);
+    PyObject *r =
+        PyObject_CallMethod(st->persist, "release_pages", "O", f->mmap);
     if (r == NULL) {
         Py_DECREF(m);
         return NULL;
@@ -2982,8 +2986,8 @@ static PyObject *frozen_get_path(MapObject *m, void *closure)
 static PyObject *frozen_get_key_type(MapObject *m, void *closure)
 {
     (void)closure;
-    PyObject *t = m->bytes_keys ? (PyObject *)&PyBytes_Type
-                                : (PyObject *)&PyUnicode_Type;
+    PyObject *t =
+        m->bytes_keys ? (PyObject *)&PyBytes_Type : (PyObject *)&PyUnicode_Type;
     Py_INCREF(t);
     return t;
 }
@@ -3254,7 +3258,7 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **out,
 #else
     (void)instantiable;
 #endif
-return add_ref(module, short_name(*out), (PyObject *)*out);
+    return add_ref(module, short_name(*out), (PyObject *)*out);
 }
 
 static int blart_exec(PyObject *module)

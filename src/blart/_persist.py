@@ -15,7 +15,7 @@ import pickle
 import tempfile
 from typing import Any
 
-from ._blart import FormatError
+from . import FormatError
 
 # The process's umask, read once: new files get the mode open() would give.
 _UMASK = os.umask(0)

@@ -271,6 +271,14 @@ def load_index(path: str) -> Index:
     return Index(tree, lines_read)
 
 
+def _index_error(path: str, exc: Exception) -> CliError:
+    """The error of a damaged index file, naming the file once."""
+    message = str(exc)
+    if path not in message and os.path.abspath(path) not in message:
+        message = f"{path}: {message}"
+    return CliError(message)
+
+
 def open_saved_index(path: str) -> FrozenTreeMap[int]:
     """Opens an index file written by the ``index`` command (or by ``TreeMap.save``)."""
     try:
@@ -279,7 +287,7 @@ def open_saved_index(path: str) -> FrozenTreeMap[int]:
         reason = exc.strerror or str(exc)
         raise CliError(f"cannot open index {path!r}: {reason}") from None
     except ValueError as exc:  # blart.FormatError, and anything else that is not a map file
-        raise CliError(f"{path}: not a valid blart index ({exc})") from None
+        raise _index_error(path, exc) from None
     if tree.key_type is not str:
         raise CliError(f"{path}: the index has bytes keys; it must hold lines of text")
     return tree
@@ -378,7 +386,7 @@ def _run(args: argparse.Namespace) -> bool:
     try:
         lines, found = run_query(args, tree)
     except FormatError as exc:  # damage that the open does not check (see docs/format.md)
-        raise CliError(f"{args.index}: damaged index ({exc})") from None
+        raise _index_error(args.index, exc) from None
     if args.stats:
         _stat(f"query: {time.perf_counter() - started:.6f} s ({len(lines)} results)")
     _write_lines(lines)

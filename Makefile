@@ -106,10 +106,14 @@ coverage: $(VENV)/.dev
 	  --fail-under-branch 90 build/cov
 
 # --- fuzzing ---------------------------------------------------------------
-# libFuzzer (clang, from Debian's packages) on core/fuzz/fuzz_art.c: replays
-# every saved regression input first, then fuzzes for FUZZ_SECONDS from the
-# seed corpus in core/fuzz/corpus.  New corpus entries and crash inputs go
-# to build/fuzz, never into the repository.
+# libFuzzer (clang, from Debian's packages) on two harnesses, each replaying
+# its saved regression inputs first, then fuzzing for FUZZ_SECONDS from its
+# seed corpus:
+#   fuzz_art  (core/fuzz/fuzz_art.c): operations on trees against a model;
+#   fuzz_file (core/fuzz/fuzz_file.c): the file reader on mutated files,
+#             checksum bypassed, seeded with files saved by blart.
+# New corpus entries and crash inputs go to build/fuzz, never into the
+# repository.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_DIR := build/fuzz
@@ -117,18 +121,24 @@ FUZZ_FLAGS := $(CSTD) $(CWARN) -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_OPTS := -max_len=4096 -print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/
 FUZZ_REGRESSIONS := $(wildcard core/fuzz/regressions/*)
+FUZZ_FILE_REGRESSIONS := $(wildcard core/fuzz/file_regressions/*)
 
-$(FUZZ_DIR)/fuzz_art: $(CORE_SRC) $(CORE_HDR) core/fuzz/fuzz_art.c
+$(FUZZ_DIR)/.clang:
 	@mkdir -p $(FUZZ_DIR)
 	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return (int)(d && n) & 0; }' \
 	  | $(FUZZ_CC) -x c -fsanitize=fuzzer -o $(FUZZ_DIR)/probe - 2>/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq clang libclang-rt-dev >/dev/null)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Icore $(CORE_SRC) core/fuzz/fuzz_art.c -o $@
+	touch $@
 
-fuzz: $(FUZZ_DIR)/fuzz_art
-	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+$(FUZZ_DIR)/fuzz_%: $(CORE_SRC) $(CORE_HDR) core/fuzz/fuzz_%.c $(FUZZ_DIR)/.clang
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icore $(CORE_SRC) core/fuzz/fuzz_$*.c -o $@
+
+fuzz: $(FUZZ_DIR)/fuzz_art $(FUZZ_DIR)/fuzz_file
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/file_corpus $(FUZZ_DIR)/artifacts
 	$(if $(FUZZ_REGRESSIONS),$(FUZZ_DIR)/fuzz_art $(FUZZ_OPTS) $(FUZZ_REGRESSIONS))
 	$(FUZZ_DIR)/fuzz_art $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_DIR)/corpus core/fuzz/corpus
+	$(if $(FUZZ_FILE_REGRESSIONS),$(FUZZ_DIR)/fuzz_file $(FUZZ_OPTS) $(FUZZ_FILE_REGRESSIONS))
+	$(FUZZ_DIR)/fuzz_file $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $(FUZZ_DIR)/file_corpus core/fuzz/file_corpus
 
 # --- sanitizers ----------------------------------------------------------------
 # The extension built with ASan and UBSan (any UBSan report aborts the run)

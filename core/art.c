@@ -813,8 +813,12 @@ static inline size_t common_len(const uint8_t *a, size_t na, const uint8_t *b,
     return i;
 }
 
+/* An empty key may be given as NULL; offsets from NULL are undefined. */
+#define NONNULL_KEY(key) ((key) ? (key) : (const uint8_t *)"")
+
 void **art_search_slot(const art_tree *t, const uint8_t *key, size_t len)
 {
+    key = NONNULL_KEY(key);
     uintptr_t p = t->root;
     size_t d = 0;
     while (p) {
@@ -850,6 +854,7 @@ void *art_search(const art_tree *t, const uint8_t *key, size_t len)
 static void *prefix_walk(const art_tree *t, const uint8_t *key, size_t len,
                          size_t min_len, int longest, size_t *found_len)
 {
+    key = NONNULL_KEY(key);
     void *best = NULL;
     uintptr_t p = t->root;
     size_t d = 0;
@@ -916,6 +921,7 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
         *old = NULL;
     if (value == NULL || len > ART_MAX_KEY_LEN || t->base != 0)
         return ART_EINVAL;
+    key = NONNULL_KEY(key);
     uintptr_t *ref = &t->root;
     size_t d = 0;
     while (1) {
@@ -1104,6 +1110,7 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
     uint8_t byte = 0; /* child byte of *ref within *parent_ref */
     if (t->base != 0)
         return ART_EINVAL; /* a tree opened from a file is read-only */
+    key = NONNULL_KEY(key);
     if (old)
         *old = NULL;
     while (*ref) {
@@ -1657,6 +1664,7 @@ int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
 {
     int forward = mode == ART_SEEK_GE || mode == ART_SEEK_GT;
     int strict = mode == ART_SEEK_GT || mode == ART_SEEK_LT;
+    key = NONNULL_KEY(key);
     uintptr_t p = c->tree->root;
     size_t d = 0;
     cursor_reset(c);

@@ -11,8 +11,10 @@ virtual environment (bench/.venv-bench; blart-py under
 bench/.venv-peers-blartpy because it also imports as `blart`).  The
 environments are created and filled on first use, and this project's blart
 is (re)installed there from a snapshot of the repository whenever its
-sources changed.  Prints a table of ratios to dict, the targets that hold
-or miss, writes bench/results/<date>.json and a PNG chart beside it.
+sources changed.  Prints a table of ratios to dict, the persistence rows
+(TreeMap.save/load and FrozenTreeMap against pickle, and the memory of a
+second process sharing a saved file), the targets that hold or miss, and
+writes bench/results/<date>.json and a PNG chart beside it.
 See bench/README.md.
 """
 
@@ -25,6 +27,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -363,6 +366,274 @@ def ops_for(workload, impl, args):
 
 
 # ---------------------------------------------------------------------------
+# Persistence: TreeMap.save / TreeMap.load / FrozenTreeMap (blart only)
+# ---------------------------------------------------------------------------
+
+
+def worker_base(kpath, qpath, mode, args):
+    return [
+        vpy(VENV),
+        os.path.join(HERE, "worker.py"),
+        "--impl",
+        "blart",
+        "--keys",
+        kpath,
+        "--queries",
+        qpath,
+        "--mode",
+        mode,
+    ] + (["--wall"] if args.wall else [])
+
+
+def last_json(text):
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def measure_shared_memory(kpath, qpath, path, n, args):
+    """Process A opens the file as a FrozenTreeMap, looks up random keys and
+    stays (holding the mapping); process B then does the same with other
+    random keys and reports its own growth; a third process TreeMap.load()s
+    the file instead (a private copy), for reference."""
+    base = worker_base(kpath, qpath, "touch", args) + [
+        "--file",
+        path,
+        "--lookups",
+        str(min(n, args.persist_lookups)),
+    ]
+    out = {}
+    a = subprocess.Popen(
+        base + ["--seed", "1", "--hold"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = a.stdout.readline()
+        if not line:
+            return {"error": "first process exited %s" % a.wait()}
+        out["first"] = json.loads(line)
+        r = subprocess.run(
+            base + ["--seed", "2"], stdout=subprocess.PIPE, text=True, timeout=args.timeout
+        )
+        if r.returncode != 0:
+            return {"error": "second process exited %d" % r.returncode}
+        out["second"] = last_json(r.stdout)
+    finally:
+        a.stdin.close()
+        a.wait(timeout=args.timeout)
+    r = subprocess.run(
+        base + ["--seed", "2", "--how", "load"],
+        stdout=subprocess.PIPE,
+        text=True,
+        timeout=args.timeout,
+    )
+    if r.returncode == 0:
+        out["loaded"] = last_json(r.stdout)
+    return out
+
+
+def measure_persist(kpath, qpath, n, args):
+    build = os.path.join(HERE, ".build")
+    os.makedirs(build, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="persist-", dir=build)
+    try:
+        cmd = worker_base(kpath, qpath, "persist", args) + [
+            "--dir",
+            work,
+            "--max-reps",
+            str(args.max_reps),
+        ]
+        t0 = time.time()
+        try:
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": "timeout %ds" % args.timeout}
+        if r.returncode != 0:
+            log("    persist: failed (exit %d)" % r.returncode)
+            return {"error": "exit %d" % r.returncode}
+        res = last_json(r.stdout)
+        out = res["persist"]
+        out["version"] = res.get("version")
+        out["wall_s"] = time.time() - t0
+        if not args.no_memory:
+            try:
+                out["shared_memory"] = measure_shared_memory(kpath, qpath, out["path"], n, args)
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                out["shared_memory"] = {"error": repr(exc)}
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def persist_plan(steps):
+    """The largest size planned of each workload: (workload, n, keys, queries)."""
+    best = {}
+    for w, n, kpath, qpath, _ in steps:
+        if w not in best or n > best[w][1]:
+            best[w] = (w, n, kpath, qpath)
+    return list(best.values())
+
+
+def shared_fracs(p, who="second"):
+    """Growth of a shared-memory process as fractions of the file size."""
+    sm = p.get("shared_memory", {}).get(who)
+    if not sm:
+        return None
+    size = sm["file_bytes"]
+    g = sm["growth"]
+    return {
+        "rss": g["Rss"] / size,
+        "private": g["Private"] / size,
+        "pss": g["Pss"] / size,
+        "mapping_rss": sm["mapping"].get("Rss", 0) / size,
+        "mapping_private": private_of(sm["mapping"]) / size,
+    }
+
+
+def private_of(sm):
+    return sm.get("Private_Clean", 0) + sm.get("Private_Dirty", 0)
+
+
+def persist_table(entries):
+    rows = [e for e in entries if e.get("persist") and "times" in e["persist"]]
+    if not rows:
+        errs = [
+            "%s n=%d: %s" % (e["workload"], e["n"], e["persist"]["error"])
+            for e in entries
+            if e.get("persist", {}).get("error")
+        ]
+        return "\n".join(["", "persistence: " + "; ".join(errs)]) if errs else ""
+    mb = 2.0**20
+    lines = [
+        "",
+        "persistence: m.save(path) / TreeMap.load(path) / FrozenTreeMap(path) against pickle",
+        "(protocol 5) of the same TreeMap and of dict(m); values are distinct ints; seconds (CPU",
+        "time unless --wall) are the best of the interleaved repetitions",
+        "%-14s %8s %8s %8s  %7s %7s %7s  %8s %8s %8s %8s %7s %7s"
+        % (
+            "",
+            "save s",
+            "pkl(TM)",
+            "pkl(d)",
+            "file MB",
+            "pkl MB",
+            "pkl(d)",
+            "load s",
+            "unpk(TM)",
+            "unpk(d)",
+            "open ms",
+            "xTM",
+            "xdict",
+        ),
+    ]
+    for e in rows:
+        p = e["persist"]
+        t, z, r = p["times"], p["sizes"], p["ratios"]
+        lines.append(
+            "%-14s %8.3f %8.3f %8.3f  %7.1f %7.1f %7.1f  %8.3f %8.3f %8.3f %8.2f %7s %7s"
+            % (
+                "%s %dk" % (e["workload"], e["n"] // 1000),
+                t["save"]["s"],
+                t["pickle_tree"]["s"],
+                t["pickle_dict"]["s"],
+                z["file"] / mb,
+                z["pickle_tree"] / mb,
+                z["pickle_dict"] / mb,
+                t["load"]["s"],
+                t["unpickle_tree"]["s"],
+                t["unpickle_dict"]["s"],
+                t["open"]["s"] * 1e3,
+                fmt(r["load_vs_unpickle_tree"]),
+                fmt(r["load_vs_unpickle_dict"]),
+            )
+        )
+    lines.append(
+        "  (xTM, xdict: unpickling time / TreeMap.load time; wall-clock seconds are in the JSON)"
+    )
+    lines.append(
+        "queries, time / the same query on the TreeMap built by inserts (lower is better):"
+    )
+    lines.append(
+        "%-14s %8s %8s %8s %8s %8s   %8s %8s %8s"
+        % ("", "F hit", "F 1st", "F items", "F prefix", "F fuzzy2", "L hit", "L items", "L prefix")
+    )
+    for e in rows:
+        r = e["persist"]["ratios"]
+        lines.append(
+            "%-14s %8s %8s %8s %8s %8s   %8s %8s %8s"
+            % (
+                "%s %dk" % (e["workload"], e["n"] // 1000),
+                fmt(r.get("hit_frozen_vs_tree")),
+                fmt(r.get("hit_frozen_first_vs_tree")),
+                fmt(r.get("items_frozen_vs_tree")),
+                fmt(r.get("prefix_frozen_vs_tree")),
+                fmt(r.get("fuzzy2_frozen_vs_tree")),
+                fmt(r.get("hit_loaded_vs_tree")),
+                fmt(r.get("items_loaded_vs_tree")),
+                fmt(r.get("prefix_loaded_vs_tree")),
+            )
+        )
+    lines.append(
+        "  (F = FrozenTreeMap, 1st = its first pass over every key after the open; L = TreeMap.load)"
+    )
+    mem_rows = [e for e in rows if shared_fracs(e["persist"])]
+    if mem_rows:
+        lines.append(
+            "memory of a second process B that opens the same file as a FrozenTreeMap and looks up"
+        )
+        lines.append(
+            "random keys while process A (which did the same) holds it; growth from before the open"
+        )
+        lines.append(
+            "to after the lookups (/proc/self/smaps_rollup), as a fraction of the file size:"
+        )
+        lines.append(
+            "%-14s %8s %9s %8s %8s %8s   %8s %9s   %9s"
+            % ("", "file MB", "lookups", "B rss", "B priv", "B pss", "A rss", "A priv", "load priv")
+        )
+        for e in mem_rows:
+            p = e["persist"]
+            b, a = shared_fracs(p), shared_fracs(p, "first")
+            ld = p["shared_memory"].get("loaded")
+            lp = ld["growth"]["Private"] / ld["file_bytes"] if ld else None
+            lines.append(
+                "%-14s %8.1f %9d %8.3f %8.3f %8.3f   %8.3f %9.3f   %9s"
+                % (
+                    "%s %dk" % (e["workload"], e["n"] // 1000),
+                    p["sizes"]["file"] / mb,
+                    p["shared_memory"]["second"]["lookups"],
+                    b["rss"],
+                    b["private"],
+                    b["pss"],
+                    a["rss"] if a else float("nan"),
+                    a["private"] if a else float("nan"),
+                    fmt(lp, 3),
+                )
+            )
+        lines.append(
+            "  (priv = Private_Clean + Private_Dirty; A's pages are private until B maps them;"
+        )
+        lines.append(
+            "   load priv = a process that TreeMap.load()s the file instead: its own copy)"
+        )
+        warm = [
+            e["persist"]["shared_memory"]["second"].get("warm_up_growth", {}).get("Rss")
+            for e in mem_rows
+        ]
+        warm = [w for w in warm if w is not None]
+        if warm:
+            lines.append(
+                "  (each process first opened a one-key file: the first open's imports cost "
+                "%.2f MB of RSS once per process, left out above)" % (max(warm) / mb)
+            )
+    bad = [
+        "%s: %s" % (e["workload"], ", ".join(k for k, v in e["persist"]["checks"].items() if not v))
+        for e in rows
+        if not all(e["persist"]["checks"].values())
+    ]
+    if bad:
+        lines.append("  RESULT CHECKS FAILED: " + "; ".join(bad))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
 # Ratios, targets, table
 # ---------------------------------------------------------------------------
 
@@ -423,6 +694,8 @@ def check_targets(entries):
     def add(name, value, ok, detail=""):
         out.append({"target": name, "value": value, "ok": ok, "detail": detail})
 
+    persisted = [e for e in entries if e.get("persist") and "ratios" in e["persist"]]
+    entries = [e for e in entries if e["impls"]]  # --persist-only runs no map worker
     u = find_entry(entries, "urls", 1000000) or find_entry(entries, "urls")
     if u:
         r = u["ratios"].get("blart", {})
@@ -466,6 +739,25 @@ def check_targets(entries):
             add("words fuzzy d=%d median < %g ms" % (d, lim), v, v is not None and v < lim)
             s = w["ratios"].get("blart", {}).get("fuzzy%d_speedup_vs_rapidfuzz" % d)
             add("words fuzzy d=%d > 20x faster than rapidfuzz" % d, s, s is not None and s > 20)
+    p = find_entry(persisted, "urls", 1000000) or find_entry(persisted, "urls")
+    if p:
+        where = "urls n=%d" % p["n"]
+        v = p["persist"]["ratios"]["load_vs_unpickle_tree"]
+        add(
+            "%s TreeMap.load >= 5x faster than unpickling it" % where,
+            v,
+            v >= 5,
+            "load %.3f s, pickle.load %.3f s"
+            % (p["persist"]["times"]["load"]["s"], p["persist"]["times"]["unpickle_tree"]["s"]),
+        )
+        f = shared_fracs(p["persist"])
+        if f:
+            add(
+                "%s 2nd FrozenTreeMap process: private memory <= 0.1x file" % where,
+                f["private"],
+                f["private"] <= 0.1,
+                "rss %.3f, pss %.3f of the file" % (f["rss"], f["pss"]),
+            )
     return out
 
 
@@ -523,6 +815,8 @@ def table(entries):
     lines = []
     cols = OPS + ["memory"]
     for e in entries:
+        if not e["impls"]:
+            continue
         lines.append("")
         lines.append(
             "%s  n=%d  (mean key %.1f chars; prefix queries ~%.0f results)"
@@ -683,6 +977,22 @@ def main():
     )
     ap.add_argument("--no-chart", action="store_true")
     ap.add_argument(
+        "--no-persist",
+        action="store_true",
+        help="skip the persistence rows (save/load/FrozenTreeMap against pickle)",
+    )
+    ap.add_argument(
+        "--persist-only",
+        action="store_true",
+        help="run only the persistence rows (at the largest size of each workload)",
+    )
+    ap.add_argument(
+        "--persist-lookups",
+        type=int,
+        default=100000,
+        help="random lookups of each process of the shared-memory measurement (default 100000)",
+    )
+    ap.add_argument(
         "--install-words",
         action="store_true",
         help="apt-get install wamerican-huge if no word list (root); also BLART_BENCH_INSTALL_WORDS=1",
@@ -729,28 +1039,41 @@ def main():
         kpath, qpath, real_n = workloads.prepare(CACHE, w, n)
         for impl in impls_for(w, real_n, args, available):
             steps.append((w, real_n, kpath, qpath, impl))
+    persists = [] if args.no_persist else persist_plan(steps)
+    if args.persist_only:
+        steps = []
     log(
-        "plan: %d workload/size pairs, %d timing and %d memory worker runs"
-        % (len(todo), len(steps) * args.rounds, 0 if args.no_memory else len(steps))
+        "plan: %d workload/size pairs, %d timing and %d memory worker runs, %d persistence runs"
+        % (
+            len(todo),
+            len(steps) * args.rounds,
+            0 if args.no_memory else len(steps),
+            len(persists),
+        )
     )
     by_key = {}
-    total = len(steps) * args.rounds
+
+    def entry(w, n, qpath):
+        cur = by_key.get((w, n))
+        if cur is None:
+            with open(qpath, encoding="utf-8") as f:
+                q = json.load(f)
+            cur = by_key[(w, n)] = {
+                "workload": w,
+                "n": n,
+                "source": q["source"],
+                "mean_key_len": q["mean_key_len"],
+                "prefix_mean_results": q["prefix_mean_results"],
+                "impls": {},
+            }
+            entries.append(cur)
+        return cur
+
+    total = len(steps) * args.rounds + len(persists)
     done = 0
     for rnd in range(args.rounds):
         for w, n, kpath, qpath, impl in steps:
-            cur = by_key.get((w, n))
-            if cur is None:
-                with open(qpath, encoding="utf-8") as f:
-                    q = json.load(f)
-                cur = by_key[(w, n)] = {
-                    "workload": w,
-                    "n": n,
-                    "source": q["source"],
-                    "mean_key_len": q["mean_key_len"],
-                    "prefix_mean_results": q["prefix_mean_results"],
-                    "impls": {},
-                }
-                entries.append(cur)
+            cur = entry(w, n, qpath)
             done += 1
             log(
                 "[%d/%d %3.0fs] %s n=%d: %s%s"
@@ -772,6 +1095,12 @@ def main():
             v = slot["time"].get("version")
             if v:
                 versions[impl] = v
+    for w, n, kpath, qpath in persists:
+        done += 1
+        log("[%d/%d %3.0fs] %s n=%d: persistence" % (done, total, time.time() - t_start, w, n))
+        p = entry(w, n, qpath)["persist"] = measure_persist(kpath, qpath, n, args)
+        if p.get("version"):
+            versions.setdefault("blart", p["version"])
     for e in entries:
         e["ratios"] = compute_ratios(e)
     targets = check_targets(entries)
@@ -793,14 +1122,16 @@ def main():
             digest,
         )
     )
-    print(
-        "Ratios are time (or memory) / dict's in the same run; lower is better. prefix and range are"
-    )
-    print(
-        "divided by a bisect-sliced sorted list of items; vsSorted = sorted(d.items()) time / items time."
-    )
-    print(table(entries))
-    print(scaling_table(entries))
+    if any(e["impls"] for e in entries):
+        print(
+            "Ratios are time (or memory) / dict's in the same run; lower is better. prefix and range are"
+        )
+        print(
+            "divided by a bisect-sliced sorted list of items; vsSorted = sorted(d.items()) time / items time."
+        )
+        print(table(entries))
+        print(scaling_table(entries))
+    print(persist_table(entries))
     print("")
     print("targets:")
     for t in targets:
@@ -812,7 +1143,11 @@ def main():
 
     os.makedirs(RESULTS, exist_ok=True)
     out = args.out or os.path.join(
-        RESULTS, datetime.date.today().isoformat() + ("-quick" if args.quick else "") + ".json"
+        RESULTS,
+        datetime.date.today().isoformat()
+        + ("-persist" if args.persist_only else "")
+        + ("-quick" if args.quick else "")
+        + ".json",
     )
     with open(out, "w") as f:
         json.dump(

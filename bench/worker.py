@@ -691,12 +691,307 @@ def run_memory(impl, keys_path):
     return out
 
 
+# ---------------------------------------------------------------------------
+# Persistence (blart only): TreeMap.save / TreeMap.load / FrozenTreeMap
+# against pickle, and the memory of processes sharing one saved file
+# ---------------------------------------------------------------------------
+
+
+def smaps_rollup():
+    """/proc/self/smaps_rollup as {field: bytes} (Rss, Pss, Private_Clean...)."""
+    out = {}
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1]) * 1024
+    return out
+
+
+def smaps_of(path):
+    """The fields of /proc/self/smaps summed over the mappings of `path`."""
+    real = os.path.realpath(path)
+    out, mine = {}, False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if not parts:
+                continue
+            if not parts[0].endswith(":"):  # a mapping's header line
+                mine = len(parts) >= 6 and " ".join(parts[5:]) == real
+                if mine:
+                    out["mappings"] = out.get("mappings", 0) + 1
+            elif mine and len(parts) == 3 and parts[2] == "kB":
+                key = parts[0].rstrip(":")
+                out[key] = out.get(key, 0) + int(parts[1]) * 1024
+    return out
+
+
+def private(sm):
+    return sm.get("Private_Clean", 0) + sm.get("Private_Dirty", 0)
+
+
+class Clocks:
+    """The worker's clock (CPU time unless --wall) and the wall clock of
+    the same stretch, with the cyclic GC off as in Timer.run."""
+
+    def __init__(self):
+        self.samples = {}
+
+    def time(self, name, fn):
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        w0, t0 = time.perf_counter(), CLOCK()
+        r = fn()
+        t1, w1 = CLOCK(), time.perf_counter()
+        gc.enable()
+        self.samples.setdefault(name, []).append((t1 - t0, w1 - w0))
+        return r
+
+    def best(self, name):
+        s = self.samples[name]
+        return {
+            "s": min(c for c, _ in s),
+            "wall_s": min(w for _, w in s),
+            "median_s": statistics.median(c for c, _ in s),
+            "reps": len(s),
+            "seconds": [c for c, _ in s],
+        }
+
+
+def run_persist(keys_path, queries_path, work_dir, max_reps, seed):
+    """Times m.save(path) against pickle.dump(m) and pickle.dump(dict(m)),
+    TreeMap.load against pickle.load of both, FrozenTreeMap(path), and
+    queries on the FrozenTreeMap and on the loaded map against the map
+    built by inserts.  Every repetition runs the operations compared one
+    after the other (interleaved), so a slow stretch of a busy machine hits
+    all of them; the best of the repetitions is kept.  Values are distinct
+    ints (the key's position in the workload), stored natively in the
+    file.  Leaves the saved file in work_dir for the memory processes."""
+    import pickle
+
+    import blart
+
+    keys = workloads.load_keys(keys_path)
+    with open(queries_path, encoding="utf-8") as f:
+        q = json.load(f)
+    n = len(keys)
+    rng = random.Random(seed)
+    hit = keys[:]
+    rng.shuffle(hit)
+    m = blart.TreeMap()
+    for i, k in enumerate(keys):
+        m[k] = i
+    d = dict(m)  # key order, as a user converting the map would have it
+    os.makedirs(work_dir, exist_ok=True)
+    path = os.path.join(work_dir, "map.blart")
+    tree_pkl = os.path.join(work_dir, "treemap.pickle")
+    dict_pkl = os.path.join(work_dir, "dict.pickle")
+    c = Clocks()
+    gc.collect()
+    gc.freeze()
+
+    def dump(obj, p):
+        with open(p, "wb") as f:
+            pickle.dump(obj, f, protocol=5)
+
+    def unpickle(p):
+        with open(p, "rb") as f:
+            return pickle.load(f)
+
+    for _ in range(max_reps):
+        c.time("save", lambda: m.save(path))
+        c.time("pickle_tree", lambda: dump(m, tree_pkl))
+        c.time("pickle_dict", lambda: dump(d, dict_pkl))
+    sizes = {
+        "file": os.path.getsize(path),
+        "pickle_tree": os.path.getsize(tree_pkl),
+        "pickle_dict": os.path.getsize(dict_pkl),
+    }
+    log(
+        "    persist save %.3f s, pickle(TreeMap) %.3f s, pickle(dict) %.3f s; file %.1f MB, "
+        "pickles %.1f / %.1f MB"
+        % (
+            c.best("save")["s"],
+            c.best("pickle_tree")["s"],
+            c.best("pickle_dict")["s"],
+            sizes["file"] / 2**20,
+            sizes["pickle_tree"] / 2**20,
+            sizes["pickle_dict"] / 2**20,
+        )
+    )
+
+    checks = {}
+    for r in range(max_reps):
+        loaded = c.time("load", lambda: blart.TreeMap.load(path))
+        if r == 0:
+            checks["load_equal"] = loaded == m
+        del loaded
+        t = c.time("unpickle_tree", lambda: unpickle(tree_pkl))
+        if r == 0:
+            checks["unpickle_tree_equal"] = t == m
+        del t
+        t = c.time("unpickle_dict", lambda: unpickle(dict_pkl))
+        if r == 0:
+            checks["unpickle_dict_equal"] = t == d
+        del t
+        fz = c.time("open", lambda: blart.FrozenTreeMap(path))
+        del fz
+    log(
+        "    persist load %.3f s, unpickle(TreeMap) %.3f s, unpickle(dict) %.3f s, open %.4f s"
+        % (
+            c.best("load")["s"],
+            c.best("unpickle_tree")["s"],
+            c.best("unpickle_dict")["s"],
+            c.best("open")["s"],
+        )
+    )
+
+    # Queries: the map built by inserts (as in the other columns), the
+    # loaded one (its nodes allocated in key order) and the FrozenTreeMap.
+    loaded = blart.TreeMap.load(path)
+    fz = blart.FrozenTreeMap(path)
+    sample = hit[:1000]
+    checks["frozen_len"] = len(fz) == n
+    checks["frozen_values"] = all(fz[k] == m[k] for k in sample)
+    checks["frozen_first_last"] = fz.first() == m.first() and fz.last() == m.last()
+    pkl = pickle.dumps(fz)
+    checks["frozen_pickle_roundtrip"] = len(pickle.loads(pkl)) == n
+    maps = {"tree": m, "loaded": loaded, "frozen": fz}
+    prefixes = q["prefixes"]
+    fuzzy = q.get("fuzzy") or []
+    if prefixes:
+        want = [[k for k, _ in m.prefix_iter(p)] for p in prefixes[:20]]
+        checks["frozen_prefix"] = want == [[k for k, _ in fz.prefix_iter(p)] for p in prefixes[:20]]
+    if fuzzy:
+        want = [list(m.fuzzy_search(x, 2)) for x in fuzzy[:20]]
+        checks["frozen_fuzzy"] = want == [list(fz.fuzzy_search(x, 2)) for x in fuzzy[:20]]
+    for r in range(max_reps):
+        # A FrozenTreeMap just opened has no page mapped: its first pass
+        # takes the page faults (from the page cache) that a fresh process
+        # pays once.
+        first = blart.FrozenTreeMap(path)
+        c.time("hit_frozen_first", lambda first=first: loop_get(first, hit))
+        del first
+        for name, mm in maps.items():
+            c.time("hit_" + name, lambda mm=mm: loop_get(mm, hit))
+        for name, mm in maps.items():
+            c.time("items_" + name, lambda mm=mm: loop_pairs(mm.items()))
+        if prefixes:
+            for name, mm in maps.items():
+                c.time("prefix_" + name, lambda mm=mm: [list(mm.prefix_iter(p)) for p in prefixes])
+        if fuzzy:
+            for name, mm in maps.items():
+                c.time("fuzzy2_" + name, lambda mm=mm: [list(mm.fuzzy_search(x, 2)) for x in fuzzy])
+    counts = {"hit": n, "items": n, "prefix": len(prefixes), "fuzzy2": len(fuzzy)}
+    times = {name: c.best(name) for name in c.samples}
+    for name, t in times.items():
+        op = name.split("_")[0]
+        if counts.get(op):
+            t["ns_per_op"] = t["s"] / counts[op] * 1e9
+    ratios = {
+        "save_vs_pickle_tree": times["pickle_tree"]["s"] / times["save"]["s"],
+        "save_vs_pickle_dict": times["pickle_dict"]["s"] / times["save"]["s"],
+        "load_vs_unpickle_tree": times["unpickle_tree"]["s"] / times["load"]["s"],
+        "load_vs_unpickle_dict": times["unpickle_dict"]["s"] / times["load"]["s"],
+        "open_vs_unpickle_tree": times["unpickle_tree"]["s"] / times["open"]["s"],
+        "file_vs_pickle_tree": sizes["file"] / sizes["pickle_tree"],
+        "file_vs_pickle_dict": sizes["file"] / sizes["pickle_dict"],
+    }
+    for op in ("hit", "items", "prefix", "fuzzy2"):
+        base = times.get(op + "_tree")
+        if base:
+            for name in ("frozen", "loaded"):
+                ratios["%s_%s_vs_tree" % (op, name)] = times[op + "_" + name]["s"] / base["s"]
+    ratios["hit_frozen_first_vs_tree"] = times["hit_frozen_first"]["s"] / times["hit_tree"]["s"]
+    for k, v in sorted(ratios.items()):
+        log("    persist %-28s %.3f" % (k, v))
+    bad = [k for k, v in checks.items() if not v]
+    if bad:
+        log("    persist: CHECK FAILED: %s" % ", ".join(bad))
+    return {
+        "n": n,
+        "path": path,
+        "sizes": sizes,
+        "frozen_pickle_bytes": len(pkl),
+        "times": times,
+        "ratios": ratios,
+        "checks": checks,
+        "stats": m.stats(),
+    }
+
+
+def run_touch(keys_path, path, how, lookups, seed, hold, warm=True):
+    """One process of the shared-memory measurement: opens the saved file
+    (how = "frozen": FrozenTreeMap; "load": TreeMap.load, a private copy),
+    looks up `lookups` random keys, and reports the growth of its memory
+    (/proc/self/smaps_rollup) from before the open to after the lookups,
+    and the lines of /proc/self/smaps of the file's mapping.  With hold, it
+    then waits until its standard input closes, keeping the file mapped,
+    so that a second process can be measured beside it.  With warm, a
+    one-key file is opened the same way first, so that the growth measured
+    is that of this file, not of the first open's imports."""
+    import blart
+
+    keys = workloads.load_keys(keys_path)  # kept alive: no freed heap to reuse
+    rng = random.Random(seed)
+    sample = rng.sample(keys, min(lookups, len(keys)))
+    # The first open in a process imports the modules that map files (a
+    # fixed cost, about 1 MB, whatever the file): pay it on a small file
+    # first, and report it apart.
+    gc.collect()
+    warm0 = smaps_rollup()
+    if warm:
+        tiny = os.path.join(os.path.dirname(os.path.abspath(path)), "warm-%d.blart" % os.getpid())
+        blart.TreeMap({"warm": 1}).save(tiny)
+        w = blart.FrozenTreeMap(tiny) if how == "frozen" else blart.TreeMap.load(tiny)
+        w["warm"]
+        del w
+        os.unlink(tiny)
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    before = smaps_rollup()
+    t0 = time.perf_counter()
+    m = blart.FrozenTreeMap(path) if how == "frozen" else blart.TreeMap.load(path)
+    t1 = time.perf_counter()
+    opened = smaps_rollup()
+    for k in sample:
+        m[k]
+    t2 = time.perf_counter()
+    after = smaps_rollup()
+    mapping = smaps_of(path)
+    gc.enable()
+    fields = ("Rss", "Pss", "Shared_Clean", "Private_Clean", "Private_Dirty", "Anonymous")
+    out = {
+        "how": how,
+        "pid": os.getpid(),
+        "lookups": len(sample),
+        "file_bytes": os.path.getsize(path),
+        "open_s": t1 - t0,
+        "lookups_s": t2 - t1,
+        "before": {f: before.get(f, 0) for f in fields},
+        "warm_up": warm,
+        "warm_up_growth": {f: before.get(f, 0) - warm0.get(f, 0) for f in fields},
+        "growth_open": {f: opened.get(f, 0) - before.get(f, 0) for f in fields},
+        "growth": {f: after.get(f, 0) - before.get(f, 0) for f in fields},
+        "mapping": mapping,
+    }
+    out["growth"]["Private"] = private(after) - private(before)
+    out["growth_open"]["Private"] = private(opened) - private(before)
+    print(json.dumps(out), flush=True)
+    if hold:
+        sys.stdin.read()  # until the parent closes our stdin
+    del m
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--impl", required=True, choices=sorted(IMPLS))
     ap.add_argument("--keys", required=True)
     ap.add_argument("--queries", required=True)
-    ap.add_argument("--mode", choices=("time", "memory"), default="time")
+    ap.add_argument("--mode", choices=("time", "memory", "persist", "touch"), default="time")
     ap.add_argument(
         "--ops",
         default="build,lookup_hit,lookup_fresh,lookup_miss,items,prefix,range,fuzzy1,fuzzy2,delete_half",
@@ -705,10 +1000,23 @@ def main():
     ap.add_argument("--max-reps", type=int, default=5)
     ap.add_argument("--seed", type=int, default=12345)
     ap.add_argument("--wall", action="store_true", help="time with the wall clock, not CPU time")
+    ap.add_argument("--dir", help="persist: where to write the files")
+    ap.add_argument("--file", help="touch: the saved map to open")
+    ap.add_argument(
+        "--how", choices=("frozen", "load"), default="frozen", help="touch: how to open"
+    )
+    ap.add_argument("--lookups", type=int, default=100000, help="touch: random lookups")
+    ap.add_argument("--hold", action="store_true", help="touch: wait for stdin to close")
+    ap.add_argument(
+        "--no-warm", action="store_true", help="touch: no warm-up open of a one-key file first"
+    )
     a = ap.parse_args()
     global CLOCK
     if a.wall:
         CLOCK = time.perf_counter
+    if a.mode == "touch":
+        run_touch(a.keys, a.file, a.how, a.lookups, a.seed, a.hold, not a.no_warm)
+        return
     impl = IMPLS[a.impl]()
     out = {
         "impl": a.impl,
@@ -718,7 +1026,9 @@ def main():
         "python": sys.version.split()[0],
         "executable": sys.executable,
     }
-    if a.mode == "memory":
+    if a.mode == "persist":
+        out["persist"] = run_persist(a.keys, a.queries, a.dir, a.max_reps, a.seed)
+    elif a.mode == "memory":
         out["memory"] = run_memory(impl, a.keys)
         log("    %-12s memory        %10.1f MB" % (a.impl, out["memory"]["rss_growth"] / 2**20))
     else:

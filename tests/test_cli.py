@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import blart.__main__ as cli
+from blart import BytesTreeMap, FrozenTreeMap, TreeMap
 from blart.__main__ import main
 
 WORDS = [
@@ -421,6 +422,277 @@ def test_interrupt(
     assert run(capsys, "complete", words_file, "a") == (130, "", "")
 
 
+# --- saved index: the index command and --index ----------------------------
+
+
+@pytest.fixture
+def index_file(capsys: pytest.CaptureFixture[str], words_file: Path, tmp_path: Path) -> Path:
+    """The index of words_file, saved by the index command."""
+    path = tmp_path / "words.blart"
+    assert run(capsys, "index", words_file, path) == (0, "", "")
+    return path
+
+
+def test_index_saves_the_map_of_the_lines(index_file: Path, words_file: Path) -> None:
+    saved = TreeMap.load(index_file)
+    assert saved == cli.load_index(str(words_file)).tree  # line -> its first line number
+    assert saved["apple"] == 2
+    assert saved["apricot"] == 7  # after an empty line
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["complete", "ap"],
+        ["complete", ""],
+        ["complete", "caf"],
+        ["fuzzy", "apple", "-d", "2"],
+        ["fuzzy", "cane"],
+        ["fuzzy", "café", "-d", "3"],
+        ["range", "a", "c"],
+        ["range", "c", "b"],
+        ["longest-prefix", "/api/v1/users/42"],
+        ["longest-prefix", "ap"],  # nothing found: exit status 1
+        ["complete", "a", "--limit", "3"],
+        ["fuzzy", "x", "-d", "1", "--limit", "2"],
+    ],
+)
+def test_queries_on_a_saved_index_answer_as_on_the_file(
+    capsys: pytest.CaptureFixture[str], words_file: Path, index_file: Path, argv: list[str]
+) -> None:
+    command, *rest = argv
+    expected = run(capsys, command, words_file, *rest)
+    assert run(capsys, command, "--index", index_file, *rest) == expected
+    assert run(capsys, command, *rest, "--index", index_file) == expected
+    assert run(capsys, command, f"--index={index_file}", *rest) == expected
+    assert run(capsys, command, "--ind", index_file, *rest) == expected  # an abbreviation
+
+
+def test_index_from_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fake_stdin(monkeypatch, b"pear\nplum\npeach\n\npeach\r\n")
+    path = tmp_path / "fruit.blart"
+    assert run(capsys, "index", "-", path) == (0, "", "")
+    assert run(capsys, "complete", "--index", path, "pe") == (0, "peach\npear\n", "")
+    assert dict(TreeMap.load(path).items()) == {"pear": 1, "plum": 2, "peach": 3}
+
+
+def test_index_of_an_empty_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    lines = tmp_path / "empty.txt"
+    lines.write_bytes(b"\n\n")
+    path = tmp_path / "empty.blart"
+    assert run(capsys, "index", lines, path) == (0, "", "")
+    assert run(capsys, "complete", "--index", path, "") == (0, "", "")
+    assert run(capsys, "longest-prefix", "--index", path, "abc") == (1, "", "")
+
+
+def test_index_replaces_an_existing_file(
+    capsys: pytest.CaptureFixture[str], words_file: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "words.blart"
+    path.write_bytes(b"an older file")
+    assert run(capsys, "index", words_file, path) == (0, "", "")
+    assert len(FrozenTreeMap(path)) == len(set(WORDS))
+
+
+def test_index_stats(capsys: pytest.CaptureFixture[str], words_file: Path, tmp_path: Path) -> None:
+    path = tmp_path / "words.blart"
+    status, out, err = run(capsys, "index", words_file, path, "--stats")
+    assert (status, out) == (0, "")
+    lines = err.splitlines()
+    assert len(lines) == 2
+    assert re.fullmatch(
+        rf"python -m blart: build: \d+\.\d+ s \({len(WORDS) + 1} lines, {len(set(WORDS))} "
+        rf"distinct, \d+ bytes of tree, from {re.escape(str(words_file))}\)",
+        lines[0],
+    ), lines[0]
+    save = re.fullmatch(
+        rf"python -m blart: save: \d+\.\d+ s \((\d+) bytes to {re.escape(str(path))}\)", lines[1]
+    )
+    assert save, lines[1]
+    assert int(save.group(1)) == path.stat().st_size
+
+
+def test_stats_with_a_saved_index_report_the_open(
+    capsys: pytest.CaptureFixture[str], index_file: Path
+) -> None:
+    status, out, err = run(capsys, "complete", "--index", index_file, "ap", "--stats")
+    assert (status, out) == (0, "app\napple\napplication\napply\napricot\n")
+    lines = err.splitlines()
+    assert len(lines) == 2
+    opened = re.fullmatch(
+        r"python -m blart: open: (\d+\.\d+) s \((\d+) keys, (\d+) bytes of file, from (.+)\)",
+        lines[0],
+    )
+    assert opened, lines[0]
+    assert float(opened.group(1)) >= 0
+    assert int(opened.group(2)) == len(set(WORDS))
+    assert int(opened.group(3)) == index_file.stat().st_size
+    assert opened.group(4) == str(index_file)
+    assert re.fullmatch(r"python -m blart: query: \d+\.\d+ s \(5 results\)", lines[1]), lines[1]
+
+
+def test_an_index_written_by_save_serves_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "routes.blart"
+    TreeMap({"/api/": "index", "/api/v1/": "v1"}).save(path)  # str values: only keys are shown
+    assert run(capsys, "longest-prefix", "--index", path, "/api/v1/x") == (0, "/api/v1/\n", "")
+
+
+def test_double_dash_ends_the_search_for_index(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
+    """After --, "--index" is a query like any other (here a prefix nothing starts with)."""
+    assert run(capsys, "complete", words_file, "--", "--index") == (0, "", "")
+    assert not cli.uses_saved_index(["complete", "f", "--", "--index", "x"])
+    assert cli.uses_saved_index(["complete", "--in", "x", "p"])
+    assert not cli.uses_saved_index(["complete", "--", "x"])
+
+
+def test_help_mentions_the_saved_index(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "--help")
+    assert status == 0
+    assert "index" in out
+    assert "--index PATH" in out
+    status, out, _ = run(capsys, "complete", "--help")
+    assert status == 0
+    assert "--index PATH" in out
+    status, out, _ = run(capsys, "index", "--help")
+    assert status == 0
+    assert "FILE" in out
+    assert "OUT" in out
+
+
+def damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "flipped byte":
+        data[len(data) // 2] ^= 0x10  # the checksum no longer matches
+    elif how == "truncated":
+        del data[len(data) - 8 :]
+    elif how == "empty":
+        data.clear()
+    elif how == "header only":
+        del data[64:]
+    elif how == "text":
+        data[:] = b"banana\napple\n"
+    elif how == "bad magic":
+        data[:8] = b"NOTBLART"
+    elif how == "future version":
+        data[8] = 99
+    else:  # pragma: no cover
+        raise AssertionError(how)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["flipped byte", "truncated", "empty", "header only", "text", "bad magic", "future version"],
+)
+@pytest.mark.parametrize(
+    "argv", [["complete", "a"], ["fuzzy", "apple"], ["range", "a", "b"], ["longest-prefix", "ab"]]
+)
+def test_damaged_index_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], index_file: Path, how: str, argv: list[str]
+) -> None:
+    damage(index_file, how)
+    status, out, err = run(capsys, argv[0], "--index", index_file, *argv[1:])
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, str(index_file), "blart file")  # what blart.FormatError says
+
+
+def test_damage_found_during_the_query_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str], index_file: Path
+) -> None:
+    """A key that is not UTF-8 under a valid checksum: the open accepts the
+    file (it checks the structure, not each key's text), the query does not."""
+    data = bytearray(index_file.read_bytes())
+    assert data.count(b"ebra") == 1  # the suffix of "zebra", the only key under "z"
+    at = data.index(b"ebra")
+    data[at + 2] = 0xFF
+    data[56:64] = blart_checksum(bytes(data)).to_bytes(8, "little")
+    index_file.write_bytes(bytes(data))
+    assert run(capsys, "complete", "--index", index_file, "b") == (0, "banana\nband\nbandana\n", "")
+    status, out, err = run(capsys, "complete", "--index", index_file, "z")
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, str(index_file), "UTF-8")
+
+
+def blart_checksum(data: bytes) -> int:
+    """The header's checksum of a file (docs/format.md): file[64:] then file[0:56]."""
+    from blart import _blart
+
+    return int(_blart._checksum(data[64:] + data[:56]))
+
+
+def test_missing_index(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nope.blart"
+    status, out, err = run(capsys, "complete", "--index", missing, "a")
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, "cannot open index", str(missing), "No such file or directory")
+
+
+def test_directory_as_index(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out, err = run(capsys, "complete", "--index", tmp_path, "a")
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, str(tmp_path))
+
+
+def test_index_of_bytes_keys_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "bytes.blart"
+    BytesTreeMap({b"abc": 1, b"abd": 2}).save(path)
+    status, out, err = run(capsys, "complete", "--index", path, "ab")
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, str(path), "bytes keys")
+
+
+def test_index_write_errors(
+    capsys: pytest.CaptureFixture[str], words_file: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "no-such-dir" / "words.blart"
+    status, out, err = run(capsys, "index", words_file, target)
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, "cannot write", str(target))
+    assert not target.parent.exists()
+
+    status, out, err = run(capsys, "index", words_file, "-")
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, "not to standard output")
+
+    status, out, err = run(capsys, "index", tmp_path / "missing.txt", tmp_path / "x.blart")
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, "missing.txt", "No such file or directory")
+    assert not (tmp_path / "x.blart").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["index", "{f}"], "the following arguments are required: OUT"),
+        (["index"], "the following arguments are required: FILE, OUT"),
+        (["complete", "--index", "{i}"], "the following arguments are required: PREFIX"),
+        (["range", "--index", "{i}", "a"], "the following arguments are required: STOP"),
+        (["complete", "--index"], "argument --index: expected one argument"),
+        (["complete", "--index", "{i}", "{f}", "a"], "unrecognized arguments: a"),
+        (["index", "{f}", "{i}", "--index", "{i}"], "unrecognized arguments: --index"),
+        (["index", "{f}", "{i}", "--limit", "3"], "unrecognized arguments: --limit 3"),
+    ],
+)
+def test_saved_index_usage_errors_exit_2(
+    capsys: pytest.CaptureFixture[str],
+    words_file: Path,
+    index_file: Path,
+    argv: list[str],
+    message: str,
+) -> None:
+    status, out, err = run(capsys, *[a.format(f=words_file, i=index_file) for a in argv])
+    assert (status, out) == (2, "")
+    assert "Traceback" not in err
+    assert err.startswith("usage: python -m blart")
+    assert message in err.splitlines()[-1]
+
+
 # --- as a user runs it ----------------------------------------------------
 
 
@@ -491,3 +763,23 @@ def test_process_reader_closing_the_pipe_early(tmp_path: Path) -> None:
     proc.stderr.close()
     assert proc.wait(timeout=120) == 1
     assert stderr == b""
+
+
+def test_process_saved_index(words_file: Path, tmp_path: Path) -> None:
+    index = tmp_path / "words.blart"
+    proc = run_process("index", words_file, index, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    proc = run_process("complete", "--index", index, "band", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "band\nbandana\n", "")
+    proc = run_process("fuzzy", "--index", index, "cafe", "-d", "1", "--stats", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "cafe\t0\ncafé\t1\ncane\t1\n")
+    assert re.search(r"^python -m blart: open: \d+\.\d+ s \(", proc.stderr, re.MULTILINE)
+
+
+def test_process_damaged_index(words_file: Path, tmp_path: Path) -> None:
+    index = tmp_path / "words.blart"
+    assert run_process("index", words_file, index, cwd=tmp_path).returncode == 0
+    damage(index, "flipped byte")
+    proc = run_process("complete", "--index", index, "a", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert_one_line_error(proc.stderr, str(index), "checksum")

@@ -223,3 +223,36 @@ def test_range_queries(tmp_path: Path) -> None:
     window = [line.split()[0] for line in lines if line.startswith("  2024-")]
     assert window == sorted(window)
     assert all("2024-03-02T09:00" <= when < "2024-03-02T11:00" for when in window)
+
+
+def test_shared_index(tmp_path: Path) -> None:
+    lines = run_example("shared_index.py", tmp_path)
+    example = runpy.run_path(str(EXAMPLES / "shared_index.py"), run_name="example")
+    words = example["WORDS"].split()
+    assert lines[:4] == [
+        f"saved {len(words)} words to words.blart",
+        f"FrozenTreeMap: {len(words)} words, first ('a', 6), last ('your', 63)",
+        "pickled, it holds the path, not the words: True",
+        "TreeMap.load(path) == index: True",
+    ]
+    for expected in [
+        "  lookup   'people'       -> rank 60",
+        "  lookup   'peeple'       -> not a word",
+        "  complete 'th'           -> than, that, the, their, them",
+        "  complete 'inter'        -> interest, interesting, international, internet, interview",
+        "  complete 'zz'           -> -",
+        "  fuzzy    'tomorow'      -> tomorrow (1)",
+        "  prefixes 'interesting'  -> in, interest, interesting",
+    ]:
+        assert expected in lines
+    # The pool's answers, in order, are those of an in-memory TreeMap.
+    queries = example["QUERIES"]
+    assert lines[4] == f"{len(queries)} queries answered by the pool:"
+    example["use_index"](example["build_index"]())
+    assert lines[5:] == [example["answer"](query) for query in queries]
+    # Fuzzy answers agree with brute force: nearest first, then A-Z, at most 3.
+    for kind, text in queries:
+        if kind == "fuzzy":
+            best = sorted((levenshtein(text, w), w) for w in set(words))
+            shown = ", ".join([f"{w} ({d})" for d, w in best if d <= 2][:3]) or "-"
+            assert f"  fuzzy    {text!r:<14} -> {shown}" in lines

@@ -10,8 +10,17 @@ one question and prints the answer, one line per result, in sorted order::
     python -m blart range /usr/share/dict/words cat cau
     python -m blart longest-prefix routes.txt /api/v1/users/42
 
+``index`` saves that map to a file (:meth:`blart.TreeMap.save`), and every
+query subcommand takes ``--index PATH`` in place of the text file: the
+saved map is then opened as a :class:`blart.FrozenTreeMap`, which reads it
+in place instead of building anything::
+
+    python -m blart index /usr/share/dict/words words.blart
+    python -m blart complete --index words.blart inter
+
 Exit status: 0 on success, 1 when ``longest-prefix`` finds no prefix or on
-a runtime error (unreadable file, invalid UTF-8), 2 on a usage error.
+a runtime error (unreadable file, invalid UTF-8, a damaged index file), 2 on
+a usage error.
 """
 
 from __future__ import annotations
@@ -22,9 +31,9 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple, Union
 
-from blart import TreeMap, __version__
+from blart import FormatError, FrozenTreeMap, TreeMap, __version__
 
 PROG = "python -m blart"
 STDIN_NAME = "-"
@@ -47,6 +56,10 @@ class Index(NamedTuple):
     lines_read: int  # non-empty lines, duplicates included
 
 
+# What the queries run on: a map built from lines, or a saved one opened in place.
+Queryable = Union[TreeMap[int], FrozenTreeMap[int]]
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -57,8 +70,28 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m blart`` (one subparser per query)."""
+def uses_saved_index(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` has ``--index`` (or an abbreviation of it) before any ``--``.
+
+    The query subcommands take either FILE or ``--index PATH``; argparse
+    cannot tell an omitted leading positional from the next one, so the
+    parser is built for one form or the other (see :func:`build_parser`).
+    """
+    for arg in argv:
+        if arg == "--":
+            return False
+        name = arg.split("=", 1)[0]
+        if len(name) >= 3 and "--index".startswith(name):
+            return True
+    return False
+
+
+def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
+    """The argument parser of ``python -m blart`` (one subparser per command).
+
+    With ``saved_index``, the query subcommands take their map from
+    ``--index PATH`` and have no FILE argument.
+    """
     parser = argparse.ArgumentParser(
         prog=PROG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -66,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
             "Index the lines of a UTF-8 text file in a blart TreeMap (an adaptive radix\n"
             "tree) and look them up by prefix, edit distance, range or longest prefix.\n"
             "Trailing newlines (LF or CRLF) are stripped and empty lines ignored; results\n"
-            "come out in sorted (code point) order, each distinct line once."
+            "come out in sorted (code point) order, each distinct line once.\n"
+            "`index` saves the map to a file that the queries open with --index PATH\n"
+            "instead of reading FILE: nothing is built, the file is read in place."
         ),
         epilog=(
             "examples:\n"
@@ -74,9 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
             "  python -m blart fuzzy /usr/share/dict/words recieve -d 2\n"
             "  python -m blart range /usr/share/dict/words cat cau --stats\n"
             "  printf '/api/\\n/api/v1/\\n' | python -m blart longest-prefix - /api/v1/users\n"
+            "  python -m blart index /usr/share/dict/words words.blart\n"
+            "  python -m blart complete --index words.blart inter --stats\n"
             "\n"
             "exit status: 0 on success, 1 if longest-prefix finds nothing or on a runtime\n"
-            "error (unreadable file, invalid UTF-8), 2 on a usage error."
+            "error (unreadable file, invalid UTF-8, damaged index), 2 on a usage error."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s (blart {__version__})")
@@ -91,12 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--stats",
         action="store_true",
-        help="print the time taken to build the index and to answer the query to stderr",
+        help="print the time taken to build (or with --index, open) the index and to "
+        "answer the query to stderr",
+    )
+    common.add_argument(
+        "--index",
+        metavar="PATH",
+        help="query the index saved in PATH by the index command, instead of FILE",
     )
 
     def file_argument(sub: argparse.ArgumentParser) -> None:
+        if saved_index:
+            return  # --index PATH takes its place
         sub.add_argument(
-            "file", metavar="FILE", help="newline-separated UTF-8 text file, or - for stdin"
+            "file",
+            metavar="FILE",
+            help="newline-separated UTF-8 text file, or - for stdin (left out with --index)",
         )
 
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -154,6 +201,26 @@ def build_parser() -> argparse.ArgumentParser:
         "key", metavar="KEY", help="the text whose longest prefix among the lines to print"
     )
 
+    index = commands.add_parser(
+        "index",
+        help="save the index of FILE's lines to OUT, for --index",
+        description=(
+            "Index the lines of FILE (as the query commands do) and save the map, line -> "
+            "number of its first occurrence, to OUT. The query commands then take "
+            "--index OUT instead of FILE: they open the saved map in place, building "
+            "nothing. OUT is written atomically (a temporary file renamed over it)."
+        ),
+    )
+    index.add_argument(
+        "file", metavar="FILE", help="newline-separated UTF-8 text file, or - for stdin"
+    )
+    index.add_argument("out", metavar="OUT", help="the index file to write")
+    index.add_argument(
+        "--stats",
+        action="store_true",
+        help="print the time taken to build and to save the index to stderr",
+    )
+
     return parser
 
 
@@ -204,7 +271,41 @@ def load_index(path: str) -> Index:
     return Index(tree, lines_read)
 
 
-def run_query(args: argparse.Namespace, tree: TreeMap[int]) -> tuple[list[str], bool]:
+def _index_error(path: str, exc: Exception) -> CliError:
+    """The error of a damaged index file, naming the file once."""
+    message = str(exc)
+    if path not in message and os.path.abspath(path) not in message:
+        message = f"{path}: {message}"
+    return CliError(message)
+
+
+def open_saved_index(path: str) -> FrozenTreeMap[int]:
+    """Opens an index file written by the ``index`` command (or by ``TreeMap.save``)."""
+    try:
+        tree: FrozenTreeMap[int] = FrozenTreeMap(path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CliError(f"cannot open index {path!r}: {reason}") from None
+    except ValueError as exc:  # blart.FormatError, and anything else that is not a map file
+        raise _index_error(path, exc) from None
+    if tree.key_type is not str:
+        raise CliError(f"{path}: the index has bytes keys; it must hold lines of text")
+    return tree
+
+
+def save_index(index: Index, out: str) -> int:
+    """Saves the map to ``out``; the size of the file written."""
+    if out == STDIN_NAME:
+        raise CliError("an index is written to a file, not to standard output")
+    try:
+        index.tree.save(out)
+        return os.path.getsize(out)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CliError(f"cannot write {out!r}: {reason}") from None
+
+
+def run_query(args: argparse.Namespace, tree: Queryable) -> tuple[list[str], bool]:
     """Answers the subcommand: the output lines, and whether anything was found."""
     results: Iterator[str]
     if args.command == "complete":
@@ -249,9 +350,54 @@ def _stat(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
+def _build(args: argparse.Namespace) -> Index:
+    started = time.perf_counter()
+    index = load_index(args.file)
+    if args.stats:
+        _stat(
+            f"build: {time.perf_counter() - started:.6f} s ({index.lines_read} lines, "
+            f"{len(index.tree)} distinct, {sys.getsizeof(index.tree)} bytes of tree, "
+            f"from {_display_name(args.file)})"
+        )
+    return index
+
+
+def _run(args: argparse.Namespace) -> bool:
+    """Runs the parsed command; whether it found anything."""
+    if args.command == "index":
+        index = _build(args)
+        started = time.perf_counter()
+        size = save_index(index, args.out)
+        if args.stats:
+            _stat(f"save: {time.perf_counter() - started:.6f} s ({size} bytes to {args.out})")
+        return True
+    tree: Queryable
+    if args.index is not None:
+        started = time.perf_counter()
+        tree = open_saved_index(args.index)
+        if args.stats:
+            _stat(
+                f"open: {time.perf_counter() - started:.6f} s ({len(tree)} keys, "
+                f"{os.path.getsize(args.index)} bytes of file, from {args.index})"
+            )
+    else:
+        tree = _build(args).tree
+    started = time.perf_counter()
+    try:
+        lines, found = run_query(args, tree)
+    except FormatError as exc:  # damage that the open does not check (see docs/format.md)
+        raise _index_error(args.index, exc) from None
+    if args.stats:
+        _stat(f"query: {time.perf_counter() - started:.6f} s ({len(lines)} results)")
+    _write_lines(lines)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(uses_saved_index(argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already reported
@@ -259,19 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        started = time.perf_counter()
-        index = load_index(args.file)
-        built = time.perf_counter()
-        lines, found = run_query(args, index.tree)
-        answered = time.perf_counter()
-        if args.stats:
-            name = _display_name(args.file)
-            _stat(
-                f"build: {built - started:.6f} s ({index.lines_read} lines, "
-                f"{len(index.tree)} distinct, {sys.getsizeof(index.tree)} bytes of tree, from {name})"
-            )
-            _stat(f"query: {answered - built:.6f} s ({len(lines)} results)")
-        _write_lines(lines)
+        found = _run(args)
     except CliError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE

@@ -152,9 +152,21 @@ static void *block_alloc(art_tree *t, size_t size)
     return p;
 }
 
+/* Whether p lies in the block adopted from a file (art_file_adopt). */
+static inline int in_arena(const art_tree *t, const void *p)
+{
+    uintptr_t a = (uintptr_t)t->arena, q = (uintptr_t)p;
+    return q - a < t->arena_size;
+}
+
 static void block_free(art_tree *t, void *p, size_t size)
 {
     if (size > SLAB_MAX) {
+        if (in_arena(t, p)) {
+            /* Part of one large block: given back with it. */
+            POISON(p, size);
+            return;
+        }
         t->reserved -= size;
         tree_free(p);
         return;
@@ -178,6 +190,12 @@ static void slab_release(art_tree *t)
         (void)page;
         tree_free(pg);
         pg = next;
+    }
+    if (t->arena) {
+        UNPOISON(t->arena, t->arena_size);
+        tree_free(t->arena);
+        t->arena = NULL;
+        t->arena_size = 0;
     }
     memset(t->slab_free, 0, sizeof(t->slab_free));
     t->slab_pages = NULL;
@@ -527,10 +545,11 @@ void art_tree_init(art_tree *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Frees a block at clear time: pages go all at once afterwards. */
-static void clear_block(void *p, size_t size)
+/* Frees a block at clear time: pages and the arena go all at once
+   afterwards. */
+static void clear_block(const art_tree *t, void *p, size_t size)
 {
-    if (size > SLAB_MAX)
+    if (size > SLAB_MAX && !in_arena(t, p))
         tree_free(p);
 }
 
@@ -545,7 +564,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
     if (root && IS_LEAF(root)) {
         if (free_value)
             free_value(AS_LEAF(root)->value, ctx);
-        clear_block(AS_LEAF(root), leaf_size(AS_LEAF(root)->len));
+        clear_block(&old, AS_LEAF(root), leaf_size(AS_LEAF(root)->len));
     } else if (root) {
         /*
          * Nodes waiting to be freed form a list threaded through their
@@ -568,7 +587,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
                     art_leaf *l = AS_LEAF(child);
                     if (free_value)
                         free_value(l->value, ctx);
-                    clear_block(l, leaf_size(l->len));
+                    clear_block(&old, l, leaf_size(l->len));
                 } else {
                     art_node *c = AS_NODE(child);
                     if (c->value && free_value)
@@ -577,7 +596,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
                     list = c;
                 }
             }
-            clear_block(n, node_size(n->type, n->prefix_len));
+            clear_block(&old, n, node_size(n->type, n->prefix_len));
         }
     }
     slab_release(&old);

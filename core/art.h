@@ -105,7 +105,11 @@ typedef struct art_tree {
     void *slab_pages;              /* singly linked list of pages */
     uint8_t *slab_next, *slab_end; /* unused space of the newest page */
     size_t slab_page_size;         /* size of the next page to allocate */
-    size_t reserved;               /* bytes of pages and of large blocks */
+    /* One block of nodes and leaves taken over from a file by
+       art_file_adopt(), freed with the pages; NULL otherwise. */
+    void *arena;
+    size_t arena_size;
+    size_t reserved; /* bytes of pages, of large blocks and of the arena */
     /* Testing: when > 0, counts down on every allocation made for this
        tree or for a cursor on it; the allocation that brings it to 0
        fails.  0 disables injection. */
@@ -439,26 +443,66 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
 /* Checks one value reference found in the file; non-zero rejects it. */
 typedef int (*art_check_fn)(uint64_t ref, void *ctx);
 
+/* Options of art_file_open and art_file_open_nodes. */
+#define ART_FILE_VERIFY_CHECKSUM 1u /* art_file_open only */
+#define ART_FILE_UTF8_KEYS                                                     \
+    2u /* every key must be UTF-8 (surrogates                                  \
+          allowed, as Python's surrogatepass) */
+
 /*
- * Makes t a read-only tree over file[0..len), which must be 8-byte
- * aligned and stay mapped and unchanged until art_file_close(t).  Checks
- * the header, the size, the checksum (when verify_checksum is set) and
- * the whole nodes section: bounds, the post-order layout (so no cycles
- * and no sharing), every node's invariants, the key count and the
- * longest key, and each value reference through check_value (when not
- * NULL).  Fills *hdr.  Returns ART_OK, ART_ENOMEM, ART_EINVAL (format not
- * supported on this machine) or ART_EFORMAT with a static description in
- * *why.  Linear in the file's size; allocates only a stack.
+ * Parses the header head[0..64) of a file of file_len bytes into *h and
+ * checks the magic, the version and the section sizes against file_len.
+ * Returns ART_OK or ART_EFORMAT with a static description in *why.
+ */
+int art_file_read_header(const uint8_t *head, uint64_t file_len,
+                         art_file_header *h, const char **why);
+
+/*
+ * Makes t a read-only tree over the nodes section described by h, at
+ * nodes (8-byte aligned, h->nodes_size bytes, which must stay unchanged
+ * until art_file_close(t)).  Checks all of it: bounds, the post-order
+ * layout (so no cycles and no sharing), every node's invariants, the key
+ * count and the longest key against h, each value reference through
+ * check_value (when not NULL), and with ART_FILE_UTF8_KEYS the UTF-8 of
+ * every key.  Linear in the section's size, one pass; allocates only a
+ * stack.  Returns ART_OK, ART_ENOMEM, ART_EINVAL (format not supported on
+ * this machine) or ART_EFORMAT with a static description in *why.
  *
- * On success, t must not be given to art_insert, art_delete,
+ * On success t must not be given to art_insert, art_delete,
  * art_tree_clear or art_tree_move; art_file_close() releases it.
  */
-int art_file_open(art_tree *t, const uint8_t *file, size_t len,
-                  int verify_checksum, art_check_fn check_value, void *ctx,
-                  art_file_header *hdr, const char **why);
+int art_file_open_nodes(art_tree *t, const art_file_header *h,
+                        const uint8_t *nodes, unsigned options,
+                        art_check_fn check_value, void *ctx, const char **why);
 
-/* Releases what art_file_open() allocated; t becomes an empty tree. */
+/*
+ * The whole file file[0..len), 8-byte aligned and mapped until
+ * art_file_close(t): art_file_read_header(), the checksum (with
+ * ART_FILE_VERIFY_CHECKSUM), then art_file_open_nodes().
+ */
+int art_file_open(art_tree *t, const uint8_t *file, size_t len,
+                  unsigned options, art_check_fn check_value, void *ctx,
+                  art_file_header *h, const char **why);
+
+/* Releases what opening allocated; t becomes an empty tree. */
 void art_file_close(art_tree *t);
+
+/*
+ * Loading.  The fastest way from a file to an ordinary tree is to read
+ * the nodes section into one block and make that block the tree's memory:
+ * art_file_buffer() makes the block, art_file_open_nodes() checks it, and
+ * art_file_adopt() turns it into dst (empty), rewriting child references
+ * into pointers in place and each value v into map(v, ctx).  On success
+ * dst owns the block (freed when dst is cleared) and t is closed.  On
+ * failure (ART_ENOMEM, or ART_ECALLBACK when map fails, after the values
+ * already mapped are given to free_value) t is closed, dst is empty and
+ * the block, whose contents are then undefined, is still the caller's to
+ * free with art_file_buffer_free().
+ */
+void *art_file_buffer(size_t n);
+void art_file_buffer_free(void *buffer);
+int art_file_adopt(art_tree *dst, art_tree *t, void *buffer, art_map_fn map,
+                   art_value_fn free_value, void *ctx);
 
 #ifdef __cplusplus
 }

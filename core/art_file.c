@@ -431,69 +431,152 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
         goto done;                                                             \
     } while (0)
 
-/* An object still to be checked: its reference and where its key starts. */
+/*
+ * UTF-8 checking as the key bytes stream past, one state per pending
+ * object: 0 between characters; otherwise the continuation bytes still
+ * expected (bits 16..) and the range allowed for the next one (lo in bits
+ * 8..15, hi in bits 0..7).  Encoded surrogates (ED A0..BF xx) are allowed,
+ * as Python's "surrogatepass" allows them.
+ */
+#define UTF8_BAD UINT32_MAX
+
+static inline uint32_t utf8_expect(uint32_t need, uint32_t lo, uint32_t hi)
+{
+    return need << 16 | lo << 8 | hi;
+}
+
+static uint32_t utf8_step(uint32_t st, uint8_t b)
+{
+    if (st == 0) {
+        if (b < 0x80)
+            return 0;
+        if (b >= 0xC2 && b <= 0xDF)
+            return utf8_expect(1, 0x80, 0xBF);
+        if (b >= 0xE0 && b <= 0xEF)
+            return utf8_expect(2, b == 0xE0 ? 0xA0 : 0x80, 0xBF);
+        if (b >= 0xF0 && b <= 0xF4)
+            return utf8_expect(3, b == 0xF0 ? 0x90 : 0x80,
+                               b == 0xF4 ? 0x8F : 0xBF);
+        return UTF8_BAD;
+    }
+    if (b < ((st >> 8) & 0xFF) || b > (st & 0xFF))
+        return UTF8_BAD;
+    uint32_t need = (st >> 16) - 1;
+    return need ? utf8_expect(need, 0x80, 0xBF) : 0;
+}
+
+/* Whether p[0..n) is all ASCII: most keys are. */
+static inline int is_ascii(const uint8_t *p, size_t n)
+{
+    uint64_t acc = 0, w;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    return (acc & UINT64_C(0x8080808080808080)) == 0;
+}
+
+static uint32_t utf8_run(uint32_t st, const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && st != UTF8_BAD) {
+        if (st == 0) {
+            /* ASCII runs a word at a time. */
+            while (n - i >= 8) {
+                uint64_t w;
+                memcpy(&w, p + i, 8);
+                if (w & UINT64_C(0x8080808080808080))
+                    break;
+                i += 8;
+            }
+            if (i == n)
+                break;
+        }
+        st = utf8_step(st, p[i++]);
+    }
+    return st;
+}
+
+int art_file_read_header(const uint8_t *head, uint64_t file_len,
+                         art_file_header *h, const char **why)
+{
+    const char *ignored;
+    int err = ART_OK;
+    if (why == NULL)
+        why = &ignored;
+    *why = NULL;
+    if (file_len < ART_FILE_HEADER_SIZE)
+        BAD("file shorter than its header");
+    if (memcmp(head, file_magic, sizeof(file_magic)) != 0)
+        BAD("not a blart file (bad magic)");
+    h->version = load_le32(head + 8);
+    h->flags = load_le32(head + 12);
+    h->count = load_le64(head + 16);
+    h->max_key_len = load_le64(head + 24);
+    h->root = load_le64(head + 32);
+    h->nodes_size = load_le64(head + 40);
+    h->values_size = load_le64(head + 48);
+    h->checksum = load_le64(head + 56);
+    if (h->version != ART_FILE_VERSION)
+        BAD("unsupported format version");
+    if (h->nodes_size % 8 || h->values_size % 8 || file_len % 8)
+        BAD("section sizes not multiples of 8");
+    uint64_t body = file_len - ART_FILE_HEADER_SIZE;
+    if (h->nodes_size > body || h->values_size != body - h->nodes_size)
+        BAD("section sizes do not match the file size");
+    if (h->max_key_len > ART_MAX_KEY_LEN)
+        BAD("longest key too long");
+    if (h->count > h->nodes_size / 16)
+        BAD("more keys than the nodes section can hold");
+done:
+    return err;
+}
+
+/* An object still to be checked. */
 typedef struct rframe {
     uint64_t ref;
-    uint64_t key_len; /* for a leaf: up to its suffix; for a node: its prefix */
+    uint64_t key_len; /* where its bytes start in its keys */
     uint64_t depth;   /* inner nodes above it */
+    uint32_t utf8;    /* UTF-8 state at that point */
 } rframe;
 
-int art_file_open(art_tree *t, const uint8_t *file, size_t len,
-                  int verify_checksum, art_check_fn check_value, void *ctx,
-                  art_file_header *hdr, const char **why)
+int art_file_open_nodes(art_tree *t, const art_file_header *h,
+                        const uint8_t *nodes, unsigned options,
+                        art_check_fn check_value, void *ctx, const char **why)
 {
     const char *ignored;
     stack todo = {NULL, 0, 0, sizeof(rframe)};
     int err = ART_OK;
     uint64_t keys = 0, longest = 0, depth = 0;
+    const int utf8 = (options & ART_FILE_UTF8_KEYS) != 0;
     if (why == NULL)
         why = &ignored;
     *why = NULL;
     art_tree_init(t);
 #if !ART_FILE_SUPPORTED
-    (void)file, (void)len, (void)verify_checksum, (void)check_value;
-    (void)ctx, (void)hdr;
+    (void)h, (void)nodes, (void)utf8, (void)check_value, (void)ctx;
     *why = "the file format needs a 64-bit little-endian machine";
     return ART_EINVAL;
 #else
-    if ((uintptr_t)file % 8) {
-        *why = "file not 8-byte aligned in memory";
+    if ((uintptr_t)nodes % 8) {
+        *why = "nodes not 8-byte aligned in memory";
         return ART_EINVAL;
     }
-    if (len < ART_FILE_HEADER_SIZE)
-        BAD("file shorter than its header");
-    if (memcmp(file, file_magic, sizeof(file_magic)) != 0)
-        BAD("not a blart file (bad magic)");
-    hdr->version = load_le32(file + 8);
-    hdr->flags = load_le32(file + 12);
-    hdr->count = load_le64(file + 16);
-    hdr->max_key_len = load_le64(file + 24);
-    hdr->root = load_le64(file + 32);
-    hdr->nodes_size = load_le64(file + 40);
-    hdr->values_size = load_le64(file + 48);
-    hdr->checksum = load_le64(file + 56);
-    if (hdr->version != ART_FILE_VERSION)
-        BAD("unsupported format version");
-    if (hdr->nodes_size % 8 || hdr->values_size % 8 || len % 8)
-        BAD("section sizes not multiples of 8");
-    uint64_t body = len - ART_FILE_HEADER_SIZE;
-    if (hdr->nodes_size > body || hdr->values_size != body - hdr->nodes_size)
-        BAD("section sizes do not match the file size");
-    if (verify_checksum && art_file_checksum(file, len) != hdr->checksum)
-        BAD("checksum mismatch: the file is damaged");
-    if (hdr->max_key_len > ART_MAX_KEY_LEN)
-        BAD("longest key too long");
-
+    /* Offsets count from the start of the file, nodes from its byte 64. */
+    const uint8_t *file = nodes - ART_FILE_HEADER_SIZE;
     const uint64_t start = ART_FILE_HEADER_SIZE;
-    uint64_t end = start + hdr->nodes_size; /* where the next object ends */
-    if (hdr->root == 0) {
-        if (hdr->count != 0 || hdr->nodes_size != 0)
+    uint64_t end = start + h->nodes_size; /* where the next object ends */
+    if (h->root == 0) {
+        if (h->count != 0 || h->nodes_size != 0)
             BAD("empty tree with keys or nodes");
     } else {
         rframe *f = stack_push(t, &todo);
         if (f == NULL)
             goto nomem;
-        *f = (rframe){hdr->root, 0, 0};
+        *f = (rframe){h->root, 0, 0, 0};
     }
     while (todo.len) {
         rframe fr = ((rframe *)todo.items)[--todo.len];
@@ -510,6 +593,9 @@ int art_file_open(art_tree *t, const uint8_t *file, size_t len,
                 BAD("leaf without a value");
             if (check_value && check_value(value, ctx) != 0)
                 BAD("bad value reference");
+            if (utf8 && (fr.utf8 || !is_ascii(p + 12, n)) &&
+                utf8_run(fr.utf8, p + 12, n) != 0)
+                BAD("a key is not valid UTF-8");
             keys++;
             if (fr.key_len + n > longest)
                 longest = fr.key_len + n;
@@ -527,41 +613,52 @@ int art_file_open(art_tree *t, const uint8_t *file, size_t len,
         if (msg)
             BAD(msg);
         uint64_t at = fr.key_len + plen;
+        uint32_t st = utf8 && (fr.utf8 || !is_ascii(p + 16, plen))
+                          ? utf8_run(fr.utf8, p + 16, plen)
+                          : 0;
+        if (st == UTF8_BAD)
+            BAD("a key is not valid UTF-8");
         uint64_t value = load_le64(p + 8);
         if (value) {
             if (check_value && check_value(value, ctx) != 0)
                 BAD("bad value reference");
+            if (st != 0)
+                BAD("a key is not valid UTF-8");
             keys++;
             if (at > longest)
                 longest = at;
         }
         if (fr.depth + 1 > depth)
             depth = fr.depth + 1;
-        if (keys > hdr->count)
+        if (keys > h->count)
             BAD("more keys than the header says");
         end = off;
         /* Children in key order: the last one is checked first. */
-        uintptr_t child;
-        for (int b = art__child_ge(n, 0, &child); b >= 0;
-             b = art__child_ge(n, b + 1, &child)) {
-            rframe *c = stack_push(t, &todo);
+        int pos = 0, b;
+        uintptr_t *slot;
+        while (next_child(n, &pos, &b, &slot)) {
+            uint32_t cst = 0;
+            if (utf8 && (st != 0 || b >= 0x80) &&
+                (cst = utf8_step(st, (uint8_t)b)) == UTF8_BAD)
+                BAD("a key is not valid UTF-8");
+            rframe *c = todo.len < todo.cap ? (rframe *)todo.items + todo.len++
+                                            : stack_push(t, &todo);
             if (c == NULL)
                 goto nomem;
-            *c = (rframe){child, at + 1, fr.depth + 1};
+            *c = (rframe){*slot, at + 1, fr.depth + 1, cst};
         }
     }
     if (end != start)
         BAD("nodes section holds objects outside the tree");
-    if (keys != hdr->count)
+    if (keys != h->count)
         BAD("key count does not match the header");
-    if (longest != hdr->max_key_len)
+    if (longest != h->max_key_len)
         BAD("longest key does not match the header");
 
     /* A walk stack for foreach, stats, validate and copies. */
     size_t cap = (size_t)depth + 1;
-    size_t bound = hdr->count < hdr->max_key_len + 1
-                       ? (size_t)hdr->count
-                       : (size_t)hdr->max_key_len + 1;
+    size_t bound = h->count < h->max_key_len + 1 ? (size_t)h->count
+                                                 : (size_t)h->max_key_len + 1;
     if (bound > cap)
         cap = bound;
     t->walk = art__malloc(t, cap * sizeof(art_walk_frame));
@@ -569,10 +666,10 @@ int art_file_open(art_tree *t, const uint8_t *file, size_t len,
         goto nomem;
     t->walk_cap = cap;
     t->base = (uintptr_t)file;
-    t->root = hdr->root ? (uintptr_t)hdr->root + t->base : 0;
-    t->size = (size_t)hdr->count;
-    t->bytes = (size_t)hdr->nodes_size;
-    t->max_key_len = (size_t)hdr->max_key_len;
+    t->root = h->root ? (uintptr_t)h->root + t->base : 0;
+    t->size = (size_t)h->count;
+    t->bytes = (size_t)h->nodes_size;
+    t->max_key_len = (size_t)h->max_key_len;
     goto done;
 nomem:
     err = ART_ENOMEM;
@@ -586,8 +683,156 @@ done:
 #endif
 }
 
+int art_file_open(art_tree *t, const uint8_t *file, size_t len,
+                  unsigned options, art_check_fn check_value, void *ctx,
+                  art_file_header *h, const char **why)
+{
+    const char *ignored;
+    if (why == NULL)
+        why = &ignored;
+    art_tree_init(t);
+    if ((uintptr_t)file % 8) {
+        *why = "file not 8-byte aligned in memory";
+        return ART_EINVAL;
+    }
+    int err = art_file_read_header(file, len, h, why);
+    if (err != ART_OK)
+        return err;
+    if ((options & ART_FILE_VERIFY_CHECKSUM) &&
+        art_file_checksum(file, len) != h->checksum) {
+        *why = "checksum mismatch: the file is damaged";
+        return ART_EFORMAT;
+    }
+    return art_file_open_nodes(t, h, file + ART_FILE_HEADER_SIZE, options,
+                               check_value, ctx, why);
+}
+
 void art_file_close(art_tree *t)
 {
     art__free(t->walk);
     art_tree_init(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Adopting a nodes section as an in-memory tree                       */
+/* ------------------------------------------------------------------ */
+
+void *art_file_buffer(size_t n)
+{
+    art_tree scratch;
+    art_tree_init(&scratch);
+    return art__malloc(&scratch, n ? n : 8);
+}
+
+void art_file_buffer_free(void *buffer)
+{
+    art__free(buffer);
+}
+
+/*
+ * One pre-order walk over an adopted tree on its walk stack (no
+ * allocation): adds `add` to every child slot (turning file offsets into
+ * pointers, or 0 to leave them), and passes every value slot, in a fixed
+ * order, to visit.
+ */
+typedef struct adopt_ctx {
+    art_map_fn map;
+    art_value_fn free_value;
+    void *ctx;
+    size_t mapped; /* values mapped so far */
+    size_t freed;
+    int failed;
+} adopt_ctx;
+
+typedef void (*slot_fn)(void **slot, adopt_ctx *ac);
+
+static void adopt_walk(art_tree *t, uintptr_t add, slot_fn visit, adopt_ctx *ac)
+{
+    art_walk_frame *f = t->walk;
+    size_t sp = 0;
+    if (t->root == 0)
+        return;
+    if (IS_LEAF(t->root)) {
+        visit(&AS_LEAF(t->root)->value, ac);
+        return;
+    }
+    art_node *root = AS_NODE(t->root);
+    if (root->value)
+        visit(&root->value, ac);
+    f[0].node = t->root;
+    f[0].next = 0;
+    while (1) {
+        art_node *n = AS_NODE(f[sp].node);
+        int b;
+        uintptr_t *slot;
+        if (!next_child(n, &f[sp].next, &b, &slot)) {
+            if (sp == 0)
+                return;
+            sp--;
+            continue;
+        }
+        uintptr_t child = *slot + add;
+        *slot = child;
+        if (IS_LEAF(child)) {
+            visit(&AS_LEAF(child)->value, ac);
+            continue;
+        }
+        art_node *c = AS_NODE(child);
+        if (c->value)
+            visit(&c->value, ac);
+        sp++;
+        f[sp].node = child;
+        f[sp].next = 0;
+    }
+}
+
+static void map_slot(void **slot, adopt_ctx *ac)
+{
+    if (ac->failed || ac->map == NULL)
+        return;
+    void *v = ac->map(*slot, ac->ctx);
+    if (v == NULL) {
+        ac->failed = 1;
+        return;
+    }
+    *slot = v;
+    ac->mapped++;
+}
+
+static void free_slot(void **slot, adopt_ctx *ac)
+{
+    if (ac->freed < ac->mapped) {
+        if (ac->free_value)
+            ac->free_value(*slot, ac->ctx);
+        ac->freed++;
+    }
+}
+
+int art_file_adopt(art_tree *dst, art_tree *t, void *buffer, art_map_fn map,
+                   art_value_fn free_value, void *ctx)
+{
+    adopt_ctx ac = {map, free_value, ctx, 0, 0, 0};
+    /* The walk stack covers the depth: art_file_open_nodes sized it. */
+    adopt_walk(t, t->base, map_slot, &ac);
+    art_tree_init(dst);
+    if (ac.failed) {
+        /* Every slot is a pointer now; free what was mapped, in the same
+           order. */
+        adopt_walk(t, 0, free_slot, &ac);
+        art_file_close(t);
+        return ART_ECALLBACK;
+    }
+    dst->root = t->root;
+    dst->size = t->size;
+    dst->bytes = t->bytes;
+    dst->max_key_len = t->max_key_len;
+    dst->walk = t->walk;
+    dst->walk_cap = t->walk_cap;
+    t->walk = NULL;
+    art_file_close(t);
+    dst->arena = buffer;
+    dst->arena_size = (size_t)dst->bytes;
+    dst->reserved = dst->arena_size;
+    dst->version = 1;
+    return ART_OK;
 }

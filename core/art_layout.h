@@ -158,6 +158,50 @@ static inline unsigned ctz32(uint32_t x)
 #endif
 }
 
+/*
+ * Iterates over n's children in key order without rescanning: *pos starts
+ * at 0; each call stores the next child's byte and the address of its
+ * slot and returns 1, or returns 0 when there are no more.
+ */
+static inline int next_child(art_node *n, int *pos, int *byte, uintptr_t **slot)
+{
+    int i = *pos;
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16:
+        if (i >= n->num_children)
+            return 0;
+        *byte = small_keys(n)[i];
+        *slot = &small_children(n)[i];
+        *pos = i + 1;
+        return 1;
+    case ART_NODE48: {
+        const uint8_t *index = n48_index(n);
+        for (; i < 256; i++)
+            if (index[i]) {
+                *byte = i;
+                *slot = &n48_children(n)[index[i] - 1];
+                *pos = i + 1;
+                return 1;
+            }
+        *pos = 256;
+        return 0;
+    }
+    default: {
+        uintptr_t *ch = n256_children(n);
+        for (; i < 256; i++)
+            if (ch[i]) {
+                *byte = i;
+                *slot = &ch[i];
+                *pos = i + 1;
+                return 1;
+            }
+        *pos = 256;
+        return 0;
+    }
+    }
+}
+
 /* Shared by art.c and art_file.c (defined in art.c). */
 void *art__malloc(art_tree *t, size_t size);
 void art__free(void *p);

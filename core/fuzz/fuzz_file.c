@@ -106,6 +106,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size)
         memcpy(file, data, size);
     int r = art_file_open(&t, file, size, 0, NULL, NULL, &h, &why);
+    if (r == ART_OK) {
+        /* The UTF-8 check may refuse it, never anything worse. */
+        art_tree u;
+        art_file_close(&t);
+        r = art_file_open(&u, file, size, ART_FILE_UTF8_KEYS, NULL, NULL, &h,
+                          &why);
+        if (r == ART_OK)
+            art_file_close(&u);
+        else if (r != ART_EFORMAT)
+            fail("the UTF-8 check failed oddly");
+        r = art_file_open(&t, file, size, 0, NULL, NULL, &h, &why);
+        if (r != ART_OK)
+            fail("a file opened once and not twice");
+    }
     if (r != ART_OK) {
         if (r != ART_EFORMAT || why == NULL)
             fail("a refused file must say why");
@@ -129,6 +143,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzzy(&t, data + size / 2, size - size / 2 < 8 ? size - size / 2 : 8, 1);
     art_tree_clear(&copy, NULL, NULL);
     art_file_close(&t);
+    /* Loading: the nodes section adopted as an in-memory tree. */
+    {
+        art_tree ft, dst;
+        uint8_t *buf = art_file_buffer((size_t)h.nodes_size);
+        if (buf == NULL)
+            fail("out of memory");
+        memcpy(buf, file + ART_FILE_HEADER_SIZE, (size_t)h.nodes_size);
+        if (art_file_open_nodes(&ft, &h, buf, 0, NULL, NULL, &why) != ART_OK ||
+            art_file_adopt(&dst, &ft, buf, NULL, NULL, NULL) != ART_OK)
+            fail("the nodes of an opened file cannot be adopted");
+        if (art_validate(&dst, &why) != ART_OK)
+            fail(why);
+        if (walk(&dst) != h.count)
+            fail("the adopted tree lost keys");
+        art_tree_clear(&dst, NULL, NULL);
+    }
     free(file);
     if (art_live_allocations() != live)
         fail("leak");

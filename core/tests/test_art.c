@@ -3400,6 +3400,41 @@ static int save_image(const art_tree *t, image_t *im)
     return ART_OK;
 }
 
+static int adopt_round_trip(const image_t *im, const model_t *m)
+{
+    art_tree ft, dst;
+    art_file_header h;
+    const char *why = NULL;
+    uint8_t *buf;
+    size_t i;
+    int ok = 1;
+    if (!CHECK(art_file_read_header(im->data, im->len, &h, &why) == ART_OK))
+        return 0;
+    buf = art_file_buffer((size_t)h.nodes_size);
+    if (h.nodes_size)
+        memcpy(buf, im->data + ART_FILE_HEADER_SIZE, (size_t)h.nodes_size);
+    if (!CHECK(art_file_open_nodes(&ft, &h, buf, 0, NULL, NULL, &why) ==
+               ART_OK)) {
+        art_file_buffer_free(buf);
+        return 0;
+    }
+    if (!CHECK(art_file_adopt(&dst, &ft, buf, NULL, NULL, NULL) == ART_OK)) {
+        art_file_buffer_free(buf);
+        return 0;
+    }
+    ok = tree_matches(&dst, m) && CHECK(dst.reserved >= h.nodes_size);
+    /* It changes like any tree: blocks of the arena are freed and
+       reused, nodes outgrow it. */
+    for (i = 0; ok && i < m->n; i += 2)
+        ok = CHECK(art_delete(&dst, m->a[i].key, m->a[i].len, NULL) == 1);
+    for (i = 0; ok && i < m->n; i += 2)
+        ok = CHECK(
+            art_insert(&dst, m->a[i].key, m->a[i].len, m->a[i].val, NULL) == 1);
+    ok = ok && tree_matches(&dst, m);
+    art_tree_clear(&dst, NULL, NULL);
+    return ok;
+}
+
 /* Saves t, opens the image and checks it against the model. */
 static int file_round_trip(art_tree *t, const model_t *m)
 {
@@ -3415,8 +3450,8 @@ static int file_round_trip(art_tree *t, const model_t *m)
         ok &= CHECK(again.len == im.len &&
                     memcmp(again.data, im.data, im.len) == 0);
     free(again.data);
-    if (!CHECK(art_file_open(&ft, im.data, im.len, 1, check_multiple_of_8, NULL,
-                             &h, &why) == ART_OK)) {
+    if (!CHECK(art_file_open(&ft, im.data, im.len, ART_FILE_VERIFY_CHECKSUM,
+                             check_multiple_of_8, NULL, &h, &why) == ART_OK)) {
         if (verbose())
             fprintf(stderr, "    art_file_open: %s\n", why);
         free(im.data);
@@ -3432,6 +3467,8 @@ static int file_round_trip(art_tree *t, const model_t *m)
         ok = ok && CHECK(art_insert(&cp, K("zz-new"), VAL(77), NULL) >= 0);
     }
     art_tree_clear(&cp, NULL, NULL);
+    /* Adopted: the nodes section becomes an ordinary tree's memory. */
+    ok &= adopt_round_trip(&im, m);
     /* A read-only tree refuses to be changed. */
     ok &= CHECK(art_insert(&ft, K("x"), VAL(1), NULL) == ART_EINVAL);
     ok &= CHECK(art_delete(&ft, K("x"), NULL) == ART_EINVAL);
@@ -3557,8 +3594,8 @@ static void test_file_copy_map(void)
     art_tree_init(&t);
     build_random(&t, &m, &g_wide_conf, 2000);
     REQUIRE(save_image(&t, &im) == ART_OK);
-    REQUIRE(art_file_open(&ft, im.data, im.len, 1, NULL, NULL, &h, NULL) ==
-            ART_OK);
+    REQUIRE(art_file_open(&ft, im.data, im.len, ART_FILE_VERIFY_CHECKSUM, NULL,
+                          NULL, &h, NULL) == ART_OK);
     /* Every value mapped once. */
     art_tree_init(&cp);
     mp.left = (long)m.n;
@@ -3580,6 +3617,67 @@ static void test_file_copy_map(void)
         CHECK(cp.size == 0 && cp.root == 0);
         art_tree_clear(&cp, NULL, NULL);
     }
+    art_file_close(&ft);
+    free(im.data);
+    art_tree_clear(&t, NULL, NULL);
+    model_free(&m);
+}
+
+static void test_file_adopt_failures(void)
+{
+    art_tree t, ft, dst;
+    model_t m = {0};
+    image_t im;
+    art_file_header h;
+    mapping_t mp;
+    uint8_t *buf;
+    long k;
+    size_t i;
+    art_tree_init(&t);
+    build_random(&t, &m, &g_wide_conf, 1500);
+    REQUIRE(save_image(&t, &im) == ART_OK);
+    REQUIRE(art_file_read_header(im.data, im.len, &h, NULL) == ART_OK);
+    for (k = 0; k <= (long)m.n; k += 61) {
+        buf = art_file_buffer((size_t)h.nodes_size);
+        memcpy(buf, im.data + 64, (size_t)h.nodes_size);
+        REQUIRE(art_file_open_nodes(&ft, &h, buf, 0, NULL, NULL, NULL) ==
+                ART_OK);
+        mp.left = k;
+        mp.freed = 0;
+        if (k < (long)m.n) {
+            /* The k values mapped before the failure are freed. */
+            CHECK(art_file_adopt(&dst, &ft, buf, bump_value, count_freed,
+                                 &mp) == ART_ECALLBACK);
+            CHECK(mp.freed == k && dst.root == 0 && ft.root == 0);
+            art_file_buffer_free(buf);
+        } else {
+            CHECK(art_file_adopt(&dst, &ft, buf, bump_value, count_freed,
+                                 &mp) == ART_OK);
+            for (i = 0; i < m.n; i++)
+                CHECK(art_search(&dst, m.a[i].key, m.a[i].len) ==
+                      (void *)((uintptr_t)m.a[i].val + 8));
+            CHECK(valid(&dst));
+            art_tree_clear(&dst, NULL, NULL);
+        }
+    }
+    /* A key that is not UTF-8 is refused when asked. */
+    art_tree_clear(&t, NULL, NULL);
+    model_free(&m);
+    free(im.data);
+    art_tree_init(&t);
+    tree_insert_both(&t, &m, K("caf\xc3\xa9"), VAL(1));
+    tree_insert_both(&t, &m, K("\xed\xa0\x80"), VAL(2)); /* U+D800 */
+    REQUIRE(save_image(&t, &im) == ART_OK);
+    CHECK(art_file_open(&ft, im.data, im.len, ART_FILE_UTF8_KEYS, NULL, NULL,
+                        &h, NULL) == ART_OK);
+    art_file_close(&ft);
+    tree_insert_both(&t, &m, K("caf\xc3"), VAL(3));
+    free(im.data);
+    REQUIRE(save_image(&t, &im) == ART_OK);
+    CHECK(art_file_open(&ft, im.data, im.len, ART_FILE_UTF8_KEYS, NULL, NULL,
+                        &h, NULL) == ART_EFORMAT);
+    CHECK(art_file_open(&ft, im.data, im.len, 0, NULL, NULL, &h, NULL) ==
+          ART_OK);
     art_file_close(&ft);
     free(im.data);
     art_tree_clear(&t, NULL, NULL);
@@ -3618,6 +3716,22 @@ static void exercise(art_tree *t, const model_t *m)
     }
 }
 
+/* A damaged file that still opens adopts into a valid tree. */
+static void adopt_survivor(const uint8_t *file, size_t len, const model_t *m)
+{
+    art_tree ft, dst;
+    art_file_header h;
+    uint8_t *buf;
+    REQUIRE(art_file_read_header(file, len, &h, NULL) == ART_OK);
+    buf = art_file_buffer((size_t)h.nodes_size);
+    memcpy(buf, file + 64, (size_t)h.nodes_size);
+    REQUIRE(art_file_open_nodes(&ft, &h, buf, 0, NULL, NULL, NULL) == ART_OK);
+    REQUIRE(art_file_adopt(&dst, &ft, buf, NULL, NULL, NULL) == ART_OK);
+    CHECK(valid(&dst));
+    exercise(&dst, m);
+    art_tree_clear(&dst, NULL, NULL);
+}
+
 static void test_file_hostile(void)
 {
     art_tree t, ft;
@@ -3649,8 +3763,8 @@ static void test_file_hostile(void)
         bad = xmalloc(len);
         memcpy(bad, im.data, len);
         bad[i / 8] ^= (uint8_t)(1u << (i % 8));
-        CHECK(art_file_open(&ft, bad, len, 1, NULL, NULL, &h, &why) ==
-              ART_EFORMAT);
+        CHECK(art_file_open(&ft, bad, len, ART_FILE_VERIFY_CHECKSUM, NULL, NULL,
+                            &h, &why) == ART_EFORMAT);
         free(bad);
     }
     /* Every bit flipped with the checksum bypassed: refused, or a tree
@@ -3663,6 +3777,10 @@ static void test_file_hostile(void)
             opened++;
             exercise(&ft, &m);
             art_file_close(&ft);
+            if (art_file_open(&ft, bad, len, ART_FILE_UTF8_KEYS, NULL, NULL, &h,
+                              &why) == ART_OK)
+                art_file_close(&ft);
+            adopt_survivor(bad, len, &m);
         }
         free(bad);
     }
@@ -3845,6 +3963,7 @@ int main(int argc, char **argv)
     RUN(test_file_round_trips);
     RUN(test_file_write_failures);
     RUN(test_file_copy_map);
+    RUN(test_file_adopt_failures);
     RUN(test_file_hostile);
     RUN(test_random_small_alphabet);
     RUN(test_random_wide_alphabet);

@@ -2743,7 +2743,10 @@ static struct frozen_file *frozen_open(blart_state *st, PyObject *path,
     art_file_header h;
     check_ctx cc = {f, NULL};
     const char *why = NULL;
-    int r = art_file_open(t, data, len, 1, check_value_cb, &cc, &h, &why);
+    unsigned options = ART_FILE_VERIFY_CHECKSUM;
+    if (len >= ART_FILE_HEADER_SIZE && (data[12] & FLAG_STR_KEYS))
+        options |= ART_FILE_UTF8_KEYS;
+    int r = art_file_open(t, data, len, options, check_value_cb, &cc, &h, &why);
     if (r != ART_OK) {
         if (r == ART_ENOMEM)
             PyErr_NoMemory();
@@ -2782,68 +2785,6 @@ fail:
     return NULL;
 }
 
-/* Whether s[0..n) is UTF-8, encoded surrogates allowed (surrogatepass). */
-static int utf8_ok(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = s[i];
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (b >= 0xC2 && b <= 0xDF)
-            len = 2;
-        else if (b >= 0xE0 && b <= 0xEF) {
-            len = 3;
-            if (b == 0xE0)
-                lo = 0xA0;
-        } else if (b >= 0xF0 && b <= 0xF4) {
-            len = 4;
-            if (b == 0xF0)
-                lo = 0x90;
-            if (b == 0xF4)
-                hi = 0x8F;
-        } else {
-            return 0;
-        }
-        if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-            return 0;
-        for (size_t k = 2; k < len; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-        i += len;
-    }
-    return 1;
-}
-
-/* Checks every key of a str-keyed file once: -1 with FormatError. */
-static int check_str_keys(blart_state *st, art_tree *t)
-{
-    art_cursor c;
-    art_cursor_init(&c, t);
-    int r;
-    size_t done = 0; /* key[0..done) was checked with the last key */
-    while ((r = art_cursor_next(&c)) > 0) {
-        size_t from = c.changed_from < done ? c.changed_from : done;
-        while (from > 0 && (c.key[from] & 0xC0) == 0x80)
-            from--;
-        if (!utf8_ok(c.key + from, c.key_len - from)) {
-            art_cursor_free(&c);
-            PyErr_SetString(st->FormatError,
-                            "a key in the file is not valid UTF-8");
-            return -1;
-        }
-        done = c.key_len;
-    }
-    art_cursor_free(&c);
-    if (r < 0)
-        PyErr_NoMemory();
-    return r;
-}
-
 typedef struct {
     blart_state *st;
     struct frozen_file *file;
@@ -2864,11 +2805,39 @@ PyDoc_STRVAR(load_doc,
              "never runs code by default.  A damaged\nor malformed file "
              "raises blart.FormatError.");
 
+/* Reads exactly n bytes from the raw file f into p; -1 with an error. */
+static int read_exact(blart_state *st, PyObject *f, void *p, size_t n)
+{
+    while (n) {
+        Py_ssize_t chunk =
+            n > (size_t)1 << 30 ? (Py_ssize_t)1 << 30 : (Py_ssize_t)n;
+        PyObject *view = PyMemoryView_FromMemory(p, chunk, PyBUF_WRITE);
+        if (view == NULL)
+            return -1;
+        PyObject *r = PyObject_CallMethod(f, "readinto", "(O)", view);
+        Py_DECREF(view);
+        if (r == NULL)
+            return -1;
+        Py_ssize_t got = PyLong_AsSsize_t(r);
+        Py_DECREF(r);
+        if (got < 0 && PyErr_Occurred())
+            return -1;
+        if (got <= 0) {
+            PyErr_SetString(st->FormatError, "the file is shorter than it "
+                                             "says (changed while read?)");
+            return -1;
+        }
+        p = (uint8_t *)p + got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
 static PyObject *map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"path", "allow_pickle", NULL};
     PyObject *path, *allow = Py_False;
-    int flag, bytes_keys;
+    int flag;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:load", kwlist, &path,
                                      &allow) ||
         as_flag(allow, "allow_pickle", &flag) < 0)
@@ -2876,36 +2845,124 @@ static PyObject *map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
     blart_state *st = state_of_type(type);
     if (st == NULL)
         return NULL;
-    int want_bytes = PyType_IsSubtype(type, st->BytesTreeMap_Type);
-    art_tree ft, local;
-    struct frozen_file *f = frozen_open(st, path, flag, &ft, &bytes_keys);
-    if (f == NULL)
+    PyObject *mod = persist_module(st);
+    if (mod == NULL)
         return NULL;
+    PyObject *opened = PyObject_CallMethod(mod, "open_for_load", "(O)", path);
+    if (opened == NULL)
+        return NULL;
+    PyObject *f, *full;
+    unsigned long long size;
+    if (!PyArg_ParseTuple(opened, "OOK", &f, &full, &size)) {
+        Py_DECREF(opened);
+        return NULL;
+    }
+    /* The file is read, not mapped: the nodes section goes straight into
+       the block that becomes the tree's memory (art_file_adopt). */
+    struct frozen_file ff;
+    memset(&ff, 0, sizeof(ff));
+    ff.allow_pickle = flag;
+    uint8_t head[ART_FILE_HEADER_SIZE];
+    uint8_t *nodes = NULL, *values = NULL;
     MapObject *m = NULL;
+    art_file_header h;
+    art_tree ft, local;
+    const char *why = NULL;
     art_tree_init(&local);
-    if (bytes_keys != want_bytes) {
+    if (read_exact(st, f, head,
+                   size < ART_FILE_HEADER_SIZE ? (size_t)size
+                                               : ART_FILE_HEADER_SIZE) < 0)
+        goto done;
+    if (art_file_read_header(head, size, &h, &why) != ART_OK)
+        goto bad;
+    nodes = art_file_buffer((size_t)h.nodes_size);
+    values = PyMem_Malloc(h.values_size ? (size_t)h.values_size : 1);
+    if (nodes == NULL || values == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (read_exact(st, f, nodes, (size_t)h.nodes_size) < 0 ||
+        read_exact(st, f, values, (size_t)h.values_size) < 0)
+        goto done;
+    art_hash hash;
+    art_hash_init(&hash);
+    art_hash_update(&hash, nodes, (size_t)h.nodes_size);
+    art_hash_update(&hash, values, (size_t)h.values_size);
+    art_hash_update(&hash, head, 56);
+    if (art_hash_final(&hash) != h.checksum) {
+        why = "checksum mismatch: the file is damaged";
+        goto bad;
+    }
+    /* Only a file known to be undamaged is judged by its flags. */
+    if (h.flags & ~KNOWN_FLAGS) {
+        why = "unknown flags";
+        goto bad;
+    }
+    int bytes_keys = !(h.flags & FLAG_STR_KEYS);
+    if (bytes_keys != PyType_IsSubtype(type, st->BytesTreeMap_Type)) {
         PyErr_Format(PyExc_ValueError, "%R holds %s keys: open it with %s.load",
-                     f->path, bytes_keys ? "bytes" : "str",
+                     full, bytes_keys ? "bytes" : "str",
                      bytes_keys ? "BytesTreeMap" : "TreeMap");
         goto done;
     }
-    if (!bytes_keys && check_str_keys(st, &ft) < 0)
+    ff.has_pickle = (h.flags & FLAG_PICKLED) != 0;
+    if (ff.has_pickle && !flag) {
+        PyErr_Format(PyExc_ValueError,
+                     "%R holds pickled values; pass allow_pickle=True to "
+                     "load it (only for files you trust: unpickling can run "
+                     "any code)",
+                     full);
         goto done;
+    }
+    ff.values = values;
+    ff.values_size = h.values_size;
+    if (ff.values_size < 8 || memcmp(values, values_magic, 8) != 0) {
+        why = "bad values section";
+        goto bad;
+    }
+    check_ctx cc = {&ff, NULL};
+    int r =
+        art_file_open_nodes(&ft, &h, nodes, bytes_keys ? 0 : ART_FILE_UTF8_KEYS,
+                            check_value_cb, &cc, &why);
+    if (r != ART_OK) {
+        if (r == ART_ENOMEM) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (cc.why)
+            why = cc.why;
+        goto bad;
+    }
     /* Into a tree nobody else sees: decoding values runs code. */
-    load_ctx lc = {st, f};
-    int r = art_tree_copy_map(&local, &ft, load_value_cb, release_value, &lc);
+    load_ctx lc = {st, &ff};
+    r = art_file_adopt(&local, &ft, nodes, load_value_cb, release_value, &lc);
     if (r != ART_OK) {
         if (r == ART_ENOMEM)
             PyErr_NoMemory();
         goto done;
     }
+    nodes = NULL; /* local's now */
     m = map_alloc(type, st, bytes_keys);
     if (m)
         art_tree_move(&m->tree, &local);
+    goto done;
+bad:
+    PyErr_Format(st->FormatError, "%R is not a valid blart file: %s", full,
+                 why);
 done:
     art_tree_clear(&local, release_value, NULL);
-    art_file_close(&ft);
-    frozen_free(f);
+    art_file_buffer_free(nodes);
+    PyMem_Free(values);
+    {
+        PyObject *type_, *value_, *tb_;
+        PyErr_Fetch(&type_, &value_, &tb_);
+        PyObject *r = PyObject_CallMethod(f, "close", NULL);
+        if (r == NULL)
+            PyErr_Clear();
+        Py_XDECREF(r);
+        PyErr_Restore(type_, value_, tb_);
+    }
+    Py_DECREF(opened);
     return (PyObject *)m;
 }
 

@@ -61,6 +61,15 @@ def map_file(path: Any) -> tuple[mmap.mmap, str]:
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), full
 
 
+def open_for_load(path: Any) -> tuple[Any, str, int]:
+    """The file at ``path`` open for reading (unbuffered: ``load`` reads
+    its sections straight into their final memory), its absolute path and
+    its size."""
+    full = os.path.abspath(os.fsdecode(os.fspath(path)))
+    f = open(full, "rb", buffering=0)  # noqa: SIM115 (load closes it)
+    return f, full, os.fstat(f.fileno()).st_size
+
+
 def release_pages(mm: mmap.mmap) -> None:
     """Drop the pages read while checking a file from this process's
     page tables; they stay cached and come back on first use."""

@@ -1931,3 +1931,23 @@ def test_processes_share_a_frozen_file(kind, tmp_path):
         assert proc.exitcode == 0
     assert results == [expected, expected]
     assert [fm.get(k) for k in keys] == expected[0]
+
+
+def test_frozen_subclass_keeps_its_type_and_attributes_through_pickle(tmp_path):
+    """A FrozenTreeMap subclass reopens as the subclass, with its instance
+    attributes, as a TreeMap subclass does."""
+
+    path = tmp_path / "sub.blart"
+    TreeMap({"a": 1, "b": 2}).save(path)
+    f = _FrozenSub(path)
+    f.note = "kept"
+    g = pickle.loads(pickle.dumps(f))
+    assert type(g) is _FrozenSub
+    assert g.note == "kept"
+    assert g == f == {"a": 1, "b": 2}
+    assert g.first_key() == "a"
+
+
+class _FrozenSub(FrozenTreeMap):
+    def first_key(self):
+        return self.first()[0]

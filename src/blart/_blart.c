@@ -3028,9 +3028,18 @@ static PyObject *frozen_reduce(MapObject *m, PyObject *Py_UNUSED(ignored))
     PyObject *mod = persist_module(m->state);
     if (mod == NULL)
         return NULL;
-    return Py_BuildValue("N(OOO)", PyObject_GetAttrString(mod, "open_frozen"),
+    /* A subclass instance's attributes travel as state, as for TreeMap. */
+    PyObject *state = PyObject_GetAttrString((PyObject *)m, "__dict__");
+    if (state == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            return NULL;
+        PyErr_Clear();
+        state = Py_None;
+        Py_INCREF(state);
+    }
+    return Py_BuildValue("N(OOO)N", PyObject_GetAttrString(mod, "open_frozen"),
                          (PyObject *)Py_TYPE(m), m->file->path,
-                         m->file->allow_pickle ? Py_True : Py_False);
+                         m->file->allow_pickle ? Py_True : Py_False, state);
 }
 
 static PyObject *frozen_get_path(MapObject *m, void *closure)

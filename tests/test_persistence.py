@@ -1951,3 +1951,103 @@ def test_frozen_subclass_keeps_its_type_and_attributes_through_pickle(tmp_path):
 class _FrozenSub(FrozenTreeMap):
     def first_key(self):
         return self.first()[0]
+
+
+# --------------------------------------------------------------------------
+# The binding's own failure paths: writing to a file that fails, a file
+# that shrinks while it is read, the small protocol methods
+# --------------------------------------------------------------------------
+
+
+class _FailingFile:
+    """A binary file object whose write (the n-th call) or seek fails."""
+
+    def __init__(self, fail_write_at=None, fail_seek=False):
+        self.calls = 0
+        self.fail_write_at = fail_write_at
+        self.fail_seek = fail_seek
+        self.data = bytearray()
+        self.pos = 0
+
+    def write(self, b):
+        self.calls += 1
+        if self.calls == self.fail_write_at:
+            raise OSError("disk full")
+        b = bytes(b)
+        self.data[self.pos : self.pos + len(b)] = b
+        self.pos += len(b)
+        return len(b)
+
+    def seek(self, pos, whence=0):
+        if self.fail_seek:
+            raise OSError("cannot seek")
+        self.pos = pos
+        return pos
+
+
+@pytest.mark.parametrize("at", [1, 2, 3])
+def test_dump_passes_on_a_write_error(at):
+    """A write that fails, first (the header), second (the nodes) or third
+    (the values), is the error save() reports; the map is unchanged and can
+    be saved again."""
+    m = TreeMap({f"k{i}": i for i in range(100)})
+    with pytest.raises(OSError, match="disk full"):
+        m._dump(_FailingFile(fail_write_at=at), False)
+    m._validate()
+    m["new"] = 1  # not stuck in the saving state
+    good = _FailingFile()
+    m._dump(good, False)
+    data = bytes(good.data)
+    assert data[:8] == b"BLARTMAP"
+    assert int.from_bytes(data[56:64], "little") == _checksum(data[64:] + data[:56])
+
+
+def test_dump_passes_on_a_seek_error():
+    with pytest.raises(OSError, match="cannot seek"):
+        TreeMap({"a": 1})._dump(_FailingFile(fail_seek=True), False)
+
+
+def test_dump_arguments():
+    m = TreeMap({"a": 1})
+    with pytest.raises(TypeError):
+        m._dump(_FailingFile())
+    with pytest.raises(TypeError):
+        m._dump(_FailingFile(), "yes")
+    with pytest.raises(AttributeError):
+        m._dump(object(), False)
+
+
+def test_load_of_a_file_that_shrinks_while_read(tmp_path, monkeypatch):
+    """The size load() was told is more than the file holds: FormatError,
+    not a short read taken for data."""
+    import io
+
+    import blart._persist as persist
+
+    path = tmp_path / "m.blart"
+    TreeMap({f"k{i}": i for i in range(1000)}).save(path)
+    data = path.read_bytes()
+
+    def short_open(p):
+        return io.BytesIO(data[: len(data) // 2]), os.fspath(p), len(data)
+
+    monkeypatch.setattr(persist, "open_for_load", short_open)
+    with pytest.raises(FormatError, match="shorter"):
+        TreeMap.load(path)
+
+
+def test_frozen_sizeof_and_weakref(tmp_path):
+    import sys
+    import weakref
+
+    path = tmp_path / "m.blart"
+    TreeMap({"a": 1}).save(path)
+    f = FrozenTreeMap(path)
+    assert sys.getsizeof(f) > 0
+    called = []
+    r = weakref.ref(f, lambda _: called.append(True))
+    assert r() is f
+    del f
+    gc.collect()
+    assert r() is None
+    assert called == [True]

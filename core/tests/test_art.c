@@ -3684,6 +3684,105 @@ static void test_file_adopt_failures(void)
     model_free(&m);
 }
 
+/* Opens an image with the UTF-8 check and returns the result. */
+static int open_utf8(const art_tree *t)
+{
+    image_t im;
+    art_tree ft;
+    art_file_header h;
+    int r;
+    if (save_image(t, &im) != ART_OK)
+        return -100;
+    r = art_file_open(&ft, im.data, im.len, ART_FILE_UTF8_KEYS, NULL, NULL, &h,
+                      NULL);
+    if (r == ART_OK)
+        art_file_close(&ft);
+    free(im.data);
+    return r;
+}
+
+static void test_file_utf8_and_layout_checks(void)
+{
+    static const struct {
+        const char *key;
+        size_t len;
+        int ok;
+    } cases[] = {
+        {"abcdefgh\xc3\xa9", 10, 1}, /* ASCII words, then é */
+        {"\xc3\xa9"
+         "abcdefgh",
+         10, 1}, /* é, then a whole word */
+        {"\xc3\xa9"
+         "abcdefghijk",
+         13, 1},                    /* é, then a word and a tail */
+        {"\xf0\x9f\x98\x80", 4, 1}, /* U+1F600 */
+        {"\xed\xa0\x80", 3, 1},     /* U+D800, surrogatepass */
+        {"\xff", 1, 0},             /* never a lead byte */
+        {"\xc0\x80", 2, 0},         /* overlong */
+        {"\xe0\x80\x80", 3, 0},     /* overlong */
+        {"\xf4\x90\x80\x80", 4, 0}, /* above U+10FFFF */
+        {"\xe6\x97", 2, 0},         /* cut short */
+        {"a\x80", 2, 0},            /* stray continuation */
+    };
+    art_tree t, ft;
+    image_t im;
+    art_file_header h;
+    const char *why;
+    uint8_t *moved;
+    size_t i;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(g_ctx, sizeof(g_ctx), "case %zu", i);
+        /* Alone (a leaf at the root), and below a node that branches on
+           the key's bytes (prefix, child byte, suffix). */
+        art_tree_init(&t);
+        art_insert(&t, (const uint8_t *)cases[i].key, cases[i].len, VAL(1),
+                   NULL);
+        CHECK((open_utf8(&t) == ART_OK) == cases[i].ok);
+        art_insert(&t, K("zz"), VAL(2), NULL);
+        art_insert(&t, (const uint8_t *)cases[i].key, 1, VAL(3), NULL);
+        /* The one-byte key is valid only when ASCII. */
+        CHECK((open_utf8(&t) == ART_OK) ==
+              (cases[i].ok && (uint8_t)cases[i].key[0] < 0x80));
+        art_tree_clear(&t, NULL, NULL);
+    }
+    g_ctx[0] = '\0';
+    /* A child byte that cannot follow: "a" then 0x80 below one node. */
+    art_tree_init(&t);
+    art_insert(&t, K("a\x80x"), VAL(1), NULL);
+    art_insert(&t, K("a\x81y"), VAL(2), NULL);
+    CHECK(open_utf8(&t) == ART_EFORMAT);
+    /* An object in the nodes section that the tree does not reach. */
+    art_tree_clear(&t, NULL, NULL);
+    art_tree_init(&t);
+    art_insert(&t, K("only"), VAL(1), NULL);
+    REQUIRE(save_image(&t, &im) == ART_OK);
+    REQUIRE(art_file_read_header(im.data, im.len, &h, NULL) == ART_OK);
+    moved = calloc(1, im.len + 16);
+    REQUIRE(moved != NULL);
+    memcpy(moved, im.data, 64);
+    memcpy(moved + 64 + 16, im.data + 64, im.len - 64);
+    h.nodes_size += 16;
+    h.root += 16;
+    art_file_header_encode(&h, moved);
+    CHECK(art_file_open(&ft, moved, im.len + 16, 0, NULL, NULL, &h, &why) ==
+          ART_EFORMAT);
+    /* Misaligned memory is the caller's mistake, not the file's. */
+    CHECK(art_file_open(&ft, moved + 4, im.len, 0, NULL, NULL, &h, &why) ==
+          ART_EINVAL);
+    REQUIRE(art_file_read_header(im.data, im.len, &h, NULL) == ART_OK);
+    CHECK(art_file_open_nodes(&ft, &h, moved + 68, 0, NULL, NULL, &why) ==
+          ART_EINVAL);
+    /* A read-only tree cannot be written out again. */
+    REQUIRE(art_file_open(&ft, im.data, im.len, 0, NULL, NULL, &h, &why) ==
+            ART_OK);
+    CHECK(art_file_write_nodes(&ft, image_write, identity_encode, &im, &h) ==
+          ART_EINVAL);
+    art_file_close(&ft);
+    free(moved);
+    free(im.data);
+    art_tree_clear(&t, NULL, NULL);
+}
+
 /* Reads everything a reader can read; ASan reports any stray access. */
 static void exercise(art_tree *t, const model_t *m)
 {
@@ -3964,6 +4063,7 @@ int main(int argc, char **argv)
     RUN(test_file_write_failures);
     RUN(test_file_copy_map);
     RUN(test_file_adopt_failures);
+    RUN(test_file_utf8_and_layout_checks);
     RUN(test_file_hostile);
     RUN(test_random_small_alphabet);
     RUN(test_random_wide_alphabet);

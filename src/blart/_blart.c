@@ -3086,9 +3086,44 @@ PyDoc_STRVAR(items_doc, "items($self, /)\n--\n\n"
                         "A live, set-like view of the (key, value) pairs, "
                         "in key order.");
 
+/*
+ * The methods that only read: every map type has them, FrozenTreeMap
+ * nothing else (apart from its own __reduce__ and __sizeof__).
+ */
+/* clang-format off */
+#define READ_METHODS                                                           \
+    {"get", (PyCFunction)(void (*)(void))map_get,                              \
+     METH_FASTCALL | METH_KEYWORDS, get_doc},                                  \
+    {"is_empty", (PyCFunction)map_is_empty, METH_NOARGS, is_empty_doc},        \
+    {"keys", (PyCFunction)map_keys, METH_NOARGS, keys_doc},                    \
+    {"values", (PyCFunction)map_values, METH_NOARGS, values_doc},              \
+    {"items", (PyCFunction)map_items, METH_NOARGS, items_doc},                 \
+    {"__reversed__", (PyCFunction)map_reversed, METH_NOARGS, reversed_doc},    \
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,                \
+     "See PEP 585."},                                                          \
+    {"first", (PyCFunction)map_first, METH_NOARGS, first_doc},                 \
+    {"last", (PyCFunction)map_last, METH_NOARGS, last_doc},                    \
+    {"floor", (PyCFunction)map_floor, METH_O, floor_doc},                      \
+    {"ceiling", (PyCFunction)map_ceiling, METH_O, ceiling_doc},                \
+    {"lower", (PyCFunction)map_lower, METH_O, lower_doc},                      \
+    {"higher", (PyCFunction)map_higher, METH_O, higher_doc},                   \
+    {"get_prefix", (PyCFunction)map_get_prefix, METH_O, get_prefix_doc},       \
+    {"prefix_iter", (PyCFunction)(void (*)(void))map_prefix_iter,              \
+     METH_VARARGS | METH_KEYWORDS, prefix_iter_doc},                           \
+    {"prefixes", (PyCFunction)map_prefixes, METH_O, prefixes_doc},             \
+    {"longest_prefix", (PyCFunction)map_longest_prefix, METH_O,                \
+     longest_prefix_doc},                                                      \
+    {"range", (PyCFunction)(void (*)(void))map_range,                          \
+     METH_VARARGS | METH_KEYWORDS, range_doc},                                 \
+    {"fuzzy_search", (PyCFunction)(void (*)(void))map_fuzzy_search,            \
+     METH_VARARGS | METH_KEYWORDS, fuzzy_doc},                                 \
+    {"stats", (PyCFunction)map_stats, METH_NOARGS, stats_doc},                 \
+    {"_validate", (PyCFunction)map_validate, METH_NOARGS,                      \
+     "Check the tree's invariants; raise AssertionError if one is broken."}
+/* clang-format on */
+
 static PyMethodDef map_methods[] = {
-    {"get", (PyCFunction)(void (*)(void))map_get, METH_FASTCALL | METH_KEYWORDS,
-     get_doc},
+    READ_METHODS,
     {"setdefault", (PyCFunction)(void (*)(void))map_setdefault,
      METH_FASTCALL | METH_KEYWORDS, setdefault_doc},
     {"pop", (PyCFunction)(void (*)(void))map_pop, METH_FASTCALL | METH_KEYWORDS,
@@ -3097,7 +3132,6 @@ static PyMethodDef map_methods[] = {
     {"insert", (PyCFunction)(void (*)(void))map_insert, METH_FASTCALL,
      insert_doc},
     {"remove", (PyCFunction)map_remove, METH_O, remove_doc},
-    {"is_empty", (PyCFunction)map_is_empty, METH_NOARGS, is_empty_doc},
     {"clear", (PyCFunction)map_clear, METH_NOARGS, clear_doc},
     {"copy", (PyCFunction)map_copy, METH_NOARGS, copy_doc},
     {"__copy__", (PyCFunction)map_copy, METH_NOARGS, copy_doc},
@@ -3105,39 +3139,15 @@ static PyMethodDef map_methods[] = {
      METH_VARARGS | METH_KEYWORDS, update_doc},
     {"fromkeys", (PyCFunction)(void (*)(void))map_fromkeys,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, fromkeys_doc},
-    {"keys", (PyCFunction)map_keys, METH_NOARGS, keys_doc},
-    {"values", (PyCFunction)map_values, METH_NOARGS, values_doc},
-    {"items", (PyCFunction)map_items, METH_NOARGS, items_doc},
-    {"__reversed__", (PyCFunction)map_reversed, METH_NOARGS, reversed_doc},
     {"__reduce__", (PyCFunction)map_reduce, METH_NOARGS, reduce_doc},
     {"__sizeof__", (PyCFunction)map_sizeof, METH_NOARGS, sizeof_doc},
-    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS, "See PEP 585."},
-    {"first", (PyCFunction)map_first, METH_NOARGS, first_doc},
-    {"last", (PyCFunction)map_last, METH_NOARGS, last_doc},
     {"pop_first", (PyCFunction)map_pop_first, METH_NOARGS, pop_first_doc},
     {"pop_last", (PyCFunction)map_pop_last, METH_NOARGS, pop_last_doc},
-    {"floor", (PyCFunction)map_floor, METH_O, floor_doc},
-    {"ceiling", (PyCFunction)map_ceiling, METH_O, ceiling_doc},
-    {"lower", (PyCFunction)map_lower, METH_O, lower_doc},
-    {"higher", (PyCFunction)map_higher, METH_O, higher_doc},
-    {"get_prefix", (PyCFunction)map_get_prefix, METH_O, get_prefix_doc},
-    {"prefix_iter", (PyCFunction)(void (*)(void))map_prefix_iter,
-     METH_VARARGS | METH_KEYWORDS, prefix_iter_doc},
-    {"prefixes", (PyCFunction)map_prefixes, METH_O, prefixes_doc},
-    {"longest_prefix", (PyCFunction)map_longest_prefix, METH_O,
-     longest_prefix_doc},
-    {"range", (PyCFunction)(void (*)(void))map_range,
-     METH_VARARGS | METH_KEYWORDS, range_doc},
-    {"fuzzy_search", (PyCFunction)(void (*)(void))map_fuzzy_search,
-     METH_VARARGS | METH_KEYWORDS, fuzzy_doc},
-    {"stats", (PyCFunction)map_stats, METH_NOARGS, stats_doc},
     {"save", (PyCFunction)(void (*)(void))map_save,
      METH_VARARGS | METH_KEYWORDS, save_doc},
     {"load", (PyCFunction)(void (*)(void))map_load,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, load_doc},
     {"_dump", (PyCFunction)(void (*)(void))map_dump, METH_FASTCALL, dump_doc},
-    {"_validate", (PyCFunction)map_validate, METH_NOARGS,
-     "Check the tree's invariants; raise AssertionError if one is broken."},
     {"_fail_alloc", (PyCFunction)map_fail_alloc, METH_O,
      "Testing: make the n-th next allocation of the tree fail (0: never)."},
     {NULL, NULL, 0, NULL},
@@ -3226,35 +3236,9 @@ static PyGetSetDef frozen_getset[] = {
 };
 
 static PyMethodDef frozen_methods[] = {
-    {"get", (PyCFunction)(void (*)(void))map_get, METH_FASTCALL | METH_KEYWORDS,
-     get_doc},
-    {"is_empty", (PyCFunction)map_is_empty, METH_NOARGS, is_empty_doc},
-    {"keys", (PyCFunction)map_keys, METH_NOARGS, keys_doc},
-    {"values", (PyCFunction)map_values, METH_NOARGS, values_doc},
-    {"items", (PyCFunction)map_items, METH_NOARGS, items_doc},
-    {"__reversed__", (PyCFunction)map_reversed, METH_NOARGS, reversed_doc},
+    READ_METHODS,
     {"__reduce__", (PyCFunction)frozen_reduce, METH_NOARGS, reduce_doc},
     {"__sizeof__", (PyCFunction)frozen_sizeof, METH_NOARGS, sizeof_doc},
-    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS, "See PEP 585."},
-    {"first", (PyCFunction)map_first, METH_NOARGS, first_doc},
-    {"last", (PyCFunction)map_last, METH_NOARGS, last_doc},
-    {"floor", (PyCFunction)map_floor, METH_O, floor_doc},
-    {"ceiling", (PyCFunction)map_ceiling, METH_O, ceiling_doc},
-    {"lower", (PyCFunction)map_lower, METH_O, lower_doc},
-    {"higher", (PyCFunction)map_higher, METH_O, higher_doc},
-    {"get_prefix", (PyCFunction)map_get_prefix, METH_O, get_prefix_doc},
-    {"prefix_iter", (PyCFunction)(void (*)(void))map_prefix_iter,
-     METH_VARARGS | METH_KEYWORDS, prefix_iter_doc},
-    {"prefixes", (PyCFunction)map_prefixes, METH_O, prefixes_doc},
-    {"longest_prefix", (PyCFunction)map_longest_prefix, METH_O,
-     longest_prefix_doc},
-    {"range", (PyCFunction)(void (*)(void))map_range,
-     METH_VARARGS | METH_KEYWORDS, range_doc},
-    {"fuzzy_search", (PyCFunction)(void (*)(void))map_fuzzy_search,
-     METH_VARARGS | METH_KEYWORDS, fuzzy_doc},
-    {"stats", (PyCFunction)map_stats, METH_NOARGS, stats_doc},
-    {"_validate", (PyCFunction)map_validate, METH_NOARGS,
-     "Testing: check every invariant of the tree."},
     {NULL, NULL, 0, NULL},
 };
 

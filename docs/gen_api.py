@@ -61,6 +61,19 @@ GROUPS = {
 }
 
 
+# The mapping slots' docstrings come from CPython and change between
+# versions ("Return key in self." became "Return bool(key in self)." in
+# 3.13): the reference says what they do in its own words.
+SLOT_DOCS = {
+    "__getitem__": "Return self[key]; KeyError if key is absent.",
+    "__setitem__": "Set self[key] to value.",
+    "__delitem__": "Delete self[key]; KeyError if key is absent.",
+    "__contains__": "Return whether key is in the map.",
+    "__len__": "Return the number of keys.",
+    "__iter__": "Iterate over the keys in ascending order.",
+}
+
+
 def _signature(name: str, obj: object) -> str:
     text = getattr(obj, "__text_signature__", None)
     if text:
@@ -110,7 +123,8 @@ def render() -> str:
         parts += [f"## {group}", ""]
         for name in names:
             obj = getattr(cls, name)
-            parts += [f"### `{_signature(name, obj)}`", "", _body(obj.__doc__), ""]
+            doc = SLOT_DOCS.get(name, obj.__doc__)
+            parts += [f"### `{_signature(name, obj)}`", "", _body(doc), ""]
     frozen = blart.FrozenTreeMap
     parts += [f"## `{frozen.__name__}`", "", _body(frozen.__doc__), ""]
     parts += [

@@ -178,9 +178,8 @@ static void block_free(art_tree *t, void *p, size_t size)
 }
 
 /* Releases every page; no block carved from them may be in use. */
-static void slab_release(art_tree *t)
+static void free_pages(uint8_t *pg, void *arena, size_t arena_size)
 {
-    uint8_t *pg = t->slab_pages;
     while (pg) {
         uint8_t *next;
         size_t page;
@@ -191,12 +190,18 @@ static void slab_release(art_tree *t)
         tree_free(pg);
         pg = next;
     }
-    if (t->arena) {
-        UNPOISON(t->arena, t->arena_size);
-        tree_free(t->arena);
-        t->arena = NULL;
-        t->arena_size = 0;
+    if (arena) {
+        UNPOISON(arena, arena_size);
+        (void)arena_size;
+        tree_free(arena);
     }
+}
+
+static void slab_release(art_tree *t)
+{
+    free_pages(t->slab_pages, t->arena, t->arena_size);
+    t->arena = NULL;
+    t->arena_size = 0;
     memset(t->slab_free, 0, sizeof(t->slab_free));
     t->slab_pages = NULL;
     t->slab_next = t->slab_end = NULL;
@@ -545,22 +550,37 @@ void art_tree_init(art_tree *t)
     memset(t, 0, sizeof(*t));
 }
 
+/* What clear frees once it has let go of the tree. */
+typedef struct cleared {
+    uint8_t *pages;
+    void *arena;
+    size_t arena_size;
+} cleared;
+
 /* Frees a block at clear time: pages and the arena go all at once
    afterwards. */
-static void clear_block(const art_tree *t, void *p, size_t size)
+static void clear_block(const cleared *c, void *p, size_t size)
 {
-    if (size > SLAB_MAX && !in_arena(t, p))
+    if (size > SLAB_MAX && (uintptr_t)p - (uintptr_t)c->arena >= c->arena_size)
         tree_free(p);
 }
 
 void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
 {
-    art_tree old = *t;
+    /*
+     * t is emptied first, so the callbacks may use it (re-entrant code in
+     * a binding).  Only what freeing needs is kept, not a copy of the
+     * whole tree: deallocators of nested containers nest this call, and
+     * its stack frame is paid at every level.
+     */
+    cleared old = {t->slab_pages, t->arena, t->arena_size};
+    uintptr_t root = t->root;
+    uint64_t version = t->version;
+    long countdown = t->fail_countdown;
+    tree_free(t->walk);
     art_tree_init(t);
-    t->version = old.version + 1;
-    t->fail_countdown = old.fail_countdown;
-    tree_free(old.walk);
-    uintptr_t root = old.root;
+    t->version = version + 1;
+    t->fail_countdown = countdown;
     if (root && IS_LEAF(root)) {
         if (free_value)
             free_value(AS_LEAF(root)->value, ctx);
@@ -599,7 +619,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
             clear_block(&old, n, node_size(n->type, n->prefix_len));
         }
     }
-    slab_release(&old);
+    free_pages(old.pages, old.arena, old.arena_size);
 }
 
 void art_tree_move(art_tree *dst, art_tree *src)

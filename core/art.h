@@ -140,9 +140,10 @@ void art_tree_init(art_tree *t);
 /*
  * Frees every node and leaf, calling free_value(value, ctx) for each value
  * first if free_value is not NULL, and leaves t empty (its version bumped)
- * and reusable.  Does not allocate.  The callback must not touch t; to
- * release values that may run arbitrary code, move the contents out with
- * art_tree_move() and destroy the moved-out tree instead.
+ * and reusable.  Does not allocate.  t is emptied before the first
+ * callback, so a callback may use t (insert into it, clear it again): it
+ * sees an empty tree, and the nodes being freed are out of its reach.
+ * Uses a small, fixed amount of stack.
  */
 void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx);
 

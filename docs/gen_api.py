@@ -77,7 +77,12 @@ SLOT_DOCS = {
 def _signature(name: str, obj: object) -> str:
     text = getattr(obj, "__text_signature__", None)
     if text:
-        text = text.replace("($self, ", "(").replace("($self)", "()").replace("($type, ", "(").replace("($cls, ", "(")
+        text = (
+            text.replace("($self, ", "(")
+            .replace("($self)", "()")
+            .replace("($type, ", "(")
+            .replace("($cls, ", "(")
+        )
         return f"{name}{text}"
     try:
         return f"{name}{inspect.signature(obj)}"  # type: ignore[arg-type]

@@ -430,13 +430,14 @@ static void release_value(void *value, void *ctx)
     Py_DECREF((PyObject *)value);
 }
 
-/* Empties the map; values are released after the map is already empty. */
+/*
+ * Empties the map; values are released after the map is already empty
+ * (art_tree_clear detaches the tree before its first callback), and with
+ * little stack: a deallocator nests this once per level of nested maps.
+ */
 static void map_clear_tree(MapObject *m)
 {
-    art_tree old;
-    art_tree_init(&old);
-    art_tree_move(&old, &m->tree);
-    art_tree_clear(&old, release_value, NULL);
+    art_tree_clear(&m->tree, release_value, NULL);
 }
 
 static int incref_value(void *value, void *ctx)

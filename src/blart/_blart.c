@@ -2641,6 +2641,18 @@ done:
     return res;
 }
 
+/* Parses (path, *, allow_pickle=False), the arguments of save, load and
+   FrozenTreeMap; 0, or -1 with an exception. */
+static int parse_path_args(PyObject *args, PyObject *kwds, const char *format,
+                           PyObject **path, int *allow_pickle)
+{
+    static char *kwlist[] = {"path", "allow_pickle", NULL};
+    PyObject *allow = Py_False;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, path, &allow))
+        return -1;
+    return as_flag(allow, "allow_pickle", allow_pickle);
+}
+
 PyDoc_STRVAR(
     save_doc,
     "save($self, path, *, allow_pickle=False)\n--\n\n"
@@ -2658,12 +2670,9 @@ PyDoc_STRVAR(
 
 static PyObject *map_save(MapObject *m, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"path", "allow_pickle", NULL};
-    PyObject *path, *allow = Py_False;
+    PyObject *path;
     int flag;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:save", kwlist, &path,
-                                     &allow) ||
-        as_flag(allow, "allow_pickle", &flag) < 0)
+    if (parse_path_args(args, kwds, "O|$O:save", &path, &flag) < 0)
         return NULL;
     PyObject *mod = persist_module(m->state);
     if (mod == NULL)
@@ -2836,12 +2845,9 @@ static int read_exact(blart_state *st, PyObject *f, void *p, size_t n)
 
 static PyObject *map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"path", "allow_pickle", NULL};
-    PyObject *path, *allow = Py_False;
+    PyObject *path;
     int flag;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:load", kwlist, &path,
-                                     &allow) ||
-        as_flag(allow, "allow_pickle", &flag) < 0)
+    if (parse_path_args(args, kwds, "O|$O:load", &path, &flag) < 0)
         return NULL;
     blart_state *st = state_of_type(type);
     if (st == NULL)
@@ -2971,12 +2977,9 @@ done:
 
 static PyObject *frozen_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"path", "allow_pickle", NULL};
-    PyObject *path, *allow = Py_False;
+    PyObject *path;
     int flag, bytes_keys;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:FrozenTreeMap", kwlist,
-                                     &path, &allow) ||
-        as_flag(allow, "allow_pickle", &flag) < 0)
+    if (parse_path_args(args, kwds, "O|$O:FrozenTreeMap", &path, &flag) < 0)
         return NULL;
     blart_state *st = state_of_type(type);
     if (st == NULL)

@@ -2706,6 +2706,59 @@ static void frozen_free(struct frozen_file *f)
 }
 
 /*
+ * The steps load and FrozenTreeMap share, once the header is parsed and
+ * the checksum verified: the flags (unknown bits, pickled values), the
+ * values section, then the nodes, opened as a read-only tree into *t.
+ * Returns 0, or -1 with FormatError (naming path), ValueError or
+ * MemoryError.
+ */
+static int open_sections(blart_state *st, struct frozen_file *f,
+                         const art_file_header *h, const uint8_t *nodes,
+                         const uint8_t *values, PyObject *path, art_tree *t)
+{
+    const char *why = NULL;
+    if (h->flags & ~KNOWN_FLAGS) {
+        why = "unknown flags";
+        goto bad;
+    }
+    f->has_pickle = (h->flags & FLAG_PICKLED) != 0;
+    if (f->has_pickle && !f->allow_pickle) {
+        PyErr_Format(PyExc_ValueError,
+                     "%R holds pickled values; pass allow_pickle=True to "
+                     "load it (only for files you trust: unpickling can run "
+                     "any code)",
+                     path);
+        return -1;
+    }
+    f->values = values;
+    f->values_size = h->values_size;
+    if (f->values_size < 8 || memcmp(values, values_magic, 8) != 0) {
+        why = "bad values section";
+        goto bad;
+    }
+    check_ctx cc = {f, NULL};
+    unsigned options = h->flags & FLAG_STR_KEYS ? ART_FILE_UTF8_KEYS : 0;
+    int r =
+        art_file_open_nodes(t, h, nodes, options, check_value_cb, &cc, &why);
+    if (r == ART_OK)
+        return 0;
+    if (r == ART_ENOMEM) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (r == ART_EINVAL) {
+        PyErr_Format(PyExc_OSError, "cannot open %R: %s", path, why);
+        return -1;
+    }
+    if (cc.why)
+        why = cc.why;
+bad:
+    PyErr_Format(st->FormatError, "%R is not a valid blart file: %s", path,
+                 why);
+    return -1;
+}
+
+/*
  * Maps the file at path and opens its tree into *t.  Returns the file
  * (to be freed with frozen_free after art_file_close(t)) and its key
  * kind in *bytes_keys, or NULL with an exception.
@@ -2737,59 +2790,23 @@ static struct frozen_file *frozen_open(blart_state *st, PyObject *path,
         goto fail;
     const uint8_t *data = f->view.buf;
     size_t len = (size_t)f->view.len;
-    /* The values section is needed to check value references: read its
-       place from the header here; art_file_open checks the header. */
-    if (len >= ART_FILE_HEADER_SIZE) {
-        uint64_t nodes = le64(data + 40), values = le64(data + 48);
-        uint32_t flags;
-        memcpy(&flags, data + 12, 4);
-        if (nodes <= len - ART_FILE_HEADER_SIZE &&
-            values == len - ART_FILE_HEADER_SIZE - nodes) {
-            f->values = data + ART_FILE_HEADER_SIZE + nodes;
-            f->values_size = values;
-        }
-        f->has_pickle = (flags & FLAG_PICKLED) != 0;
-    }
     art_file_header h;
-    check_ctx cc = {f, NULL};
     const char *why = NULL;
-    unsigned options = ART_FILE_VERIFY_CHECKSUM;
-    if (len >= ART_FILE_HEADER_SIZE && (data[12] & FLAG_STR_KEYS))
-        options |= ART_FILE_UTF8_KEYS;
-    int r = art_file_open(t, data, len, options, check_value_cb, &cc, &h, &why);
-    if (r != ART_OK) {
-        if (r == ART_ENOMEM)
-            PyErr_NoMemory();
-        else if (r == ART_EINVAL)
-            PyErr_Format(PyExc_OSError, "cannot open %R: %s", f->path, why);
-        else
-            PyErr_Format(st->FormatError, "%R is not a valid blart file: %s",
-                         f->path, cc.why ? cc.why : why);
+    if (art_file_read_header(data, len, &h, &why) != ART_OK)
+        goto bad;
+    if (art_file_checksum(data, len) != h.checksum) {
+        why = "checksum mismatch: the file is damaged";
+        goto bad;
+    }
+    if (open_sections(st, f, &h, data + ART_FILE_HEADER_SIZE,
+                      data + ART_FILE_HEADER_SIZE + h.nodes_size, f->path,
+                      t) < 0)
         goto fail;
-    }
-    if (h.flags & ~KNOWN_FLAGS) {
-        PyErr_Format(st->FormatError,
-                     "%R is not a valid blart file: unknown flags", f->path);
-        goto fail_open;
-    }
-    if (f->values_size < 8 || memcmp(f->values, values_magic, 8) != 0) {
-        PyErr_Format(st->FormatError,
-                     "%R is not a valid blart file: bad values section",
-                     f->path);
-        goto fail_open;
-    }
-    if (f->has_pickle && !allow_pickle) {
-        PyErr_Format(PyExc_ValueError,
-                     "%R holds pickled values; pass allow_pickle=True to "
-                     "load it (only for files you trust: unpickling can run "
-                     "any code)",
-                     f->path);
-        goto fail_open;
-    }
     *bytes_keys = !(h.flags & FLAG_STR_KEYS);
     return f;
-fail_open:
-    art_file_close(t);
+bad:
+    PyErr_Format(st->FormatError, "%R is not a valid blart file: %s", f->path,
+                 why);
 fail:
     frozen_free(f);
     return NULL;
@@ -2901,48 +2918,20 @@ static PyObject *map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
         goto bad;
     }
     /* Only a file known to be undamaged is judged by its flags. */
-    if (h.flags & ~KNOWN_FLAGS) {
-        why = "unknown flags";
-        goto bad;
-    }
+    if (open_sections(st, &ff, &h, nodes, values, full, &ft) < 0)
+        goto done;
     int bytes_keys = !(h.flags & FLAG_STR_KEYS);
     if (bytes_keys != PyType_IsSubtype(type, st->BytesTreeMap_Type)) {
         PyErr_Format(PyExc_ValueError, "%R holds %s keys: open it with %s.load",
                      full, bytes_keys ? "bytes" : "str",
                      bytes_keys ? "BytesTreeMap" : "TreeMap");
+        art_file_close(&ft);
         goto done;
-    }
-    ff.has_pickle = (h.flags & FLAG_PICKLED) != 0;
-    if (ff.has_pickle && !flag) {
-        PyErr_Format(PyExc_ValueError,
-                     "%R holds pickled values; pass allow_pickle=True to "
-                     "load it (only for files you trust: unpickling can run "
-                     "any code)",
-                     full);
-        goto done;
-    }
-    ff.values = values;
-    ff.values_size = h.values_size;
-    if (ff.values_size < 8 || memcmp(values, values_magic, 8) != 0) {
-        why = "bad values section";
-        goto bad;
-    }
-    check_ctx cc = {&ff, NULL};
-    int r =
-        art_file_open_nodes(&ft, &h, nodes, bytes_keys ? 0 : ART_FILE_UTF8_KEYS,
-                            check_value_cb, &cc, &why);
-    if (r != ART_OK) {
-        if (r == ART_ENOMEM) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        if (cc.why)
-            why = cc.why;
-        goto bad;
     }
     /* Into a tree nobody else sees: decoding values runs code. */
     load_ctx lc = {st, &ff};
-    r = art_file_adopt(&local, &ft, nodes, load_value_cb, release_value, &lc);
+    int r =
+        art_file_adopt(&local, &ft, nodes, load_value_cb, release_value, &lc);
     if (r != ART_OK) {
         if (r == ART_ENOMEM)
             PyErr_NoMemory();
@@ -2963,10 +2952,10 @@ done:
     {
         PyObject *type_, *value_, *tb_;
         PyErr_Fetch(&type_, &value_, &tb_);
-        PyObject *r = PyObject_CallMethod(f, "close", NULL);
-        if (r == NULL)
+        PyObject *closed = PyObject_CallMethod(f, "close", NULL);
+        if (closed == NULL)
             PyErr_Clear();
-        Py_XDECREF(r);
+        Py_XDECREF(closed);
         PyErr_Restore(type_, value_, tb_);
     }
     Py_DECREF(opened);

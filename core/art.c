@@ -1981,16 +1981,6 @@ int art_fuzzy_next(art_fuzzy *f)
 /* For art_file.c                                                      */
 /* ------------------------------------------------------------------ */
 
-int art__child_ge(art_node *n, int from, uintptr_t *out)
-{
-    return child_ge(n, from, out);
-}
-
-uintptr_t *art__child_slot(art_node *n, uint8_t c)
-{
-    return child_slot(n, c);
-}
-
 const char *art__check_node(art_node *n)
 {
     return check_node(n);

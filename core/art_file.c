@@ -289,39 +289,35 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
     uint8_t *b = out_reserve(w, body);
     if (b == NULL)
         return -1;
-    uintptr_t child;
-    int i = 0;
-    switch (n->type) {
-    case ART_NODE4:
-    case ART_NODE16: {
-        size_t keys = n->type == ART_NODE4 ? 8 : 16;
-        for (int c = art__child_ge(n, 0, &child); c >= 0;
-             c = art__child_ge(n, c + 1, &child), i++) {
+    /* The body as in memory, each child pointer replaced by the next
+       reference in kids (children come in key order). */
+    int pos = 0, c, i = 0;
+    uintptr_t *slot;
+    if (n->type == ART_NODE48)
+        memcpy(b, n48_index(n), 256);
+    while (next_child(n, &pos, &c, &slot)) {
+        size_t at;
+        switch (n->type) {
+        case ART_NODE4:
+        case ART_NODE16:
             b[i] = (uint8_t)c;
-            store_le64(b + keys + 8 * (size_t)i, kids[i]);
+            at = (n->type == ART_NODE4 ? 8 : 16) + 8 * (size_t)i;
+            break;
+        case ART_NODE48:
+            at = 256 + 8 * (size_t)(n48_index(n)[c] - 1);
+            break;
+        default:
+            at = 8 * (size_t)c;
+            break;
         }
-        break;
-    }
-    case ART_NODE48: {
-        uint8_t *index = n48_index(n);
-        memcpy(b, index, 256);
-        for (int c = art__child_ge(n, 0, &child); c >= 0;
-             c = art__child_ge(n, c + 1, &child), i++)
-            store_le64(b + 256 + 8 * (size_t)(index[c] - 1), kids[i]);
-        break;
-    }
-    default:
-        for (int c = art__child_ge(n, 0, &child); c >= 0;
-             c = art__child_ge(n, c + 1, &child), i++)
-            store_le64(b + 8 * (size_t)c, kids[i]);
-        break;
+        store_le64(b + at, kids[i++]);
     }
     return 0;
 }
 
 typedef struct wframe {
     art_node *node;
-    int next;       /* next child byte to visit */
+    int next;       /* next_child position */
     size_t kids;    /* index in the result stack of its first child */
     uint64_t depth; /* key length where its prefix starts */
 } wframe;
@@ -353,10 +349,10 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
             f = (wframe *)frames.items + frames.len - 1;
             art_node *n = f->node;
             uint64_t below = f->depth + n->prefix_len;
-            uintptr_t child;
-            int b = art__child_ge(n, f->next, &child);
-            if (b >= 0) {
-                f->next = b + 1;
+            int b;
+            uintptr_t *slot;
+            if (next_child(n, &f->next, &b, &slot)) {
+                uintptr_t child = *slot;
                 if (IS_LEAF(child)) {
                     uint64_t *r = stack_push(mt, &results);
                     if (r == NULL || write_leaf(&w, AS_LEAF(child), r) < 0)

@@ -205,8 +205,6 @@ static inline int next_child(art_node *n, int *pos, int *byte, uintptr_t **slot)
 /* Shared by art.c and art_file.c (defined in art.c). */
 void *art__malloc(art_tree *t, size_t size);
 void art__free(void *p);
-int art__child_ge(art_node *n, int from, uintptr_t *out);
-uintptr_t *art__child_slot(art_node *n, uint8_t c);
 const char *art__check_node(art_node *n);
 
 #endif /* BLART_ART_LAYOUT_H */

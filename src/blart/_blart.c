@@ -2709,12 +2709,16 @@ static void frozen_free(struct frozen_file *f)
  * The steps load and FrozenTreeMap share, once the header is parsed and
  * the checksum verified: the flags (unknown bits, pickled values), the
  * values section, then the nodes, opened as a read-only tree into *t.
+ * With check_utf8, every key of a str file must be UTF-8: load needs that
+ * (its map must be sound); FrozenTreeMap opens faster without it and
+ * meets a bad key only when it makes the key (FormatError from key_new).
  * Returns 0, or -1 with FormatError (naming path), ValueError or
  * MemoryError.
  */
 static int open_sections(blart_state *st, struct frozen_file *f,
                          const art_file_header *h, const uint8_t *nodes,
-                         const uint8_t *values, PyObject *path, art_tree *t)
+                         const uint8_t *values, PyObject *path, int check_utf8,
+                         art_tree *t)
 {
     const char *why = NULL;
     if (h->flags & ~KNOWN_FLAGS) {
@@ -2737,7 +2741,8 @@ static int open_sections(blart_state *st, struct frozen_file *f,
         goto bad;
     }
     check_ctx cc = {f, NULL};
-    unsigned options = h->flags & FLAG_STR_KEYS ? ART_FILE_UTF8_KEYS : 0;
+    unsigned options =
+        check_utf8 && (h->flags & FLAG_STR_KEYS) ? ART_FILE_UTF8_KEYS : 0;
     int r =
         art_file_open_nodes(t, h, nodes, options, check_value_cb, &cc, &why);
     if (r == ART_OK)
@@ -2799,7 +2804,7 @@ static struct frozen_file *frozen_open(blart_state *st, PyObject *path,
         goto bad;
     }
     if (open_sections(st, f, &h, data + ART_FILE_HEADER_SIZE,
-                      data + ART_FILE_HEADER_SIZE + h.nodes_size, f->path,
+                      data + ART_FILE_HEADER_SIZE + h.nodes_size, f->path, 0,
                       t) < 0)
         goto fail;
     *bytes_keys = !(h.flags & FLAG_STR_KEYS);
@@ -2918,7 +2923,7 @@ static PyObject *map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
         goto bad;
     }
     /* Only a file known to be undamaged is judged by its flags. */
-    if (open_sections(st, &ff, &h, nodes, values, full, &ft) < 0)
+    if (open_sections(st, &ff, &h, nodes, values, full, 1, &ft) < 0)
         goto done;
     int bytes_keys = !(h.flags & FLAG_STR_KEYS);
     if (bytes_keys != PyType_IsSubtype(type, st->BytesTreeMap_Type)) {

@@ -153,16 +153,15 @@ static void *block_alloc(art_tree *t, size_t size)
 }
 
 /* Whether p lies in the block adopted from a file (art_file_adopt). */
-static inline int in_arena(const art_tree *t, const void *p)
+static inline int in_arena(const void *arena, size_t size, const void *p)
 {
-    uintptr_t a = (uintptr_t)t->arena, q = (uintptr_t)p;
-    return q - a < t->arena_size;
+    return (uintptr_t)p - (uintptr_t)arena < size;
 }
 
 static void block_free(art_tree *t, void *p, size_t size)
 {
     if (size > SLAB_MAX) {
-        if (in_arena(t, p)) {
+        if (in_arena(t->arena, t->arena_size, p)) {
             /* Part of one large block: given back with it. */
             POISON(p, size);
             return;
@@ -561,7 +560,7 @@ typedef struct cleared {
    afterwards. */
 static void clear_block(const cleared *c, void *p, size_t size)
 {
-    if (size > SLAB_MAX && (uintptr_t)p - (uintptr_t)c->arena >= c->arena_size)
+    if (size > SLAB_MAX && !in_arena(c->arena, c->arena_size, p))
         tree_free(p);
 }
 

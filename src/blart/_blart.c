@@ -2683,23 +2683,29 @@ static PyObject *map_save(MapObject *m, PyObject *args, PyObject *kwds)
 
 /* --- opening ------------------------------------------------------- */
 
+/*
+ * Calls obj.close(), ignoring its failure.  Error paths call it with an
+ * exception set, which must survive the call.
+ */
+static void close_keeping_error(PyObject *obj)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *r = PyObject_CallMethod(obj, "close", NULL);
+    if (r == NULL)
+        PyErr_Clear();
+    Py_XDECREF(r);
+    PyErr_Restore(type, value, tb);
+}
+
 static void frozen_free(struct frozen_file *f)
 {
     if (f == NULL)
         return;
     if (f->view.obj)
         PyBuffer_Release(&f->view);
-    if (f->mmap) {
-        /* Unmaps now rather than when the GC gets to the object; may run
-           with an exception set (error paths), which must survive. */
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyObject *r = PyObject_CallMethod(f->mmap, "close", NULL);
-        if (r == NULL)
-            PyErr_Clear();
-        Py_XDECREF(r);
-        PyErr_Restore(type, value, tb);
-    }
+    if (f->mmap)
+        close_keeping_error(f->mmap); /* unmaps now, not when freed */
     Py_XDECREF(f->mmap);
     Py_XDECREF(f->path);
     PyMem_Free(f);
@@ -2954,15 +2960,7 @@ done:
     art_tree_clear(&local, release_value, NULL);
     art_file_buffer_free(nodes);
     PyMem_Free(values);
-    {
-        PyObject *type_, *value_, *tb_;
-        PyErr_Fetch(&type_, &value_, &tb_);
-        PyObject *closed = PyObject_CallMethod(f, "close", NULL);
-        if (closed == NULL)
-            PyErr_Clear();
-        Py_XDECREF(closed);
-        PyErr_Restore(type_, value_, tb_);
-    }
+    close_keeping_error(f);
     Py_DECREF(opened);
     return (PyObject *)m;
 }

@@ -1581,9 +1581,43 @@ static int enter_child(art_cursor *c, uintptr_t p)
     return 0;
 }
 
+/* What settle() returns when a guard passed over everything below the
+   node it started from: the caller goes on stepping from there. */
+#define PASSED_OVER 2
+
+/*
+ * Finds the first child of n at byte >= from that the cursor's guard
+ * accepts, and appends its byte to the key (base bytes long before).
+ * Returns 1 with *b and *child set, 0 when there is none (the key is back
+ * to base bytes), or an error code.
+ */
+static int child_accepted(art_cursor *c, art_node *n, int from, size_t base,
+                          int *b, uintptr_t *child)
+{
+    while ((*b = child_ge(n, from, child)) >= 0) {
+        uint8_t byte = (uint8_t)*b;
+        if (key_append(c, &byte, 1) < 0)
+            return ART_ENOMEM;
+        int g = c->guard ? c->guard(c->guard_ctx, c) : 1;
+        if (g == 1)
+            return 1;
+        key_truncate(c, base);
+        if (g < 0)
+            return g;
+        if (g == 2)
+            break;
+        from = *b + 1;
+    }
+    *b = -1;
+    return 0;
+}
+
 /*
  * From the node on top of the stack (pushed, prefix appended), goes down
- * to its smallest key (forward) or its largest (backward).
+ * to its smallest key (forward) or its largest (backward).  Returns 1, an
+ * error code (the cursor unpositioned), or PASSED_OVER when the guard
+ * refused every key below the node (its frame is left with byte 255, so
+ * that step() moves on past it).
  */
 static int settle(art_cursor *c, int forward)
 {
@@ -1597,17 +1631,29 @@ static int settle(art_cursor *c, int forward)
             c->at = TAG_NODE(n);
             return 1;
         }
-        b = forward ? child_ge(n, 0, &child) : child_le(n, 255, &child);
-        if (b < 0) {
-            f->byte = -1;
-            c->at = TAG_NODE(n);
-            return 1;
+        if (forward) {
+            int r = child_accepted(c, n, 0, c->key_len, &b, &child);
+            if (r < 0) {
+                cursor_fail(c);
+                return r;
+            }
+            if (r == 0) {
+                f->byte = 255;
+                return PASSED_OVER;
+            }
+        } else {
+            b = child_le(n, 255, &child);
+            if (b < 0) {
+                f->byte = -1;
+                c->at = TAG_NODE(n);
+                return 1;
+            }
+            uint8_t byte = (uint8_t)b;
+            if (key_append(c, &byte, 1) < 0)
+                return cursor_fail(c);
         }
         child += c->tree->base;
         f->byte = b;
-        uint8_t byte = (uint8_t)b;
-        if (key_append(c, &byte, 1) < 0)
-            return cursor_fail(c);
         int r = enter_child(c, child);
         if (r != 0)
             return r;
@@ -1636,7 +1682,11 @@ static int step(art_cursor *c, int forward)
         int b;
         key_truncate(c, base);
         if (forward) {
-            b = child_ge(n, f->byte + 1, &child);
+            int r = child_accepted(c, n, f->byte + 1, base, &b, &child);
+            if (r < 0) {
+                cursor_fail(c);
+                return r;
+            }
         } else {
             if (f->byte < 0) {
                 c->depth--;
@@ -1648,20 +1698,31 @@ static int step(art_cursor *c, int forward)
                 c->at = TAG_NODE(n);
                 return 1;
             }
+            if (b >= 0) {
+                uint8_t byte = (uint8_t)b;
+                if (key_append(c, &byte, 1) < 0)
+                    return cursor_fail(c);
+            }
         }
         if (b >= 0) {
-            uint8_t byte = (uint8_t)b;
             f->byte = b;
             child += c->tree->base;
             prefetch_siblings(n, b, forward, c->tree->base);
-            if (key_append(c, &byte, 1) < 0)
-                return cursor_fail(c);
-            return descend(c, child, forward);
+            int r = descend(c, child, forward);
+            if (r != PASSED_OVER)
+                return r;
+            continue; /* the guard refused all below the child */
         }
         c->depth--;
     }
     c->at = 0;
     return 0;
+}
+
+/* Finishes a move that went down with descend() or settle(). */
+static int go_on(art_cursor *c, int r, int forward)
+{
+    return r == PASSED_OVER ? step(c, forward) : r;
 }
 
 static void cursor_reset(art_cursor *c)
@@ -1678,7 +1739,7 @@ int art_cursor_first(art_cursor *c)
     cursor_reset(c);
     if (c->tree->root == 0)
         return 0;
-    return descend(c, c->tree->root, 1);
+    return go_on(c, descend(c, c->tree->root, 1), 1);
 }
 
 int art_cursor_last(art_cursor *c)
@@ -1731,7 +1792,7 @@ int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
             int below = m < rem && key[d + m] < node_prefix(n)[m];
             if (m == rem || below) {
                 if (forward)
-                    return settle(c, 1);
+                    return go_on(c, settle(c, 1), 1);
             } else if (!forward) {
                 return settle(c, 0);
             }
@@ -1767,7 +1828,7 @@ int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
         if (key_append(c, &byte, 1) < 0)
             return cursor_fail(c);
         if (b != want)
-            return descend(c, child, forward);
+            return go_on(c, descend(c, child, forward), forward);
         p = child;
         d++;
     }
@@ -1871,7 +1932,11 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
 {
     memset(f, 0, sizeof(*f));
     art_cursor_init(&f->cursor, t);
-    f->max_distance = max_distance;
+    /* Only keys over a billion symbols long could tell larger bounds
+       apart, and this one leaves the band arithmetic room. */
+    f->max_distance =
+        max_distance < ART_FUZZY_MAX_DISTANCE ? max_distance
+                                              : ART_FUZZY_MAX_DISTANCE;
     f->utf8 = utf8;
     if (len >= SIZE_MAX / sizeof(uint32_t) / 2)
         return ART_ENOMEM;
@@ -1902,12 +1967,13 @@ void art_fuzzy_free(art_fuzzy *f)
 }
 
 /*
- * Computes the rows of the current key from the last offset whose row is
- * still valid.  Returns 1 with the distance in f->distance when the whole
- * key was processed, 0 after skipping a subtree that cannot match (the
- * cursor then sits on the next candidate, or is exhausted), or ART_ENOMEM.
+ * Brings the rows up to date for the cursor's key: all of it when whole
+ * (a stored key, whose last symbol ends with it), else as far as it holds
+ * whole symbols.  Returns 1 when every row computed is within reach, or 0
+ * with *cut set when the row after key[0..*cut) is the first out of reach
+ * (no key starting with it can match), or ART_ENOMEM.
  */
-static int fuzzy_rows(art_fuzzy *f)
+static int fuzzy_extend(art_fuzzy *f, int whole, size_t *cut)
 {
     art_cursor *c = &f->cursor;
     const uint8_t *key = c->key;
@@ -1920,16 +1986,32 @@ static int fuzzy_rows(art_fuzzy *f)
     if (f->utf8)
         while (s > 0 && s < len && (key[s] & 0xC0) == 0x80)
             s--;
+    c->changed_from = len;
+    f->rows_valid = s;
     while (s < len) {
         size_t n;
+        if (!whole && f->utf8 && utf8_len(key[s]) > len - s)
+            break; /* the symbol goes on below: judge it there */
         uint32_t sym = next_symbol(key + s, len - s, f->utf8, &n);
         if (grow(c->tree, (void **)&f->rows, &f->rows_cap, (s + n + 1) * width,
                  sizeof(uint32_t)) < 0)
             return ART_ENOMEM;
         const uint32_t *prev = f->rows + s * width;
         uint32_t *row = f->rows + (s + n) * width;
-        uint32_t low = row[0] = prev[0] + 1;
-        for (size_t j = 1; j < width; j++) {
+        /* Only cells within max_distance of the diagonal can be within
+           reach: the row computes the band j in [i - max, i + max] (i is
+           the symbol count, held in column 0), and the cells just outside
+           it get max + 1, a lower bound of their value that is out of
+           reach too.  Cells in reach are exact; the others stay out. */
+        uint32_t i = prev[0] + 1, dmax = f->max_distance;
+        size_t lo = i > dmax + 1 ? i - dmax : 1;
+        size_t hi = (size_t)i + dmax < f->qlen ? (size_t)i + dmax : f->qlen;
+        uint32_t low = row[0] = i;
+        if (lo > 1)
+            row[lo - 1] = dmax + 1;
+        if (hi < f->qlen)
+            row[hi + 1] = dmax + 1;
+        for (size_t j = lo; j <= hi; j++) {
             uint32_t best = prev[j - 1] + (f->query[j - 1] != sym);
             if (prev[j] + 1 < best)
                 best = prev[j] + 1;
@@ -1940,14 +2022,51 @@ static int fuzzy_rows(art_fuzzy *f)
                 low = best;
         }
         if (low > f->max_distance) {
-            /* No key starting with key[0..s+n) can come within reach. */
-            f->rows_valid = s;
-            return art_cursor_skip(c, s + n) < 0 ? ART_ENOMEM : 0;
+            *cut = s + n;
+            return 0;
         }
         s += n;
         f->rows_valid = s;
     }
-    f->distance = f->rows[len * width + f->qlen];
+    return 1;
+}
+
+/*
+ * The cursor's guard: judges a child by its byte before the cursor steps
+ * into it, which saves touching the nodes below a hopeless byte.
+ */
+static int fuzzy_guard(void *ctx, art_cursor *c)
+{
+    size_t cut;
+    int r = fuzzy_extend(ctx, 0, &cut);
+    if (r != 0)
+        return r;
+    /* Out of reach before the child's byte: so is every sibling. */
+    return cut < c->key_len ? 2 : 0;
+}
+
+/*
+ * Computes the rows of the key the cursor landed on.  Returns 1 with the
+ * distance in f->distance, 0 after skipping a subtree that cannot match
+ * (the cursor then sits on the next candidate, or is exhausted), or
+ * ART_ENOMEM.
+ */
+static int fuzzy_rows(art_fuzzy *f)
+{
+    art_cursor *c = &f->cursor;
+    size_t cut;
+    int r = fuzzy_extend(f, 1, &cut);
+    if (r < 0)
+        return r;
+    if (r == 0)
+        return art_cursor_skip(c, cut) < 0 ? ART_ENOMEM : 0;
+    const uint32_t *row = f->rows + c->key_len * (f->qlen + 1);
+    /* Column qlen lies in the band only when the key's length in symbols
+       (row[0]) is within max_distance of the query's. */
+    uint64_t klen = row[0], dmax = f->max_distance;
+    f->distance = klen + dmax < f->qlen || f->qlen + dmax < klen
+                      ? f->max_distance + 1
+                      : row[f->qlen];
     return 1;
 }
 
@@ -1957,6 +2076,8 @@ int art_fuzzy_next(art_fuzzy *f)
     int r;
     if (!f->started) {
         f->started = 1;
+        c->guard = fuzzy_guard;
+        c->guard_ctx = f;
         r = art_cursor_first(c);
     } else {
         r = art_cursor_next(c);

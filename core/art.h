@@ -283,8 +283,10 @@ typedef struct art_cursor {
     size_t depth, frames_cap;
     uint8_t *key; /* key at the current position: key[0..key_len) */
     size_t key_len, key_cap;
-    /* Lowest key offset at which the key may differ from the key before
-       the last move (0 after a seek).  Lets a walker keep state per key
+    /* Lowest key offset at which the key may differ from what it was when
+       this was last reset: every move resets it to the key length before
+       changing anything (a seek to 0), and a walker that has caught up may
+       reset it to key_len (a guard does).  Lets a walker keep state per key
        offset, as the fuzzy search keeps its edit-distance rows. */
     size_t changed_from;
     uintptr_t at;     /* tagged: the leaf or the node (value slot) at the
@@ -292,6 +294,14 @@ typedef struct art_cursor {
     uint64_t version; /* t->version when the position was taken */
     uint8_t *scratch; /* copy of the key while re-seeking */
     size_t scratch_cap;
+    /* Optional filter for pruned forward walks (NULL: none).  A forward
+       move (first, next, a forward seek) calls it after appending the byte
+       of a child it is about to step into, before it touches the child:
+       1 steps in, 0 passes over the child and every key below it, 2 passes
+       over all the remaining children of the node whose child it was, <0
+       fails the move with that code.  Backward moves ignore it. */
+    int (*guard)(void *ctx, struct art_cursor *c);
+    void *guard_ctx;
 } art_cursor;
 
 /* Seek modes. */
@@ -356,6 +366,10 @@ typedef struct art_fuzzy {
     int started;
     uint32_t distance; /* distance of the key at the position */
 } art_fuzzy;
+
+/* Bounds above this one act as it (only keys over a billion symbols long
+   could tell them apart). */
+#define ART_FUZZY_MAX_DISTANCE (UINT32_MAX / 4)
 
 /* Prepares a search; query is copied.  Returns ART_OK or ART_ENOMEM. */
 int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,

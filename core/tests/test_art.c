@@ -2188,6 +2188,112 @@ static int cursor_key_is(const art_cursor *c, int r, const char *s)
     return cursor_key_is_n(c, r, s, strlen(s));
 }
 
+/* A guard that refuses every child whose byte is 'x', and passes over the
+   rest of a node once the key holds an 'x' before the child's byte (which
+   only a node's prefix can bring).  It fails after fail_after calls. */
+typedef struct {
+    long calls, fail_after;
+    int forward_only_seen; /* set when called during a backward move */
+    int moving_back;
+} guard_probe_t;
+
+static int has_x(const uint8_t *k, size_t n)
+{
+    return n && memchr(k, 'x', n) != NULL;
+}
+
+static int x_guard(void *ctx, art_cursor *c)
+{
+    guard_probe_t *g = ctx;
+    if (g->moving_back)
+        g->forward_only_seen = 1;
+    if (++g->calls == g->fail_after)
+        return ART_ENOMEM;
+    if (has_x(c->key, c->key_len - 1))
+        return 2;
+    return c->key[c->key_len - 1] == 'x' ? 0 : 1;
+}
+
+static int refuse_all(void *ctx, art_cursor *c)
+{
+    (void)ctx;
+    (void)c;
+    return 0;
+}
+
+static void test_cursor_guard(void)
+{
+    art_tree t;
+    model_t m = {0};
+    art_cursor c;
+    guard_probe_t g = {0};
+    uint8_t k[8];
+    size_t i, j;
+    int r;
+
+    g_rng = 77;
+    art_tree_init(&t);
+    for (i = 0; i < 3000; i++) {
+        size_t len = rnd_below(7);
+        for (j = 0; j < len; j++)
+            k[j] = (uint8_t)"abcx"[rnd_below(4)];
+        tree_insert_both(&t, &m, k, len, VAL(i + 1));
+    }
+    art_cursor_init(&c, &t);
+    c.guard = x_guard;
+    c.guard_ctx = &g;
+
+    /* Forward: ascending keys of the tree, every key without an 'x'
+       among them, and the guard consulted for far fewer keys than all. */
+    size_t at = 0, seen = 0, clean = 0;
+    for (i = 0; i < m.n; i++)
+        clean += !has_x(m.a[i].key, m.a[i].len);
+    for (r = art_cursor_first(&c); r == 1; r = art_cursor_next(&c)) {
+        while (at < m.n && !key_eq(m.a[at].key, m.a[at].len, c.key,
+                                   c.key_len)) {
+            CHECK(has_x(m.a[at].key, m.a[at].len));
+            at++;
+        }
+        if (!CHECK(at < m.n))
+            break;
+        CHECK(art_cursor_value(&c) == m.a[at].val);
+        seen += !has_x(c.key, c.key_len);
+        at++;
+    }
+    CHECK(r == 0 && c.at == 0);
+    CHECK(seen == clean);
+    CHECK(g.calls > 0 && (size_t)g.calls < m.n);
+
+    /* Backward moves ignore the guard: all keys, in reverse. */
+    g.moving_back = 1;
+    for (i = m.n, r = art_cursor_last(&c); r == 1; r = art_cursor_prev(&c)) {
+        if (!CHECK(i > 0))
+            break;
+        i--;
+        CHECK(key_eq(m.a[i].key, m.a[i].len, c.key, c.key_len));
+    }
+    CHECK(i == 0 && !g.forward_only_seen);
+    g.moving_back = 0;
+
+    /* A failing guard fails the move and leaves the cursor unpositioned. */
+    for (g.fail_after = 1; g.fail_after < 40; g.fail_after += 3) {
+        g.calls = 0;
+        for (r = art_cursor_first(&c); r == 1; r = art_cursor_next(&c))
+            ;
+        CHECK(r == ART_ENOMEM && c.at == 0);
+    }
+
+    /* A guard that refuses every child leaves only what takes no step
+       into a child: the root's own key, the empty one. */
+    c.guard = refuse_all;
+    REQUIRE(m.n > 0 && m.a[0].len == 0);
+    CHECK(art_cursor_first(&c) == 1 && c.key_len == 0);
+    CHECK(art_cursor_next(&c) == 0 && c.at == 0);
+    art_cursor_free(&c);
+    art_tree_clear(&t, NULL, NULL);
+    model_free(&m);
+}
+
 static void test_cursor_weak_consistency(void)
 {
     art_tree t, dst;
@@ -3240,8 +3346,10 @@ static void r_fuzzy_full(rstate_t *st)
     uint8_t q[RKEY_MAX];
     size_t qlen = gen_key(st->cf, st->cf->max_syms + 1, q);
     int utf8 = st->cf->utf8 && rnd_below(4) != 0;
-    fuzzy_matches(&st->t, &st->m, q, qlen,
-                  (uint32_t)rnd_below(st->cf->max_d + 1), utf8);
+    /* Now and then a bound beyond any key: every key matches. */
+    uint32_t d = rnd_below(16) == 0 ? UINT32_MAX
+                                     : (uint32_t)rnd_below(st->cf->max_d + 1);
+    fuzzy_matches(&st->t, &st->m, q, qlen, d, utf8);
 }
 
 /* Allocation failures in the operations that do not change the tree. */
@@ -4047,6 +4155,7 @@ int main(int argc, char **argv)
     RUN(test_move);
     RUN(test_no_allocation);
     RUN(test_cursor_basics);
+    RUN(test_cursor_guard);
     RUN(test_cursor_weak_consistency);
     RUN(test_cursor_after_move_or_copy_into);
     RUN(test_cursors_survive_bulk_changes);

@@ -1587,26 +1587,34 @@ static int enter_child(art_cursor *c, uintptr_t p)
 
 /*
  * Finds the first child of n at byte >= from that the cursor's guard
- * accepts, and appends its byte to the key (base bytes long before).
+ * accepts, and appends its byte to the key (base bytes long before).  The
+ * guard may tell it to jump ahead past bytes it would refuse.
  * Returns 1 with *b and *child set, 0 when there is none (the key is back
  * to base bytes), or an error code.
  */
 static int child_accepted(art_cursor *c, art_node *n, int from, size_t base,
                           int *b, uintptr_t *child)
 {
+    if (c->guard && from == 0 && n->type <= ART_NODE16) {
+        /* A guarded walk enters several children of a node, often far
+           apart in memory: start fetching them all at once. */
+        uintptr_t *ch = small_children(n);
+        for (int i = 0; i < n->num_children; i++)
+            ART_PREFETCH((ch[i] & ~(uintptr_t)1) + c->tree->base);
+    }
     while ((*b = child_ge(n, from, child)) >= 0) {
         uint8_t byte = (uint8_t)*b;
         if (key_append(c, &byte, 1) < 0)
             return ART_ENOMEM;
-        int g = c->guard ? c->guard(c->guard_ctx, c) : 1;
+        from = *b + 1;
+        int g = c->guard ? c->guard(c->guard_ctx, c, &from) : 1;
         if (g == 1)
             return 1;
         key_truncate(c, base);
         if (g < 0)
             return g;
-        if (g == 2)
-            break;
-        from = *b + 1;
+        if (from <= *b)
+            from = *b + 1;
     }
     *b = -1;
     return 0;
@@ -1932,6 +1940,7 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
 {
     memset(f, 0, sizeof(*f));
     art_cursor_init(&f->cursor, t);
+    f->next_at = SIZE_MAX;
     /* Only keys over a billion symbols long could tell larger bounds
        apart, and this one leaves the band arithmetic room. */
     f->max_distance =
@@ -1967,32 +1976,34 @@ void art_fuzzy_free(art_fuzzy *f)
 }
 
 /*
- * Brings the rows up to date for the cursor's key: all of it when whole
- * (a stored key, whose last symbol ends with it), else as far as it holds
- * whole symbols.  Returns 1 when every row computed is within reach, or 0
- * with *cut set when the row after key[0..*cut) is the first out of reach
- * (no key starting with it can match), or ART_ENOMEM.
+ * Brings the rows up to date for the cursor's key up to offset upto: all
+ * of it when whole (a stored key, whose last symbol ends with it), else as
+ * far as it holds whole symbols.  Returns 1 when every row computed is
+ * within reach, or 0 with *cut set when the row after key[0..*cut) is the
+ * first out of reach (no key starting with it can match), or ART_ENOMEM.
  */
-static int fuzzy_extend(art_fuzzy *f, int whole, size_t *cut)
+static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
 {
     art_cursor *c = &f->cursor;
     const uint8_t *key = c->key;
-    size_t len = c->key_len, width = f->qlen + 1;
+    size_t width = f->qlen + 1;
     size_t s =
         f->rows_valid < c->changed_from ? f->rows_valid : c->changed_from;
-    if (s > len)
-        s = len;
+    if (s > upto)
+        s = upto;
     /* Rows are kept at symbol boundaries only: back up to one. */
     if (f->utf8)
-        while (s > 0 && s < len && (key[s] & 0xC0) == 0x80)
+        while (s > 0 && s < upto && (key[s] & 0xC0) == 0x80)
             s--;
-    c->changed_from = len;
+    c->changed_from = c->key_len;
     f->rows_valid = s;
-    while (s < len) {
+    if (f->next_at > s)
+        f->next_at = SIZE_MAX;
+    while (s < upto) {
         size_t n;
-        if (!whole && f->utf8 && utf8_len(key[s]) > len - s)
+        if (!whole && f->utf8 && utf8_len(key[s]) > upto - s)
             break; /* the symbol goes on below: judge it there */
-        uint32_t sym = next_symbol(key + s, len - s, f->utf8, &n);
+        uint32_t sym = next_symbol(key + s, upto - s, f->utf8, &n);
         if (grow(c->tree, (void **)&f->rows, &f->rows_cap, (s + n + 1) * width,
                  sizeof(uint32_t)) < 0)
             return ART_ENOMEM;
@@ -2032,17 +2043,82 @@ static int fuzzy_extend(art_fuzzy *f, int whole, size_t *cut)
 }
 
 /*
- * The cursor's guard: judges a child by its byte before the cursor steps
- * into it, which saves touching the nodes below a hopeless byte.
+ * Works out which bytes a child below key offset p (whose row is current)
+ * may start with and still come within reach.  A symbol matching no query
+ * symbol in the band gives the same row whatever it is; when that row is
+ * out of reach, only bytes of query symbols in the band can do better.
+ * In UTF-8 mode only ASCII bytes are narrowed this way (a lead byte is
+ * judged once its symbol is whole).
  */
-static int fuzzy_guard(void *ctx, art_cursor *c)
+static void fuzzy_next_bytes(art_fuzzy *f, size_t p)
 {
-    size_t cut;
-    int r = fuzzy_extend(ctx, 0, &cut);
-    if (r != 0)
+    const uint32_t *prev = f->rows + p * (f->qlen + 1);
+    uint32_t i = prev[0] + 1, dmax = f->max_distance;
+    size_t lo = i > dmax + 1 ? i - dmax : 1;
+    size_t hi = (size_t)i + dmax < f->qlen ? (size_t)i + dmax : f->qlen;
+    uint32_t left = lo > 1 ? dmax + 1 : i, low = i;
+    for (size_t j = lo; j <= hi; j++) {
+        uint32_t v = prev[j - 1] < prev[j] ? prev[j - 1] : prev[j];
+        if (left < v)
+            v = left;
+        left = v + 1;
+        if (left < low)
+            low = left;
+    }
+    f->next_at = p;
+    if (low <= dmax) {
+        memset(f->next_bytes, 0xFF, sizeof(f->next_bytes));
+        return;
+    }
+    memset(f->next_bytes, 0, sizeof(f->next_bytes));
+    if (f->utf8) /* bytes 0x80-0xFF */
+        memset(f->next_bytes + 4, 0xFF, 4 * sizeof(uint32_t));
+    for (size_t j = lo; j <= hi; j++) {
+        uint32_t q = f->query[j - 1];
+        if (q < 256)
+            f->next_bytes[q >> 5] |= UINT32_C(1) << (q & 31);
+    }
+}
+
+/* The smallest byte >= b in the set, or 256. */
+static int next_byte_in(const uint32_t set[8], int b)
+{
+    while (b < 256) {
+        uint32_t w = set[b >> 5] >> (b & 31);
+        if (w)
+            return b + (int)ctz32(w);
+        b = (b | 31) + 1;
+    }
+    return 256;
+}
+
+/*
+ * The cursor's guard: judges a child by its byte before the cursor steps
+ * into it, which saves touching the nodes below a hopeless byte, and
+ * points the cursor at the next byte that could do better.
+ */
+static int fuzzy_guard(void *ctx, art_cursor *c, int *next)
+{
+    art_fuzzy *f = ctx;
+    size_t cut, p = c->key_len - 1;
+    int b = c->key[p];
+    int r = fuzzy_extend(f, p, 0, &cut);
+    if (r <= 0) {
+        *next = 256; /* out of reach before the byte: every sibling too */
         return r;
-    /* Out of reach before the child's byte: so is every sibling. */
-    return cut < c->key_len ? 2 : 0;
+    }
+    if (f->rows_valid == p) {
+        if (f->next_at != p)
+            fuzzy_next_bytes(f, p);
+        if (!(f->next_bytes[b >> 5] >> (b & 31) & 1)) {
+            *next = next_byte_in(f->next_bytes, b + 1);
+            return 0;
+        }
+    }
+    r = fuzzy_extend(f, c->key_len, 0, &cut);
+    if (r == 0 && cut < c->key_len)
+        *next = 256;
+    return r;
 }
 
 /*
@@ -2055,7 +2131,7 @@ static int fuzzy_rows(art_fuzzy *f)
 {
     art_cursor *c = &f->cursor;
     size_t cut;
-    int r = fuzzy_extend(f, 1, &cut);
+    int r = fuzzy_extend(f, c->key_len, 1, &cut);
     if (r < 0)
         return r;
     if (r == 0)

@@ -295,12 +295,15 @@ typedef struct art_cursor {
     uint8_t *scratch; /* copy of the key while re-seeking */
     size_t scratch_cap;
     /* Optional filter for pruned forward walks (NULL: none).  A forward
-       move (first, next, a forward seek) calls it after appending the byte
-       of a child it is about to step into, before it touches the child:
-       1 steps in, 0 passes over the child and every key below it, 2 passes
-       over all the remaining children of the node whose child it was, <0
-       fails the move with that code.  Backward moves ignore it. */
-    int (*guard)(void *ctx, struct art_cursor *c);
+       move (first, next, a forward seek once off its target's path) calls
+       it after appending the byte of a child it is about to step into,
+       before it touches the child.  It returns 1 to step in, 0 to pass
+       over the child and every key below it, or an error code <0 that
+       fails the move.  When it returns 0 it may also raise *next (b + 1
+       on entry, for the child's byte b) to the smallest byte of the next
+       sibling worth asking about; 256 passes over all the rest.  Backward
+       moves ignore it. */
+    int (*guard)(void *ctx, struct art_cursor *c, int *next);
     void *guard_ctx;
 } art_cursor;
 
@@ -363,6 +366,10 @@ typedef struct art_fuzzy {
     uint32_t *rows;    /* rows[i * (qlen + 1) ...]: row after key offset i */
     size_t rows_cap;   /* number of rows allocated */
     size_t rows_valid; /* rows for offsets <= rows_valid are current */
+    /* The bytes a child below key offset next_at may start with and still
+       come within reach (one bit per byte), or next_at SIZE_MAX. */
+    size_t next_at;
+    uint32_t next_bytes[8];
     int started;
     uint32_t distance; /* distance of the key at the position */
 } art_fuzzy;

@@ -2195,6 +2195,8 @@ typedef struct {
     long calls, fail_after;
     int forward_only_seen; /* set when called during a backward move */
     int moving_back;
+    long asked_b; /* skip_guard: asked about a 'b' right after an 'a' */
+    size_t a_at;  /* skip_guard: key length when it last refused an 'a' */
 } guard_probe_t;
 
 static int has_x(const uint8_t *k, size_t n)
@@ -2202,22 +2204,48 @@ static int has_x(const uint8_t *k, size_t n)
     return n && memchr(k, 'x', n) != NULL;
 }
 
-static int x_guard(void *ctx, art_cursor *c)
+static int x_guard(void *ctx, art_cursor *c, int *next)
 {
     guard_probe_t *g = ctx;
     if (g->moving_back)
         g->forward_only_seen = 1;
     if (++g->calls == g->fail_after)
         return ART_ENOMEM;
-    if (has_x(c->key, c->key_len - 1))
-        return 2;
+    if (has_x(c->key, c->key_len - 1)) {
+        *next = 256;
+        return 0;
+    }
     return c->key[c->key_len - 1] == 'x' ? 0 : 1;
 }
 
-static int refuse_all(void *ctx, art_cursor *c)
+static int only_cx(const uint8_t *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (k[i] != 'c' && k[i] != 'x')
+            return 0;
+    return 1;
+}
+
+/* Refuses children with byte 'a' and tells the cursor to go on at 'c',
+   so that it never asks about a 'b'. */
+static int skip_guard(void *ctx, art_cursor *c, int *next)
+{
+    guard_probe_t *g = ctx;
+    uint8_t b = c->key[c->key_len - 1];
+    g->asked_b += b == 'b' && g->a_at == c->key_len;
+    g->a_at = 0;
+    if (b != 'a')
+        return 1;
+    g->a_at = c->key_len;
+    *next = 'c';
+    return 0;
+}
+
+static int refuse_all(void *ctx, art_cursor *c, int *next)
 {
     (void)ctx;
     (void)c;
+    (void)next;
     return 0;
 }
 
@@ -2282,6 +2310,22 @@ static void test_cursor_guard(void)
             ;
         CHECK(r == ART_ENOMEM && c.at == 0);
     }
+
+    /* Jumping ahead: keys of 'c' and 'x' only are all there, in order. */
+    c.guard = skip_guard;
+    at = seen = clean = 0;
+    for (i = 0; i < m.n; i++)
+        clean += only_cx(m.a[i].key, m.a[i].len);
+    for (r = art_cursor_first(&c); r == 1; r = art_cursor_next(&c)) {
+        while (at < m.n &&
+               !key_eq(m.a[at].key, m.a[at].len, c.key, c.key_len))
+            at++;
+        if (!CHECK(at < m.n))
+            break;
+        seen += only_cx(c.key, c.key_len);
+        at++;
+    }
+    CHECK(r == 0 && seen == clean && g.asked_b == 0);
 
     /* A guard that refuses every child leaves only what takes no step
        into a child: the root's own key, the empty one. */

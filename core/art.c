@@ -208,10 +208,14 @@ static void slab_release(art_tree *t)
     t->reserved = 0;
 }
 
-static art_node *alloc_node(art_tree *t, int type, const uint8_t *prefix,
-                            size_t prefix_len)
+/* A node of kind type with room for cap children (Node4/16; ignored for
+   Node48/256), the given prefix, no value and no children. */
+static art_node *alloc_node(art_tree *t, int type, int cap,
+                            const uint8_t *prefix, size_t prefix_len)
 {
-    size_t size = node_size(type, prefix_len);
+    if (type > ART_NODE16)
+        cap = 0;
+    size_t size = node_size(type, cap, prefix_len);
     art_node *n = block_alloc(t, size);
     if (n == NULL)
         return NULL;
@@ -219,6 +223,7 @@ static art_node *alloc_node(art_tree *t, int type, const uint8_t *prefix,
        search loads all 16 key bytes of a Node16). */
     memset(n, 0, size);
     n->type = (uint8_t)type;
+    n->cap = (uint8_t)cap;
     n->prefix_len = (uint32_t)prefix_len;
     if (prefix_len)
         memcpy(node_prefix(n), prefix, prefix_len);
@@ -228,7 +233,7 @@ static art_node *alloc_node(art_tree *t, int type, const uint8_t *prefix,
 
 static void free_node(art_tree *t, art_node *n)
 {
-    size_t size = node_size(n->type, n->prefix_len);
+    size_t size = node_bytes(n);
     t->bytes -= size;
     block_free(t, n, size);
 }
@@ -296,24 +301,27 @@ static inline uintptr_t *find_child(art_node *n, uint8_t c)
 {
     switch (n->type) {
     case ART_NODE4: {
-        uint8_t *keys = n4_keys(n);
+        uint8_t *keys = small_keys(n);
         for (int i = 0; i < n->num_children; i++)
             if (keys[i] == c)
-                return &n4_children(n)[i];
+                return &small_children(n)[i];
         return NULL;
     }
     case ART_NODE16: {
-        uint8_t *keys = n16_keys(n);
+        /* At either size the 16 bytes loaded lie inside the node (a
+           Node16 of 8 has its children after its keys); the mask keeps
+           only the keys in use. */
+        uint8_t *keys = small_keys(n);
 #ifdef ART_SSE2
         __m128i cmp = _mm_cmpeq_epi8(_mm_set1_epi8((char)c),
                                      _mm_loadu_si128((const __m128i *)keys));
         uint32_t mask =
             (uint32_t)_mm_movemask_epi8(cmp) & ((1u << n->num_children) - 1u);
-        return mask ? &n16_children(n)[ctz32(mask)] : NULL;
+        return mask ? &small_children(n)[ctz32(mask)] : NULL;
 #else
         for (int i = 0; i < n->num_children; i++)
             if (keys[i] == c)
-                return &n16_children(n)[i];
+                return &small_children(n)[i];
         return NULL;
 #endif
     }
@@ -410,48 +418,37 @@ static int child_le(art_node *n, int from, uintptr_t *out)
 }
 
 /*
- * Cursor steps visit siblings one after another, and in a tree built in
+ * Cursor walks visit siblings one after another, and in a tree built in
  * random order each sibling is a cache miss somewhere else in memory.
- * Prefetching the next two siblings in the walk's direction overlaps
- * those misses with the caller's work on the current key.
+ * The children of a small node are all fetched when the walk enters it
+ * (push_node); in a wide node, stepping to child b fetches the next
+ * PREFETCH_AHEAD children in the walk's direction, which overlaps those
+ * misses with the caller's work on the current key.
  */
+#define PREFETCH_AHEAD 4
+
 static void prefetch_siblings(art_node *n, int b, int forward, uintptr_t base)
 {
     int step = forward ? 1 : -1, found = 0;
-    switch (n->type) {
-    case ART_NODE4:
-    case ART_NODE16: {
-        uint8_t *keys = small_keys(n);
-        uintptr_t *ch = small_children(n);
-        int i = 0;
-        while (i < n->num_children && keys[i] != b)
-            i++;
-        for (int j = i + step; j >= 0 && j < n->num_children && found < 2;
-             j += step, found++)
-            ART_PREFETCH((ch[j] & ~(uintptr_t)1) + base);
-        break;
-    }
-    case ART_NODE48: {
+    if (n->type == ART_NODE48) {
         uint8_t *index = n48_index(n);
-        for (int j = b + step;
-             j >= 0 && j < 256 && found < 2 && (j - b) * step <= 16; j += step)
+        for (int j = b + step; j >= 0 && j < 256 && found < PREFETCH_AHEAD &&
+                               (j - b) * step <= 32;
+             j += step)
             if (index[j]) {
                 ART_PREFETCH((n48_children(n)[index[j] - 1] & ~(uintptr_t)1) +
                              base);
                 found++;
             }
-        break;
-    }
-    default: {
+    } else if (n->type == ART_NODE256) {
         uintptr_t *ch = n256_children(n);
-        for (int j = b + step;
-             j >= 0 && j < 256 && found < 2 && (j - b) * step <= 16; j += step)
+        for (int j = b + step; j >= 0 && j < 256 && found < PREFETCH_AHEAD &&
+                               (j - b) * step <= 32;
+             j += step)
             if (ch[j]) {
                 ART_PREFETCH((ch[j] & ~(uintptr_t)1) + base);
                 found++;
             }
-        break;
-    }
     }
 }
 
@@ -521,15 +518,16 @@ static void remove_child(art_node *n, uint8_t c)
 }
 
 /*
- * A new node of kind `type` with n's prefix (or the given one), value and
- * children, leaving out the child for byte `skip` (-1 keeps all).  n is
- * not modified.  The kind must have room for the children kept.
+ * A new node of kind `type` and size cap (see alloc_node) with the given
+ * prefix and n's value and children, leaving out the child for byte
+ * `skip` (-1 keeps all).  n is not modified.  The new node must have room
+ * for the children kept.
  */
-static art_node *rebuild_node(art_tree *t, art_node *n, int type,
+static art_node *rebuild_node(art_tree *t, art_node *n, int type, int cap,
                               const uint8_t *prefix, size_t prefix_len,
                               int skip)
 {
-    art_node *m = alloc_node(t, type, prefix, prefix_len);
+    art_node *m = alloc_node(t, type, cap, prefix, prefix_len);
     if (m == NULL)
         return NULL;
     m->value = n->value;
@@ -615,7 +613,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
                     list = c;
                 }
             }
-            clear_block(&old, n, node_size(n->type, n->prefix_len));
+            clear_block(&old, n, node_bytes(n));
         }
     }
     free_pages(old.pages, old.arena, old.arena_size);
@@ -665,7 +663,7 @@ static art_leaf *clone_leaf(art_tree *t, const art_leaf *l)
 /* A copy of n with the same key bytes and index but all child slots 0. */
 static art_node *clone_node_empty(art_tree *t, art_node *n)
 {
-    size_t size = node_size(n->type, n->prefix_len);
+    size_t size = node_bytes(n);
     art_node *m = block_alloc(t, size);
     if (m == NULL)
         return NULL;
@@ -673,8 +671,7 @@ static art_node *clone_node_empty(art_tree *t, art_node *n)
     switch (m->type) {
     case ART_NODE4:
     case ART_NODE16:
-        memset(small_children(m), 0,
-               (size_t)capacity[m->type] * sizeof(uintptr_t));
+        memset(small_children(m), 0, (size_t)m->cap * sizeof(uintptr_t));
         break;
     case ART_NODE48:
         memset(n48_children(m), 0, 48 * sizeof(uintptr_t));
@@ -987,7 +984,7 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
                the old and new keys below it or in its value slot. */
             if (reserve_walk(t, len) < 0)
                 return ART_ENOMEM;
-            art_node *n = alloc_node(t, ART_NODE4, key + d, m);
+            art_node *n = alloc_node(t, ART_NODE4, 2, key + d, m);
             art_leaf *nl = NULL, *ol = NULL;
             if (n == NULL)
                 return ART_ENOMEM;
@@ -1025,12 +1022,13 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
             if (reserve_walk(t, len) < 0)
                 return ART_ENOMEM;
             uint8_t *prefix = node_prefix(n);
-            art_node *top = alloc_node(t, ART_NODE4, prefix, m);
+            art_node *top = alloc_node(t, ART_NODE4, 2, prefix, m);
             art_node *low = NULL;
             art_leaf *nl = NULL;
             if (top == NULL)
                 return ART_ENOMEM;
-            low = rebuild_node(t, n, n->type, prefix + m + 1, plen - m - 1, -1);
+            low = rebuild_node(t, n, n->type, n->cap, prefix + m + 1,
+                               plen - m - 1, -1);
             if (low == NULL)
                 goto prefix_nomem;
             if (rem > m && (nl = alloc_leaf(t, key + d + m + 1, rem - m - 1,
@@ -1072,10 +1070,19 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
         art_leaf *nl = alloc_leaf(t, key + d + 1, len - d - 1, NULL, 0, value);
         if (nl == NULL)
             return ART_ENOMEM;
-        if (n->num_children < capacity[n->type]) {
+        if (n->num_children < node_cap(n)) {
             add_child(n, key[d], TAG_LEAF(nl));
         } else {
-            art_node *g = rebuild_node(t, n, n->type + 1, node_prefix(n),
+            /* The next size up: the larger of the kind, else the next
+               kind (at its smaller size). */
+            int type = n->type, cap = n->cap;
+            if (type <= ART_NODE16 && cap < capacity[type]) {
+                cap = capacity[type];
+            } else {
+                type++;
+                cap = type <= ART_NODE16 ? small_cap[type] : 0;
+            }
+            art_node *g = rebuild_node(t, n, type, cap, node_prefix(n),
                                        n->prefix_len, -1);
             if (g == NULL) {
                 free_leaf(t, nl);
@@ -1128,7 +1135,7 @@ static uintptr_t merge_into_child(art_tree *t, art_node *n, uint8_t b,
     memcpy(buf, node_prefix(n), plen);
     buf[plen] = b;
     memcpy(buf + plen + 1, node_prefix(cn), cn->prefix_len);
-    art_node *m = rebuild_node(t, cn, cn->type, buf, total, -1);
+    art_node *m = rebuild_node(t, cn, cn->type, cn->cap, buf, total, -1);
     tree_free(buf);
     return m ? TAG_NODE(m) : 0;
 }
@@ -1184,7 +1191,8 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
                         free_replaced(t, other);
                     }
                 } else if (left <= shrink_at[parent->type]) {
-                    art_node *s = rebuild_node(t, parent, parent->type - 1,
+                    int type = parent->type - 1;
+                    art_node *s = rebuild_node(t, parent, type, capacity[type],
                                                node_prefix(parent),
                                                parent->prefix_len, byte);
                     if (s == NULL)
@@ -1383,9 +1391,11 @@ static const char *check_node(art_node *n)
 {
     if (n->type >= ART_NODE_KINDS)
         return "inner node of unknown kind";
+    if (!valid_cap(n->type, n->cap))
+        return "node of a size its kind does not come in";
     int num = n->num_children;
-    if (num > capacity[n->type])
-        return "more children than the node kind holds";
+    if (num > node_cap(n))
+        return "more children than the node has room for";
     if (num < min_children[n->type])
         return "node should have been shrunk to a smaller kind";
     if (n->type == ART_NODE4) {
@@ -1406,7 +1416,7 @@ static const char *check_node(art_node *n)
             if (ch[i] == 0)
                 return "Node4/16 used slot holds no child";
         }
-        for (int i = num; i < capacity[n->type]; i++)
+        for (int i = num; i < n->cap; i++)
             if (ch[i] != 0)
                 return "Node4/16 unused slot holds a child";
         return NULL;
@@ -1468,7 +1478,7 @@ int art_validate(const art_tree *t, const char **why)
         const char *msg = check_node(n);
         if (msg)
             INVALID(msg);
-        bytes += node_size(n->type, n->prefix_len);
+        bytes += node_bytes(n);
         keys += n->value != NULL;
     }
     if (keys != t->size)
@@ -1559,6 +1569,14 @@ static int push_node(art_cursor *c, art_node *n)
     f->node = n;
     f->depth = c->key_len;
     f->byte = -1;
+    if (n->type <= ART_NODE16) {
+        /* A walk visits a small node's children one after another, each
+           likely a cache miss somewhere else in memory (more so in a tree
+           built in random order): start fetching them all at once. */
+        uintptr_t *ch = small_children(n);
+        for (int i = 0; i < n->num_children; i++)
+            ART_PREFETCH((ch[i] & ~(uintptr_t)1) + c->tree->base);
+    }
     return key_append(c, node_prefix(n), n->prefix_len);
 }
 
@@ -1595,13 +1613,6 @@ static int enter_child(art_cursor *c, uintptr_t p)
 static int child_accepted(art_cursor *c, art_node *n, int from, size_t base,
                           int *b, uintptr_t *child)
 {
-    if (c->guard && from == 0 && n->type <= ART_NODE16) {
-        /* A guarded walk enters several children of a node, often far
-           apart in memory: start fetching them all at once. */
-        uintptr_t *ch = small_children(n);
-        for (int i = 0; i < n->num_children; i++)
-            ART_PREFETCH((ch[i] & ~(uintptr_t)1) + c->tree->base);
-    }
     while ((*b = child_ge(n, from, child)) >= 0) {
         uint8_t byte = (uint8_t)*b;
         if (key_append(c, &byte, 1) < 0)

@@ -405,7 +405,7 @@ void art_fuzzy_free(art_fuzzy *f);
  * elsewhere, and the functions below then return ART_EINVAL.
  */
 #define ART_FILE_HEADER_SIZE 64
-#define ART_FILE_VERSION     1
+#define ART_FILE_VERSION     2
 #define ART_FILE_MAGIC       "BLARTMAP"
 
 #if UINTPTR_MAX == UINT64_MAX && defined(__BYTE_ORDER__) &&                    \

@@ -279,13 +279,14 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
     if (p == NULL)
         return -1;
     p[0] = n->type;
+    p[1] = n->cap;
     store_le32(p + 4, n->prefix_len);
     p[2] = (uint8_t)(n->num_children & 0xFF);
     p[3] = (uint8_t)(n->num_children >> 8);
     store_le64(p + 8, value);
     if (out_bytes(w, node_prefix(n), n->prefix_len) < 0 || out_align(w) < 0)
         return -1;
-    size_t body = body_size[n->type];
+    size_t body = node_bytes(n) - sizeof(art_node) - pad8(n->prefix_len);
     uint8_t *b = out_reserve(w, body);
     if (b == NULL)
         return -1;
@@ -301,7 +302,7 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
         case ART_NODE4:
         case ART_NODE16:
             b[i] = (uint8_t)c;
-            at = (n->type == ART_NODE4 ? 8 : 16) + 8 * (size_t)i;
+            at = pad8(n->cap) + 8 * (size_t)i;
             break;
         case ART_NODE48:
             at = 256 + 8 * (size_t)(n48_index(n)[c] - 1);
@@ -600,9 +601,9 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
         }
         uint8_t type = p[0];
         uint32_t plen = load_le32(p + 4);
-        if (type >= ART_NODE_KINDS || p[1] != 0)
-            BAD("inner node of unknown kind");
-        if (node_size(type, plen) != end - off)
+        if (type >= ART_NODE_KINDS || !valid_cap(type, p[1]))
+            BAD("inner node of unknown kind or size");
+        if (node_size(type, p[1], plen) != end - off)
             BAD("node size does not match the layout");
         art_node *n = (art_node *)(uintptr_t)p;
         const char *msg = art__check_node(n);

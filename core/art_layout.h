@@ -25,7 +25,7 @@
 
 typedef struct art_node {
     uint8_t type;
-    uint8_t unused;
+    uint8_t cap; /* Node4/16: room for children (2/4, 8/16); else 0 */
     uint16_t num_children; /* up to 256 */
     uint32_t prefix_len;
     /* Value of the key that ends at this node, right after its prefix;
@@ -50,14 +50,21 @@ typedef struct art_leaf {
  * children[i], entries [0, num_children) used.  Node48: index[b] is 0 or
  * 1 + the slot in children[] of byte b's child; unused slots are 0.
  * Node256: children[b] directly, 0 when absent.
+ *
+ * Node4 and Node16 come in two sizes each, with room for 2 or 4 and for
+ * 8 or 16 children (n->cap): most inner nodes of a large tree of
+ * real-world keys branch two ways, and a Node4 with room for two is 16
+ * bytes smaller.  A full node grows into the next size up: 2, 4, 8, 16,
+ * then Node48 and Node256.
  */
 static const size_t body_size[ART_NODE_KINDS] = {
-    8 + 4 * sizeof(uintptr_t),    /* keys[4] padded, children[4] */
-    16 + 16 * sizeof(uintptr_t),  /* keys[16], children[16] */
+    0, 0,                         /* Node4/16: small_body(cap) */
     256 + 48 * sizeof(uintptr_t), /* index[256], children[48] */
     256 * sizeof(uintptr_t),      /* children[256] */
 };
 static const int capacity[ART_NODE_KINDS] = {4, 16, 48, 256};
+/* The smaller size of Node4 and of Node16. */
+static const int small_cap[ART_NODE_KINDS] = {2, 8, 0, 0};
 /*
  * Shrink when a removal leaves this many children or fewer.  The gap
  * below the next smaller kind's capacity keeps a node that sits on a
@@ -82,9 +89,36 @@ static inline uint8_t *node_body(art_node *n)
     return (uint8_t *)(n + 1) + pad8(n->prefix_len);
 }
 
-static inline size_t node_size(int type, size_t prefix_len)
+/* Whether cap is a size the node kind comes in (0 for Node48/256). */
+static inline int valid_cap(int type, int cap)
 {
-    return sizeof(art_node) + pad8(prefix_len) + body_size[type];
+    if (type == ART_NODE4 || type == ART_NODE16)
+        return cap == small_cap[type] || cap == capacity[type];
+    return cap == 0;
+}
+
+/* Room for children: n->cap for Node4/16, the kind's capacity else. */
+static inline int node_cap(const art_node *n)
+{
+    return n->type <= ART_NODE16 ? n->cap : capacity[n->type];
+}
+
+/* A Node4/16 body with room for cap children: keys, padded, children. */
+static inline size_t small_body(int cap)
+{
+    return pad8((size_t)cap) + (size_t)cap * sizeof(uintptr_t);
+}
+
+/* Bytes of a node of this kind and size (cap as in valid_cap). */
+static inline size_t node_size(int type, int cap, size_t prefix_len)
+{
+    return sizeof(art_node) + pad8(prefix_len) +
+           (type <= ART_NODE16 ? small_body(cap) : body_size[type]);
+}
+
+static inline size_t node_bytes(const art_node *n)
+{
+    return node_size(n->type, n->cap, n->prefix_len);
 }
 
 /* Blocks are multiples of 8 bytes: a leaf's size is rounded up. */
@@ -93,22 +127,6 @@ static inline size_t leaf_size(size_t len)
     return pad8(offsetof(art_leaf, suffix) + len);
 }
 
-static inline uint8_t *n4_keys(art_node *n)
-{
-    return node_body(n);
-}
-static inline uintptr_t *n4_children(art_node *n)
-{
-    return (uintptr_t *)(node_body(n) + 8);
-}
-static inline uint8_t *n16_keys(art_node *n)
-{
-    return node_body(n);
-}
-static inline uintptr_t *n16_children(art_node *n)
-{
-    return (uintptr_t *)(node_body(n) + 16);
-}
 static inline uint8_t *n48_index(art_node *n)
 {
     return node_body(n);
@@ -129,7 +147,7 @@ static inline uint8_t *small_keys(art_node *n)
 }
 static inline uintptr_t *small_children(art_node *n)
 {
-    return (uintptr_t *)(node_body(n) + (n->type == ART_NODE4 ? 8 : 16));
+    return (uintptr_t *)(node_body(n) + pad8(n->cap));
 }
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -63,7 +63,15 @@ FIELDS = (
 FLAG_STR = 1
 FLAG_PICKLE = 2
 NODE4, NODE16, NODE48, NODE256 = range(4)
-BODY_SIZE = {NODE4: 8 + 4 * 8, NODE16: 16 + 16 * 8, NODE48: 256 + 48 * 8, NODE256: 256 * 8}
+# Node4 and Node16 come in two sizes (room for 2 or 4, 8 or 16 children),
+# given by the header's second byte; Node48 and Node256 have one (byte 0).
+SIZES = {NODE4: (2, 4), NODE16: (8, 16), NODE48: (0,), NODE256: (0,)}
+
+
+def body_size(kind, cap):
+    if kind in (NODE4, NODE16):
+        return pad8(cap) + 8 * cap
+    return 256 + 48 * 8 if kind == NODE48 else 256 * 8
 REC_INT, REC_FLOAT, REC_STR, REC_BYTES, REC_PICKLE = range(1, 6)
 
 P1 = 0x9E3779B185EBCA87
@@ -132,6 +140,7 @@ class Obj:
     leaf: bool
     key: bytes  # a node: the key up to and including its prefix; a leaf: its key
     kind: int = -1
+    cap: int = 0
     n: int = 0
     plen: int = 0
     slen: int = 0
@@ -172,11 +181,12 @@ def parse_image(data):
             items.append((key, vref, off))
         else:
             off = ref
-            kind, _, n, plen, vref = struct.unpack_from("<BBHIQ", data, off)
+            kind, cap, n, plen, vref = struct.unpack_from("<BBHIQ", data, off)
+            assert cap in SIZES[kind], (kind, cap)
             key += bytes(data[off + 16 : off + 16 + plen])
             body = off + 16 + pad8(plen)
             if kind in (NODE4, NODE16):
-                refs_at = body + (8 if kind == NODE4 else 16)
+                refs_at = body + pad8(cap)
                 children = [(data[body + i], refs_at + 8 * i) for i in range(n)]
             elif kind == NODE48:
                 children = [
@@ -184,7 +194,8 @@ def parse_image(data):
                 ]
             else:
                 children = [(b, body + 8 * b) for b in range(256) if u64(data, body + 8 * b)]
-            obj = Obj(off, 16 + pad8(plen) + BODY_SIZE[kind], False, key, kind, n, plen, 0, body)
+            size = 16 + pad8(plen) + body_size(kind, cap)
+            obj = Obj(off, size, False, key, kind, cap, n, plen, 0, body)
             obj.children = children
             if vref:
                 items.append((key, vref, off + 8))
@@ -497,12 +508,12 @@ def test_round_trip_one_mebibyte_keys(kind, tmp_path):
 
 
 def test_round_trip_node_kinds(kind, tmp_path):
-    """Nodes of every kind, and node values next to them."""
+    """Nodes of every kind and size, and node values next to them."""
     m = kind.new(craft_texts())
     path = saved(tmp_path, m)
     assert_round_trip(kind, path, m)
-    kinds_seen = {o.kind for o in parse_image(path.read_bytes()).objs if not o.leaf}
-    assert kinds_seen == {NODE4, NODE16, NODE48, NODE256}
+    sizes_seen = {(o.kind, o.cap) for o in parse_image(path.read_bytes()).objs if not o.leaf}
+    assert sizes_seen == {(k, cap) for k, caps in SIZES.items() for cap in caps}
 
 
 def test_round_trip_pickled_values(kind, tmp_path):
@@ -669,6 +680,8 @@ def craft_texts():
         "leaf-with-a-long-suffix": 1.25,
     }
     texts.update({"n16" + c: i for i, c in enumerate("abcdefgh")})
+    texts.update({"w16" + c: i for i, c in enumerate("abcdefghijkl")})
+    texts.update({"pair/x": 0, "pair/y": 1})
     texts.update({"n48" + chr(0x21 + i): (None, True, False, -i)[i % 4] for i in range(20)})
     texts.update({"n256" + chr(0x21 + i): i for i in range(60)})
     return texts
@@ -688,7 +701,7 @@ def test_file_layout_follows_the_format_doc(kind, tmp_path):
     data = saved(tmp_path, m).read_bytes()
     h = read_header(data)
     assert h["magic"] == b"BLARTMAP"
-    assert h["version"] == 1
+    assert h["version"] == 2
     assert h["flags"] == (0 if kind.is_bytes else FLAG_STR)
     assert h["count"] == len(m)
     assert h["max_key_len"] == max(
@@ -1379,10 +1392,19 @@ def test_random_garbage_with_valid_header_never_crashes(kind, tmp_path):
         {"magic": b"\0" * 8},
         {"magic": b"blartmap"},
         {"version": 0},
-        {"version": 2},
+        {"version": 1},
+        {"version": 3},
         {"version": 0xFFFFFFFF},
     ],
-    ids=["magic-one-bit", "magic-zero", "magic-case", "version-0", "version-2", "version-max"],
+    ids=[
+        "magic-one-bit",
+        "magic-zero",
+        "magic-case",
+        "version-0",
+        "version-1",
+        "version-3",
+        "version-max",
+    ],
 )
 def test_wrong_magic_or_version_is_refused(kind, tmp_path, edit):
     data = bytearray(saved(tmp_path, kind.new(SMALL_TEXTS)).read_bytes())
@@ -1542,6 +1564,13 @@ def node_kind(value):
     return edit
 
 
+def node_cap(kind, value):
+    def edit(data, p):
+        data[first_node(p, kind).off + 1] = value(first_node(p, kind).cap)
+
+    return edit
+
+
 def child_ref(change):
     def edit(data, p):
         node = first_node(p, NODE4, min_children=2)
@@ -1635,6 +1664,13 @@ CRAFTED = {
     "node4-keys-unsorted": (node4_keys_swapped, "open"),
     "node4-key-repeated": (node4_key_repeated, "open"),
     "node4-five-children": (node_count(NODE4, lambda n: 5), "open"),
+    "node4-size-3": (node_cap(NODE4, lambda c: 3), "open"),
+    "node4-size-8": (node_cap(NODE4, lambda c: 8), "open"),
+    "node4-other-size": (node_cap(NODE4, lambda c: 6 - c), "open"),
+    "node16-size-4": (node_cap(NODE16, lambda c: 4), "open"),
+    "node16-other-size": (node_cap(NODE16, lambda c: 24 - c), "open"),
+    "node48-size-48": (node_cap(NODE48, lambda c: 48), "open"),
+    "node256-size-1": (node_cap(NODE256, lambda c: 1), "open"),
     "node4-no-children": (node_count(NODE4, lambda n: 0), "open"),
     "node4-one-child-fewer": (node_count(NODE4, lambda n: n - 1), "open"),
     "node16-three-children": (node_count(NODE16, lambda n: 3), "open"),

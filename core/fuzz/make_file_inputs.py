@@ -20,6 +20,10 @@ def main() -> None:
         "words": TreeMap({w: i for i, w in enumerate(words)}),
         "values": TreeMap({"i": 2**70, "f": 1.5, "s": "é", "b": b"x", "n": None, "t": True}),
         "node16": BytesTreeMap({bytes([c]): c for c in range(0, 40, 2)}),
+        # Node4 and Node16 at both their sizes: 2, 3, 5 and 9 children.
+        "sizes": BytesTreeMap(
+            {bytes([p, c]): c for p, n in zip(b"wxyz", (2, 3, 5, 9)) for c in range(n)}
+        ),
         "node48": BytesTreeMap({b"k" + bytes([c]): c for c in range(20)}),
         "node256": BytesTreeMap({bytes([c]): c for c in range(0, 256, 5)}),
         "chain": BytesTreeMap({b"x" * i: i for i in range(40)}),

@@ -1202,6 +1202,60 @@ static void test_node_grow_and_shrink(void)
             }
 }
 
+/* Bytes of the root node alone when it holds the empty key's value and
+   n one-byte keys (each a 16-byte leaf with no suffix).  Node4 and Node16
+   come in two sizes each (docs/format.md); growing goes through every
+   size, shrinking goes to a kind at its larger size and stays there. */
+static size_t root_bytes_for(size_t n, int growing)
+{
+    static const size_t node4_2 = 16 + 8 + 2 * 8, node4 = 16 + 8 + 4 * 8,
+                        node16_8 = 16 + 8 + 8 * 8, node16 = 16 + 16 + 16 * 8,
+                        node48 = 16 + 256 + 48 * 8, node256 = 16 + 256 * 8;
+    if (growing)
+        return n <= 2    ? node4_2
+               : n <= 4  ? node4
+               : n <= 8  ? node16_8
+               : n <= 16 ? node16
+               : n <= 48 ? node48
+                         : node256;
+    return n <= 3 ? node4 : n <= 12 ? node16 : n <= 37 ? node48 : node256;
+}
+
+static void test_node_sizes(void)
+{
+    art_tree t;
+    model_t m = {0};
+    art_stats_t s;
+    uint8_t k;
+    size_t n;
+
+    art_tree_init(&t);
+    tree_insert_both(&t, &m, K(""), VAL(1000));
+    for (n = 1; n <= 256; n++) {
+        k = (uint8_t)(n - 1);
+        tree_insert_both(&t, &m, &k, 1, VAL(n));
+        art_stats(&t, &s);
+        if (!CHECK(s.bytes == root_bytes_for(n, 1) + 16 * n) && verbose())
+            fprintf(stderr, "    growing to %zu children: %zu bytes\n", n,
+                    s.bytes - 16 * n);
+        if (!CHECK(valid(&t)))
+            break;
+    }
+    for (n = 255; n >= 1 && !g_test_failures; n--) {
+        k = (uint8_t)n;
+        tree_delete_both(&t, &m, &k, 1);
+        art_stats(&t, &s);
+        if (!CHECK(s.bytes == root_bytes_for(n, 0) + 16 * n) && verbose())
+            fprintf(stderr, "    shrinking to %zu children: %zu bytes\n", n,
+                    s.bytes - 16 * n);
+        if (!CHECK(valid(&t)))
+            break;
+    }
+    CHECK(tree_matches(&t, &m));
+    art_tree_clear(&t, NULL, NULL);
+    model_free(&m);
+}
+
 /* Insert and delete around every threshold, in both directions, so that
    hysteresis never leaves a node too small or invalid. */
 static void test_node_oscillation(void)
@@ -4185,6 +4239,7 @@ int main(int argc, char **argv)
     RUN(test_keys_that_are_prefixes);
     RUN(test_empty_key_and_extreme_bytes);
     RUN(test_node_grow_and_shrink);
+    RUN(test_node_sizes);
     RUN(test_node_oscillation);
     RUN(test_node256_all_bytes);
     RUN(test_stats_simple);

@@ -209,13 +209,14 @@ static void slab_release(art_tree *t)
 }
 
 /* A node of kind type with room for cap children (Node4/16; ignored for
-   Node48/256), the given prefix, no value and no children. */
-static art_node *alloc_node(art_tree *t, int type, int cap,
-                            const uint8_t *prefix, size_t prefix_len)
+   Node48/256), a value slot holding value when value is not NULL or slot
+   is set, the given prefix, and no children. */
+static art_node *alloc_node(art_tree *t, int type, int cap, int slot,
+                            void *value, const uint8_t *prefix,
+                            size_t prefix_len)
 {
-    if (type > ART_NODE16)
-        cap = 0;
-    size_t size = node_size(type, cap, prefix_len);
+    int shape = (type > ART_NODE16 ? 0 : cap) | (slot || value ? NODE_SLOT : 0);
+    size_t size = node_size(type, shape, prefix_len);
     art_node *n = block_alloc(t, size);
     if (n == NULL)
         return NULL;
@@ -223,8 +224,10 @@ static art_node *alloc_node(art_tree *t, int type, int cap,
        search loads all 16 key bytes of a Node16). */
     memset(n, 0, size);
     n->type = (uint8_t)type;
-    n->cap = (uint8_t)cap;
+    n->shape = (uint8_t)shape;
     n->prefix_len = (uint32_t)prefix_len;
+    if (shape & NODE_SLOT)
+        *node_slot(n) = value;
     if (prefix_len)
         memcpy(node_prefix(n), prefix, prefix_len);
     t->bytes += size;
@@ -520,17 +523,18 @@ static void remove_child(art_node *n, uint8_t c)
 /*
  * A new node of kind `type` and size cap (see alloc_node) with the given
  * prefix and n's value and children, leaving out the child for byte
- * `skip` (-1 keeps all).  n is not modified.  The new node must have room
- * for the children kept.
+ * `skip` (-1 keeps all).  It has a value slot when n has a value or slot
+ * is set.  n is not modified.  The new node must have room for the
+ * children kept.
  */
 static art_node *rebuild_node(art_tree *t, art_node *n, int type, int cap,
-                              const uint8_t *prefix, size_t prefix_len,
-                              int skip)
+                              int slot, const uint8_t *prefix,
+                              size_t prefix_len, int skip)
 {
-    art_node *m = alloc_node(t, type, cap, prefix, prefix_len);
+    art_node *m =
+        alloc_node(t, type, cap, slot, node_value(n), prefix, prefix_len);
     if (m == NULL)
         return NULL;
-    m->value = n->value;
     uintptr_t child;
     for (int b = child_ge(n, 0, &child); b >= 0; b = child_ge(n, b + 1, &child))
         if (b != skip)
@@ -584,36 +588,51 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
         clear_block(&old, AS_LEAF(root), leaf_size(AS_LEAF(root)->len));
     } else if (root) {
         /*
-         * Nodes waiting to be freed form a list threaded through their
-         * value fields, which are released as a node joins the list: no
-         * stack, no allocation, and no recursion however deep the tree.
+         * A depth-first walk that keeps its way back in the nodes it
+         * frees (pointer reversal): the slot a walk goes down through
+         * holds the parent's parent until it comes back up, and the
+         * node's child count, no longer needed, holds the next slot to
+         * visit.  No stack, no allocation, and no recursion however deep
+         * the tree.  The value of a node is released as the walk enters.
          */
-        art_node *list = AS_NODE(root);
-        if (list->value && free_value)
-            free_value(list->value, ctx);
-        list->value = NULL;
-        while (list) {
-            art_node *n = list;
-            list = (art_node *)n->value;
-            uintptr_t child;
-            for (int b = child_ge(n, 0, &child); b >= 0;
-                 b = child_ge(n, b + 1, &child)) {
-                if (child == 0)
-                    continue; /* a slot a failed copy did not fill */
-                if (IS_LEAF(child)) {
-                    art_leaf *l = AS_LEAF(child);
-                    if (free_value)
-                        free_value(l->value, ctx);
-                    clear_block(&old, l, leaf_size(l->len));
-                } else {
-                    art_node *c = AS_NODE(child);
-                    if (c->value && free_value)
-                        free_value(c->value, ctx);
-                    c->value = list;
-                    list = c;
+        art_node *n = AS_NODE(root), *up = NULL;
+        if (free_value && node_value(n))
+            free_value(node_value(n), ctx);
+        n->num_children = 0;
+        while (n) {
+            uintptr_t *slots = node_slots(n);
+            int count = node_cap(n), i = n->num_children;
+            while (i < count && slots[i] == 0)
+                i++; /* empty, or a slot a failed copy did not fill */
+            if (i == count) {
+                /* Done with n: back up to its parent. */
+                art_node *parent = up;
+                clear_block(&old, n, node_bytes(n));
+                n = parent;
+                if (n) {
+                    uintptr_t *back = &node_slots(n)[n->num_children - 1];
+                    up = (art_node *)*back;
+                    *back = 0;
                 }
+                continue;
             }
-            clear_block(&old, n, node_bytes(n));
+            uintptr_t child = slots[i];
+            n->num_children = (uint16_t)(i + 1);
+            if (IS_LEAF(child)) {
+                art_leaf *l = AS_LEAF(child);
+                slots[i] = 0;
+                if (free_value)
+                    free_value(l->value, ctx);
+                clear_block(&old, l, leaf_size(l->len));
+                continue;
+            }
+            art_node *c = AS_NODE(child);
+            if (free_value && node_value(c))
+                free_value(node_value(c), ctx);
+            c->num_children = 0;
+            slots[i] = (uintptr_t)up;
+            up = n;
+            n = c;
         }
     }
     free_pages(old.pages, old.arena, old.arena_size);
@@ -671,7 +690,7 @@ static art_node *clone_node_empty(art_tree *t, art_node *n)
     switch (m->type) {
     case ART_NODE4:
     case ART_NODE16:
-        memset(small_children(m), 0, (size_t)m->cap * sizeof(uintptr_t));
+        memset(small_children(m), 0, (size_t)node_cap(m) * sizeof(uintptr_t));
         break;
     case ART_NODE48:
         memset(n48_children(m), 0, 48 * sizeof(uintptr_t));
@@ -699,7 +718,8 @@ static int map_leaf_value(art_tree *t, art_leaf *l, art_map_fn map, void *ctx)
 
 static int map_node_value(art_tree *t, art_node *n, art_map_fn map, void *ctx)
 {
-    if (map && n->value && (n->value = map(n->value, ctx)) == NULL) {
+    void **slot = node_slot(n);
+    if (map && slot && *slot && (*slot = map(*slot, ctx)) == NULL) {
         free_node(t, n);
         return -1;
     }
@@ -869,7 +889,7 @@ void **art_search_slot(const art_tree *t, const uint8_t *key, size_t len)
             return NULL;
         d += plen;
         if (d == len)
-            return n->value ? &n->value : NULL;
+            return node_value(n) ? node_slot(n) : NULL;
         uintptr_t *slot = find_child(n, key[d]);
         if (slot == NULL)
             return NULL;
@@ -908,8 +928,8 @@ static void *prefix_walk(const art_tree *t, const uint8_t *key, size_t len,
         if (len - d < plen || !same_bytes(node_prefix(n), key + d, plen))
             break;
         d += plen;
-        if (n->value && d >= min_len) {
-            best = n->value;
+        if (node_value(n) && d >= min_len) {
+            best = node_value(n);
             *found_len = d;
             if (!longest)
                 return best;
@@ -984,7 +1004,11 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
                the old and new keys below it or in its value slot. */
             if (reserve_walk(t, len) < 0)
                 return ART_ENOMEM;
-            art_node *n = alloc_node(t, ART_NODE4, 2, key + d, m);
+            /* One of the two keys may end at the new node. */
+            void *nv = rem > m ? NULL : value;
+            art_node *n = alloc_node(t, ART_NODE4, 2, 0,
+                                     nv ? nv : (l->len > m ? NULL : l->value),
+                                     key + d, m);
             art_leaf *nl = NULL, *ol = NULL;
             if (n == NULL)
                 return ART_ENOMEM;
@@ -997,12 +1021,8 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
                 goto split_nomem;
             if (nl)
                 add_child(n, key[d + m], TAG_LEAF(nl));
-            else
-                n->value = value;
             if (ol)
                 add_child(n, l->suffix[m], TAG_LEAF(ol));
-            else
-                n->value = l->value;
             *ref = TAG_NODE(n);
             free_leaf(t, l);
             note_new_key(t, len);
@@ -1022,12 +1042,13 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
             if (reserve_walk(t, len) < 0)
                 return ART_ENOMEM;
             uint8_t *prefix = node_prefix(n);
-            art_node *top = alloc_node(t, ART_NODE4, 2, prefix, m);
+            art_node *top = alloc_node(t, ART_NODE4, 2, 0,
+                                       rem > m ? NULL : value, prefix, m);
             art_node *low = NULL;
             art_leaf *nl = NULL;
             if (top == NULL)
                 return ART_ENOMEM;
-            low = rebuild_node(t, n, n->type, n->cap, prefix + m + 1,
+            low = rebuild_node(t, n, n->type, node_cap(n), 0, prefix + m + 1,
                                plen - m - 1, -1);
             if (low == NULL)
                 goto prefix_nomem;
@@ -1037,8 +1058,6 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
             add_child(top, prefix[m], TAG_NODE(low));
             if (nl)
                 add_child(top, key[d + m], TAG_LEAF(nl));
-            else
-                top->value = value;
             *ref = TAG_NODE(top);
             free_node(t, n);
             note_new_key(t, len);
@@ -1051,13 +1070,25 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
         }
         d += plen;
         if (d == len) {
-            if (n->value) {
+            void **vslot = node_slot(n);
+            if (vslot && *vslot) {
                 if (old)
-                    *old = n->value;
-                n->value = value;
+                    *old = *vslot;
+                *vslot = value;
                 return 0;
             }
-            n->value = value;
+            if (vslot) {
+                *vslot = value;
+            } else {
+                /* The first key to end here: a copy of n with a slot. */
+                art_node *g = rebuild_node(t, n, n->type, node_cap(n), 1,
+                                           node_prefix(n), n->prefix_len, -1);
+                if (g == NULL)
+                    return ART_ENOMEM;
+                *node_slot(g) = value;
+                *ref = TAG_NODE(g);
+                free_node(t, n);
+            }
             note_new_key(t, len);
             return 1;
         }
@@ -1075,14 +1106,14 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
         } else {
             /* The next size up: the larger of the kind, else the next
                kind (at its smaller size). */
-            int type = n->type, cap = n->cap;
+            int type = n->type, cap = node_cap(n);
             if (type <= ART_NODE16 && cap < capacity[type]) {
                 cap = capacity[type];
             } else {
                 type++;
                 cap = type <= ART_NODE16 ? small_cap[type] : 0;
             }
-            art_node *g = rebuild_node(t, n, type, cap, node_prefix(n),
+            art_node *g = rebuild_node(t, n, type, cap, 0, node_prefix(n),
                                        n->prefix_len, -1);
             if (g == NULL) {
                 free_leaf(t, nl);
@@ -1135,7 +1166,8 @@ static uintptr_t merge_into_child(art_tree *t, art_node *n, uint8_t b,
     memcpy(buf, node_prefix(n), plen);
     buf[plen] = b;
     memcpy(buf + plen + 1, node_prefix(cn), cn->prefix_len);
-    art_node *m = rebuild_node(t, cn, cn->type, cn->cap, buf, total, -1);
+    art_node *m =
+        rebuild_node(t, cn, cn->type, node_cap(cn), 0, buf, total, -1);
     tree_free(buf);
     return m ? TAG_NODE(m) : 0;
 }
@@ -1176,11 +1208,11 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
                            leaf whose suffix is the parent's prefix. */
                         art_leaf *nl = alloc_leaf(t, node_prefix(parent),
                                                   parent->prefix_len, NULL, 0,
-                                                  parent->value);
+                                                  node_value(parent));
                         if (nl == NULL)
                             return ART_ENOMEM;
                         repl = TAG_LEAF(nl);
-                    } else if (left == 1 && parent->value == NULL) {
+                    } else if (left == 1 && node_value(parent) == NULL) {
                         uintptr_t other;
                         int ob = child_ge(parent, 0, &other);
                         if (ob == byte)
@@ -1193,7 +1225,7 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
                 } else if (left <= shrink_at[parent->type]) {
                     int type = parent->type - 1;
                     art_node *s = rebuild_node(t, parent, type, capacity[type],
-                                               node_prefix(parent),
+                                               0, node_prefix(parent),
                                                parent->prefix_len, byte);
                     if (s == NULL)
                         return ART_ENOMEM;
@@ -1221,9 +1253,9 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
             return 0;
         d += plen;
         if (d == len) {
-            if (n->value == NULL)
+            void *v = node_value(n);
+            if (v == NULL)
                 return 0;
-            void *v = n->value;
             if (n->num_children == 1) {
                 uintptr_t only;
                 int b = child_ge(n, 0, &only);
@@ -1234,7 +1266,7 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
                 free_replaced(t, only);
                 free_node(t, n);
             } else {
-                n->value = NULL;
+                *node_slot(n) = NULL; /* the slot stays until a rebuild */
             }
             if (old)
                 *old = v;
@@ -1342,7 +1374,7 @@ int art_foreach(const art_tree *t, art_visit_fn visit, void *ctx)
     int e;
     walk_start(&w, t);
     while ((e = walk_next(&w, &p, &depth)) == WALK_NODE || e == WALK_LEAF) {
-        void *v = e == WALK_LEAF ? AS_LEAF(p)->value : AS_NODE(p)->value;
+        void *v = e == WALK_LEAF ? AS_LEAF(p)->value : node_value(AS_NODE(p));
         int r;
         if (v && (r = visit(v, ctx)) != 0)
             return r;
@@ -1370,7 +1402,7 @@ void art_stats(const art_tree *t, art_stats_t *out)
         out->nodes[n->type]++;
         if (depth > out->max_depth)
             out->max_depth = depth;
-        if (n->value) {
+        if (node_value(n)) {
             out->node_values++;
             depth_sum += (double)depth;
         }
@@ -1391,7 +1423,7 @@ static const char *check_node(art_node *n)
 {
     if (n->type >= ART_NODE_KINDS)
         return "inner node of unknown kind";
-    if (!valid_cap(n->type, n->cap))
+    if (!valid_shape(n->type, n->shape))
         return "node of a size its kind does not come in";
     int num = n->num_children;
     if (num > node_cap(n))
@@ -1401,7 +1433,7 @@ static const char *check_node(art_node *n)
     if (n->type == ART_NODE4) {
         if (num == 0)
             return "node with no children should have become a leaf";
-        if (num == 1 && n->value == NULL)
+        if (num == 1 && node_value(n) == NULL)
             return "node with one child and no value should have been merged";
     }
     int counted = 0;
@@ -1416,7 +1448,7 @@ static const char *check_node(art_node *n)
             if (ch[i] == 0)
                 return "Node4/16 used slot holds no child";
         }
-        for (int i = num; i < n->cap; i++)
+        for (int i = num; i < node_cap(n); i++)
             if (ch[i] != 0)
                 return "Node4/16 unused slot holds a child";
         return NULL;
@@ -1479,7 +1511,7 @@ int art_validate(const art_tree *t, const char **why)
         if (msg)
             INVALID(msg);
         bytes += node_bytes(n);
-        keys += n->value != NULL;
+        keys += node_value(n) != NULL;
     }
     if (keys != t->size)
         INVALID("key count does not match size");
@@ -1645,7 +1677,7 @@ static int settle(art_cursor *c, int forward)
         art_node *n = f->node;
         uintptr_t child;
         int b;
-        if (forward && n->value) {
+        if (forward && node_value(n)) {
             f->byte = -1;
             c->at = TAG_NODE(n);
             return 1;
@@ -1712,7 +1744,7 @@ static int step(art_cursor *c, int forward)
                 continue;
             }
             b = child_le(n, f->byte - 1, &child);
-            if (b < 0 && n->value) {
+            if (b < 0 && node_value(n)) {
                 f->byte = -1;
                 c->at = TAG_NODE(n);
                 return 1;
@@ -1821,7 +1853,7 @@ int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
         d += plen;
         if (d == len) {
             /* The target is n's own key; all else below n is greater. */
-            if (n->value && !strict) {
+            if (node_value(n) && !strict) {
                 c->at = TAG_NODE(n);
                 return 1;
             }
@@ -1834,7 +1866,7 @@ int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
         uintptr_t child;
         int b = forward ? child_ge(n, want, &child) : child_le(n, want, &child);
         if (b < 0) {
-            if (!forward && n->value) {
+            if (!forward && node_value(n)) {
                 c->at = TAG_NODE(n);
                 return 1;
             }
@@ -1909,7 +1941,7 @@ void *art_cursor_value(const art_cursor *c)
 {
     if (c->at == 0)
         return NULL;
-    return IS_LEAF(c->at) ? AS_LEAF(c->at)->value : AS_NODE(c->at)->value;
+    return IS_LEAF(c->at) ? AS_LEAF(c->at)->value : node_value(AS_NODE(c->at));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1954,9 +1986,9 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
     f->next_at = SIZE_MAX;
     /* Only keys over a billion symbols long could tell larger bounds
        apart, and this one leaves the band arithmetic room. */
-    f->max_distance =
-        max_distance < ART_FUZZY_MAX_DISTANCE ? max_distance
-                                              : ART_FUZZY_MAX_DISTANCE;
+    f->max_distance = max_distance < ART_FUZZY_MAX_DISTANCE
+                          ? max_distance
+                          : ART_FUZZY_MAX_DISTANCE;
     f->utf8 = utf8;
     if (len >= SIZE_MAX / sizeof(uint32_t) / 2)
         return ART_ENOMEM;
@@ -2015,9 +2047,14 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
         if (!whole && f->utf8 && utf8_len(key[s]) > upto - s)
             break; /* the symbol goes on below: judge it there */
         uint32_t sym = next_symbol(key + s, upto - s, f->utf8, &n);
+        size_t had = f->rows_cap;
         if (grow(c->tree, (void **)&f->rows, &f->rows_cap, (s + n + 1) * width,
                  sizeof(uint32_t)) < 0)
             return ART_ENOMEM;
+        /* Defined contents, so that a key that is not valid UTF-8 (from a
+           damaged file) reads stale rows at worst, never undefined ones. */
+        if (f->rows_cap > had)
+            memset(f->rows + had, 0, (f->rows_cap - had) * sizeof(uint32_t));
         const uint32_t *prev = f->rows + s * width;
         uint32_t *row = f->rows + (s + n) * width;
         /* Only cells within max_distance of the diagonal can be within
@@ -2029,7 +2066,7 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
         size_t lo = i > dmax + 1 ? i - dmax : 1;
         size_t hi = (size_t)i + dmax < f->qlen ? (size_t)i + dmax : f->qlen;
         uint32_t low = row[0] = i;
-        if (lo > 1)
+        if (lo > 1 && lo <= f->qlen + 1) /* (an empty band is out of reach) */
             row[lo - 1] = dmax + 1;
         if (hi < f->qlen)
             row[hi + 1] = dmax + 1;

@@ -12,7 +12,7 @@
  * whose subtree holds only itself is a leaf hung directly below the node
  * where it branches off (lazy expansion).
  *
- * Two departures from the paper, both for memory and for keys that are
+ * Three departures from the paper, for memory and for keys that are
  * prefixes of other keys:
  *
  *  - A leaf stores only the part of its key below its parent (the
@@ -20,11 +20,14 @@
  *    the prefixes and child bytes on the path from the root, then the
  *    leaf's suffix.  Lookups compare as they descend; cursors rebuild keys
  *    in their own buffer as they walk.
- *  - Every inner node has a value slot for the key that ends exactly at
- *    that node (after its prefix).  "key", "key1" and "key123" are three
- *    independent keys; no terminator byte is reserved, so every byte value,
- *    0x00 and 0xFF included, may appear anywhere in a key, and the empty
- *    key is an ordinary key.
+ *  - An inner node can hold a value for the key that ends exactly at that
+ *    node (after its prefix), in a slot it gets when such a key is first
+ *    inserted.  "key", "key1" and "key123" are three independent keys; no
+ *    terminator byte is reserved, so every byte value, 0x00 and 0xFF
+ *    included, may appear anywhere in a key, and the empty key is an
+ *    ordinary key.
+ *  - Node4 and Node16 come in two sizes each, with room for 2 or 4 and 8
+ *    or 16 children: most inner nodes of a large tree branch two ways.
  *
  * Keys are ordered bytewise (unsigned, shorter before longer on a common
  * prefix), which is the order of memcmp and, for UTF-8, of code points.

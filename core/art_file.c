@@ -272,21 +272,27 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
                       uint64_t *ref)
 {
     uint64_t value;
-    if (encode_value(w, n->value, &value) < 0)
+    void *v = node_value(n);
+    if (encode_value(w, v, &value) < 0)
         return -1;
+    /* A slot is written only when it holds a value (a deletion may have
+       left an empty one in memory), so equal maps give equal files. */
+    int shape = (n->shape & ~NODE_SLOT) | (v ? NODE_SLOT : 0);
     *ref = w->pos;
-    uint8_t *p = out_reserve(w, sizeof(art_node));
+    uint8_t *p = out_reserve(w, sizeof(art_node) + (v ? 8 : 0));
     if (p == NULL)
         return -1;
     p[0] = n->type;
-    p[1] = n->cap;
+    p[1] = (uint8_t)shape;
     store_le32(p + 4, n->prefix_len);
     p[2] = (uint8_t)(n->num_children & 0xFF);
     p[3] = (uint8_t)(n->num_children >> 8);
-    store_le64(p + 8, value);
+    if (v)
+        store_le64(p + 8, value);
     if (out_bytes(w, node_prefix(n), n->prefix_len) < 0 || out_align(w) < 0)
         return -1;
-    size_t body = node_bytes(n) - sizeof(art_node) - pad8(n->prefix_len);
+    size_t body = node_size(n->type, shape, n->prefix_len) - sizeof(art_node) -
+                  (v ? 8 : 0) - pad8(n->prefix_len);
     uint8_t *b = out_reserve(w, body);
     if (b == NULL)
         return -1;
@@ -302,7 +308,7 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
         case ART_NODE4:
         case ART_NODE16:
             b[i] = (uint8_t)c;
-            at = pad8(n->cap) + 8 * (size_t)i;
+            at = pad8((size_t)node_cap(n)) + 8 * (size_t)i;
             break;
         case ART_NODE48:
             at = 256 + 8 * (size_t)(n48_index(n)[c] - 1);
@@ -370,7 +376,7 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
                 continue;
             }
             /* All children written: the node follows them. */
-            if (n->value && below > longest)
+            if (node_value(n) && below > longest)
                 longest = below;
             uint64_t ref;
             if (results.items == NULL)
@@ -601,21 +607,24 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
         }
         uint8_t type = p[0];
         uint32_t plen = load_le32(p + 4);
-        if (type >= ART_NODE_KINDS || !valid_cap(type, p[1]))
+        if (type >= ART_NODE_KINDS || !valid_shape(type, p[1]))
             BAD("inner node of unknown kind or size");
         if (node_size(type, p[1], plen) != end - off)
             BAD("node size does not match the layout");
         art_node *n = (art_node *)(uintptr_t)p;
+        uint64_t value = (p[1] & NODE_SLOT) ? load_le64(p + 8) : 0;
+        if ((p[1] & NODE_SLOT) && value == 0)
+            BAD("empty value slot");
         const char *msg = art__check_node(n);
         if (msg)
             BAD(msg);
         uint64_t at = fr.key_len + plen;
-        uint32_t st = utf8 && (fr.utf8 || !is_ascii(p + 16, plen))
-                          ? utf8_run(fr.utf8, p + 16, plen)
+        const uint8_t *prefix = node_prefix(n);
+        uint32_t st = utf8 && (fr.utf8 || !is_ascii(prefix, plen))
+                          ? utf8_run(fr.utf8, prefix, plen)
                           : 0;
         if (st == UTF8_BAD)
             BAD("a key is not valid UTF-8");
-        uint64_t value = load_le64(p + 8);
         if (value) {
             if (check_value && check_value(value, ctx) != 0)
                 BAD("bad value reference");
@@ -754,8 +763,8 @@ static void adopt_walk(art_tree *t, uintptr_t add, slot_fn visit, adopt_ctx *ac)
         return;
     }
     art_node *root = AS_NODE(t->root);
-    if (root->value)
-        visit(&root->value, ac);
+    if (node_value(root))
+        visit(node_slot(root), ac);
     f[0].node = t->root;
     f[0].next = 0;
     while (1) {
@@ -775,8 +784,8 @@ static void adopt_walk(art_tree *t, uintptr_t add, slot_fn visit, adopt_ctx *ac)
             continue;
         }
         art_node *c = AS_NODE(child);
-        if (c->value)
-            visit(&c->value, ac);
+        if (node_value(c))
+            visit(node_slot(c), ac);
         sp++;
         f[sp].node = child;
         f[sp].next = 0;

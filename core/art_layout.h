@@ -23,15 +23,22 @@
 /* Representation                                                      */
 /* ------------------------------------------------------------------ */
 
+/*
+ * An inner node is this 8-byte header, then a value slot when the shape
+ * says so, then its prefix padded to 8 bytes, then its body.  The value
+ * slot holds the value of the key that ends at the node (NULL: none); a
+ * node gets one only when such a key is inserted, as few do, which saves
+ * 8 bytes in most nodes.
+ */
 typedef struct art_node {
     uint8_t type;
-    uint8_t cap; /* Node4/16: room for children (2/4, 8/16); else 0 */
+    uint8_t shape;         /* NODE_SLOT, plus for Node4/16 the room for children
+                              (2/4, 8/16); see node_cap() */
     uint16_t num_children; /* up to 256 */
     uint32_t prefix_len;
-    /* Value of the key that ends at this node, right after its prefix;
-       NULL when there is none. */
-    void *value;
 } art_node;
+
+#define NODE_SLOT 0x80 /* shape bit: a value slot follows the header */
 
 typedef struct art_leaf {
     void *value;
@@ -52,7 +59,7 @@ typedef struct art_leaf {
  * Node256: children[b] directly, 0 when absent.
  *
  * Node4 and Node16 come in two sizes each, with room for 2 or 4 and for
- * 8 or 16 children (n->cap): most inner nodes of a large tree of
+ * 8 or 16 children (node_cap()): most inner nodes of a large tree of
  * real-world keys branch two ways, and a Node4 with room for two is 16
  * bytes smaller.  A full node grows into the next size up: 2, 4, 8, 16,
  * then Node48 and Node256.
@@ -79,28 +86,42 @@ static inline size_t pad8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+/* The value slot, or NULL when the node has none. */
+static inline void **node_slot(art_node *n)
+{
+    return (n->shape & NODE_SLOT) ? (void **)(n + 1) : NULL;
+}
+
+/* The value of the key ending at n, or NULL. */
+static inline void *node_value(art_node *n)
+{
+    return (n->shape & NODE_SLOT) ? *(void **)(n + 1) : NULL;
+}
+
 static inline uint8_t *node_prefix(art_node *n)
 {
-    return (uint8_t *)(n + 1);
+    return (uint8_t *)(n + 1) + ((n->shape & NODE_SLOT) ? 8 : 0);
 }
 
 static inline uint8_t *node_body(art_node *n)
 {
-    return (uint8_t *)(n + 1) + pad8(n->prefix_len);
+    return node_prefix(n) + pad8(n->prefix_len);
 }
 
-/* Whether cap is a size the node kind comes in (0 for Node48/256). */
-static inline int valid_cap(int type, int cap)
+/* Whether shape is one the node kind comes in: room for children among
+   the kind's sizes (Node4/16) or 0 (Node48/256), with or without a slot. */
+static inline int valid_shape(int type, int shape)
 {
+    int cap = shape & ~NODE_SLOT;
     if (type == ART_NODE4 || type == ART_NODE16)
         return cap == small_cap[type] || cap == capacity[type];
     return cap == 0;
 }
 
-/* Room for children: n->cap for Node4/16, the kind's capacity else. */
+/* Room for children: from the shape for Node4/16, the kind's else. */
 static inline int node_cap(const art_node *n)
 {
-    return n->type <= ART_NODE16 ? n->cap : capacity[n->type];
+    return n->type <= ART_NODE16 ? (n->shape & ~NODE_SLOT) : capacity[n->type];
 }
 
 /* A Node4/16 body with room for cap children: keys, padded, children. */
@@ -109,16 +130,17 @@ static inline size_t small_body(int cap)
     return pad8((size_t)cap) + (size_t)cap * sizeof(uintptr_t);
 }
 
-/* Bytes of a node of this kind and size (cap as in valid_cap). */
-static inline size_t node_size(int type, int cap, size_t prefix_len)
+/* Bytes of a node of this kind and shape (as in valid_shape). */
+static inline size_t node_size(int type, int shape, size_t prefix_len)
 {
-    return sizeof(art_node) + pad8(prefix_len) +
-           (type <= ART_NODE16 ? small_body(cap) : body_size[type]);
+    return sizeof(art_node) + ((shape & NODE_SLOT) ? 8 : 0) + pad8(prefix_len) +
+           (type <= ART_NODE16 ? small_body(shape & ~NODE_SLOT)
+                               : body_size[type]);
 }
 
 static inline size_t node_bytes(const art_node *n)
 {
-    return node_size(n->type, n->cap, n->prefix_len);
+    return node_size(n->type, n->shape, n->prefix_len);
 }
 
 /* Blocks are multiples of 8 bytes: a leaf's size is rounded up. */
@@ -147,7 +169,22 @@ static inline uint8_t *small_keys(art_node *n)
 }
 static inline uintptr_t *small_children(art_node *n)
 {
-    return (uintptr_t *)(node_body(n) + pad8(n->cap));
+    return (uintptr_t *)(node_body(n) + pad8((size_t)node_cap(n)));
+}
+
+/* All child slots of n, node_cap(n) of them, in no particular order
+   (unused ones are 0). */
+static inline uintptr_t *node_slots(art_node *n)
+{
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16:
+        return small_children(n);
+    case ART_NODE48:
+        return n48_children(n);
+    default:
+        return n256_children(n);
+    }
 }
 
 #if defined(__GNUC__) || defined(__clang__)

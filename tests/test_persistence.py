@@ -64,14 +64,18 @@ FLAG_STR = 1
 FLAG_PICKLE = 2
 NODE4, NODE16, NODE48, NODE256 = range(4)
 # Node4 and Node16 come in two sizes (room for 2 or 4, 8 or 16 children),
-# given by the header's second byte; Node48 and Node256 have one (byte 0).
+# given by the low bits of the header's second byte (the shape); Node48
+# and Node256 have one (0).  Its top bit says a value slot follows.
 SIZES = {NODE4: (2, 4), NODE16: (8, 16), NODE48: (0,), NODE256: (0,)}
+SLOT = 0x80
 
 
 def body_size(kind, cap):
     if kind in (NODE4, NODE16):
         return pad8(cap) + 8 * cap
     return 256 + 48 * 8 if kind == NODE48 else 256 * 8
+
+
 REC_INT, REC_FLOAT, REC_STR, REC_BYTES, REC_PICKLE = range(1, 6)
 
 P1 = 0x9E3779B185EBCA87
@@ -141,6 +145,7 @@ class Obj:
     key: bytes  # a node: the key up to and including its prefix; a leaf: its key
     kind: int = -1
     cap: int = 0
+    slot: bool = False
     n: int = 0
     plen: int = 0
     slen: int = 0
@@ -153,7 +158,10 @@ class Obj:
 
     @property
     def vref_at(self):
-        return self.off if self.leaf else self.off + 8
+        if self.leaf:
+            return self.off
+        assert self.slot, "a node without a value slot"
+        return self.off + 8
 
 
 @dataclasses.dataclass
@@ -181,10 +189,14 @@ def parse_image(data):
             items.append((key, vref, off))
         else:
             off = ref
-            kind, cap, n, plen, vref = struct.unpack_from("<BBHIQ", data, off)
+            kind, shape, n, plen = struct.unpack_from("<BBHI", data, off)
+            cap, slot = shape & ~SLOT, bool(shape & SLOT)
             assert cap in SIZES[kind], (kind, cap)
-            key += bytes(data[off + 16 : off + 16 + plen])
-            body = off + 16 + pad8(plen)
+            vref = u64(data, off + 8) if slot else 0
+            assert vref or not slot, "save() writes a slot only for a value"
+            head = 8 + (8 if slot else 0)
+            key += bytes(data[off + head : off + head + plen])
+            body = off + head + pad8(plen)
             if kind in (NODE4, NODE16):
                 refs_at = body + pad8(cap)
                 children = [(data[body + i], refs_at + 8 * i) for i in range(n)]
@@ -194,8 +206,8 @@ def parse_image(data):
                 ]
             else:
                 children = [(b, body + 8 * b) for b in range(256) if u64(data, body + 8 * b)]
-            size = 16 + pad8(plen) + body_size(kind, cap)
-            obj = Obj(off, size, False, key, kind, cap, n, plen, 0, body)
+            size = head + pad8(plen) + body_size(kind, cap)
+            obj = Obj(off, size, False, key, kind, cap, slot, n, plen, 0, body)
             obj.children = children
             if vref:
                 items.append((key, vref, off + 8))
@@ -1564,6 +1576,18 @@ def node_kind(value):
     return edit
 
 
+def node_shape(pick, change):
+    def edit(data, p):
+        node = next(o for o in p.objs if not o.leaf and pick(o))
+        data[node.off + 1] = change(data[node.off + 1])
+
+    return edit
+
+
+def slot_emptied(data, p):
+    put_u64(data, next(o for o in p.objs if not o.leaf and o.slot).vref_at, 0)
+
+
 def node_cap(kind, value):
     def edit(data, p):
         data[first_node(p, kind).off + 1] = value(first_node(p, kind).cap)
@@ -1602,7 +1626,7 @@ def value_ref(new, where="leaf"):
         if where == "leaf":
             at = first_leaf(p, with_suffix=False).vref_at
         elif where == "node":
-            at = next(o for o in p.objs if not o.leaf and u64(data, o.vref_at)).vref_at
+            at = next(o for o in p.objs if not o.leaf and o.slot).vref_at
         else:
             at = record_of(data, p, where)[0]
         put_u64(data, at, new(p))
@@ -1671,6 +1695,10 @@ CRAFTED = {
     "node16-other-size": (node_cap(NODE16, lambda c: 24 - c), "open"),
     "node48-size-48": (node_cap(NODE48, lambda c: 48), "open"),
     "node256-size-1": (node_cap(NODE256, lambda c: 1), "open"),
+    "slot-bit-set": (node_shape(lambda o: not o.slot, lambda s: s | SLOT), "open"),
+    "slot-bit-cleared": (node_shape(lambda o: o.slot, lambda s: s & ~SLOT), "open"),
+    "shape-bit-6": (node_shape(lambda o: True, lambda s: s | 0x40), "open"),
+    "slot-empty": (slot_emptied, "open"),
     "node4-no-children": (node_count(NODE4, lambda n: 0), "open"),
     "node4-one-child-fewer": (node_count(NODE4, lambda n: n - 1), "open"),
     "node16-three-children": (node_count(NODE16, lambda n: 3), "open"),

@@ -2318,7 +2318,7 @@ static void test_cursor_guard(void)
     for (i = 0; i < 3000; i++) {
         size_t len = rnd_below(7);
         for (j = 0; j < len; j++)
-            k[j] = (uint8_t)"abcx"[rnd_below(4)];
+            k[j] = (uint8_t) "abcx"[rnd_below(4)];
         tree_insert_both(&t, &m, k, len, VAL(i + 1));
     }
     art_cursor_init(&c, &t);
@@ -2331,8 +2331,8 @@ static void test_cursor_guard(void)
     for (i = 0; i < m.n; i++)
         clean += !has_x(m.a[i].key, m.a[i].len);
     for (r = art_cursor_first(&c); r == 1; r = art_cursor_next(&c)) {
-        while (at < m.n && !key_eq(m.a[at].key, m.a[at].len, c.key,
-                                   c.key_len)) {
+        while (at < m.n &&
+               !key_eq(m.a[at].key, m.a[at].len, c.key, c.key_len)) {
             CHECK(has_x(m.a[at].key, m.a[at].len));
             at++;
         }
@@ -2371,8 +2371,7 @@ static void test_cursor_guard(void)
     for (i = 0; i < m.n; i++)
         clean += only_cx(m.a[i].key, m.a[i].len);
     for (r = art_cursor_first(&c); r == 1; r = art_cursor_next(&c)) {
-        while (at < m.n &&
-               !key_eq(m.a[at].key, m.a[at].len, c.key, c.key_len))
+        while (at < m.n && !key_eq(m.a[at].key, m.a[at].len, c.key, c.key_len))
             at++;
         if (!CHECK(at < m.n))
             break;
@@ -2730,6 +2729,50 @@ static void test_fuzzy_basics(void)
 }
 
 /* Results after a change continue from the last key reported. */
+/* Keys that are not valid UTF-8 can reach a UTF-8 search only from a
+   damaged file; the search must stay in bounds and in order.  (The file
+   fuzzer found a band write past the row with such keys and stale rows:
+   core/fuzz/file_regressions/fuzzy_band_past_row replays it.) */
+static void test_fuzzy_invalid_utf8(void)
+{
+    static const uint8_t alphabet[] = {0x41, 0x80, 0xBF, 0xC3,
+                                       0xE0, 0xF0, 0xF8, 0xFF};
+    art_tree t;
+    uint8_t k[16], q[8], prev[16];
+    size_t i, j, prev_len;
+    int r, any;
+
+    g_rng = 4242;
+    art_tree_init(&t);
+    for (i = 0; i < 3000; i++) {
+        size_t len = rnd_below(13);
+        for (j = 0; j < len; j++)
+            k[j] = alphabet[rnd_below(sizeof alphabet)];
+        REQUIRE(art_insert(&t, k, len, VAL(i + 1), NULL) >= 0);
+    }
+    for (i = 0; i < 300 && !g_test_failures; i++) {
+        art_fuzzy f;
+        size_t qlen = rnd_below(sizeof q + 1);
+        uint32_t d = (uint32_t)rnd_below(4);
+        for (j = 0; j < qlen; j++)
+            q[j] = alphabet[rnd_below(sizeof alphabet)];
+        REQUIRE(art_fuzzy_init(&f, &t, q, qlen, d, 1) == ART_OK);
+        any = 0;
+        prev_len = 0;
+        while ((r = art_fuzzy_next(&f)) == 1) {
+            CHECK(f.distance <= d);
+            CHECK(!any || art_key_compare(prev, prev_len, f.cursor.key,
+                                          f.cursor.key_len) < 0);
+            prev_len = f.cursor.key_len;
+            copy_key(prev, f.cursor.key, prev_len);
+            any = 1;
+        }
+        CHECK(r == 0);
+        art_fuzzy_free(&f);
+    }
+    art_tree_clear(&t, NULL, NULL);
+}
+
 static void test_fuzzy_weak_consistency(void)
 {
     art_tree t;
@@ -3446,7 +3489,7 @@ static void r_fuzzy_full(rstate_t *st)
     int utf8 = st->cf->utf8 && rnd_below(4) != 0;
     /* Now and then a bound beyond any key: every key matches. */
     uint32_t d = rnd_below(16) == 0 ? UINT32_MAX
-                                     : (uint32_t)rnd_below(st->cf->max_d + 1);
+                                    : (uint32_t)rnd_below(st->cf->max_d + 1);
     fuzzy_matches(&st->t, &st->m, q, qlen, d, utf8);
 }
 
@@ -4260,6 +4303,7 @@ int main(int argc, char **argv)
     RUN(test_cursors_survive_bulk_changes);
     RUN(test_prefix_lookups);
     RUN(test_fuzzy_basics);
+    RUN(test_fuzzy_invalid_utf8);
     RUN(test_fuzzy_weak_consistency);
     RUN(test_enomem_insert_delete);
     RUN(test_enomem_shrink);

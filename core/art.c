@@ -1997,14 +1997,15 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
         return ART_ENOMEM;
     for (size_t i = 0, n; i < len; i += n)
         f->query[f->qlen++] = next_symbol(query + i, len - i, utf8, &n);
-    size_t width = f->qlen + 1;
+    size_t width = f->qlen + 2;
     if (grow(t, (void **)&f->rows, &f->rows_cap, width * 8, sizeof(uint32_t)) <
         0) {
         art_fuzzy_free(f);
         return ART_ENOMEM;
     }
-    for (size_t j = 0; j < width; j++)
+    for (size_t j = 0; j <= f->qlen; j++)
         f->rows[j] = (uint32_t)j;
+    f->rows[f->qlen + 1] = 0; /* the row's minimum */
     return ART_OK;
 }
 
@@ -2029,7 +2030,7 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
 {
     art_cursor *c = &f->cursor;
     const uint8_t *key = c->key;
-    size_t width = f->qlen + 1;
+    size_t width = f->qlen + 2;
     size_t s =
         f->rows_valid < c->changed_from ? f->rows_valid : c->changed_from;
     if (s > upto)
@@ -2080,6 +2081,7 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
             if (best < low)
                 low = best;
         }
+        row[f->qlen + 1] = low;
         if (low > f->max_distance) {
             *cut = s + n;
             return 0;
@@ -2093,31 +2095,23 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
 /*
  * Works out which bytes a child below key offset p (whose row is current)
  * may start with and still come within reach.  A symbol matching no query
- * symbol in the band gives the same row whatever it is; when that row is
- * out of reach, only bytes of query symbols in the band can do better.
- * In UTF-8 mode only ASCII bytes are narrowed this way (a lead byte is
- * judged once its symbol is whole).
+ * symbol in the band gives the same row whatever it is, whose minimum is
+ * one more than the least of the row above over the band, or the symbol
+ * count: out of reach exactly when the row above has its minimum at
+ * max_distance.  Then only bytes of query symbols in the band can do
+ * better.  In UTF-8 mode only ASCII bytes are narrowed this way (a lead
+ * byte is judged once its symbol is whole).
  */
 static void fuzzy_next_bytes(art_fuzzy *f, size_t p)
 {
-    const uint32_t *prev = f->rows + p * (f->qlen + 1);
+    const uint32_t *prev = f->rows + p * (f->qlen + 2);
     uint32_t i = prev[0] + 1, dmax = f->max_distance;
+    f->next_at = p;
+    f->narrow = prev[f->qlen + 1] >= dmax;
+    if (!f->narrow)
+        return;
     size_t lo = i > dmax + 1 ? i - dmax : 1;
     size_t hi = (size_t)i + dmax < f->qlen ? (size_t)i + dmax : f->qlen;
-    uint32_t left = lo > 1 ? dmax + 1 : i, low = i;
-    for (size_t j = lo; j <= hi; j++) {
-        uint32_t v = prev[j - 1] < prev[j] ? prev[j - 1] : prev[j];
-        if (left < v)
-            v = left;
-        left = v + 1;
-        if (left < low)
-            low = left;
-    }
-    f->next_at = p;
-    if (low <= dmax) {
-        memset(f->next_bytes, 0xFF, sizeof(f->next_bytes));
-        return;
-    }
     memset(f->next_bytes, 0, sizeof(f->next_bytes));
     if (f->utf8) /* bytes 0x80-0xFF */
         memset(f->next_bytes + 4, 0xFF, 4 * sizeof(uint32_t));
@@ -2149,16 +2143,20 @@ static int fuzzy_guard(void *ctx, art_cursor *c, int *next)
 {
     art_fuzzy *f = ctx;
     size_t cut, p = c->key_len - 1;
-    int b = c->key[p];
-    int r = fuzzy_extend(f, p, 0, &cut);
-    if (r <= 0) {
-        *next = 256; /* out of reach before the byte: every sibling too */
-        return r;
+    int b = c->key[p], r;
+    if (f->rows_valid < p || c->changed_from < p) {
+        r = fuzzy_extend(f, p, 0, &cut);
+        if (r <= 0) {
+            *next = 256; /* out of reach before the byte: so are siblings */
+            return r;
+        }
     }
-    if (f->rows_valid == p) {
+    if (f->rows_valid >= p && c->changed_from >= p &&
+        (!f->utf8 || (c->key[p] & 0xC0) != 0x80)) {
+        /* The row at p is current (a symbol boundary): narrow by it. */
         if (f->next_at != p)
             fuzzy_next_bytes(f, p);
-        if (!(f->next_bytes[b >> 5] >> (b & 31) & 1)) {
+        if (f->narrow && !(f->next_bytes[b >> 5] >> (b & 31) & 1)) {
             *next = next_byte_in(f->next_bytes, b + 1);
             return 0;
         }
@@ -2184,7 +2182,7 @@ static int fuzzy_rows(art_fuzzy *f)
         return r;
     if (r == 0)
         return art_cursor_skip(c, cut) < 0 ? ART_ENOMEM : 0;
-    const uint32_t *row = f->rows + c->key_len * (f->qlen + 1);
+    const uint32_t *row = f->rows + c->key_len * (f->qlen + 2);
     /* Column qlen lies in the band only when the key's length in symbols
        (row[0]) is within max_distance of the query's. */
     uint64_t klen = row[0], dmax = f->max_distance;

@@ -366,12 +366,14 @@ typedef struct art_fuzzy {
     size_t qlen;
     uint32_t max_distance;
     int utf8;
-    uint32_t *rows;    /* rows[i * (qlen + 1) ...]: row after key offset i */
+    uint32_t *rows;    /* rows[i * (qlen + 2) ...]: row after key offset i,
+                          then that row's minimum */
     size_t rows_cap;   /* number of rows allocated */
     size_t rows_valid; /* rows for offsets <= rows_valid are current */
     /* The bytes a child below key offset next_at may start with and still
        come within reach (one bit per byte), or next_at SIZE_MAX. */
     size_t next_at;
+    int narrow; /* 0: every byte may (next_bytes unused) */
     uint32_t next_bytes[8];
     int started;
     uint32_t distance; /* distance of the key at the position */

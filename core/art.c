@@ -1583,6 +1583,16 @@ static int key_append(art_cursor *c, const uint8_t *p, size_t n)
     return ART_OK;
 }
 
+/* Appends one byte: a child's, on every step. */
+static inline int key_push(art_cursor *c, uint8_t byte)
+{
+    if (c->key_len < c->key_cap) {
+        c->key[c->key_len++] = byte;
+        return ART_OK;
+    }
+    return key_append(c, &byte, 1);
+}
+
 static void key_truncate(art_cursor *c, size_t n)
 {
     c->key_len = n;
@@ -1601,6 +1611,7 @@ static int push_node(art_cursor *c, art_node *n)
     f->node = n;
     f->depth = c->key_len;
     f->byte = -1;
+    f->pos = -1;
     if (n->type <= ART_NODE16) {
         /* A walk visits a small node's children one after another, each
            likely a cache miss somewhere else in memory (more so in a tree
@@ -1645,9 +1656,13 @@ static int enter_child(art_cursor *c, uintptr_t p)
 static int child_accepted(art_cursor *c, art_node *n, int from, size_t base,
                           int *b, uintptr_t *child)
 {
+    if (c->guard == NULL) {
+        if ((*b = child_ge(n, from, child)) < 0)
+            return 0;
+        return key_push(c, (uint8_t)*b) < 0 ? ART_ENOMEM : 1;
+    }
     while ((*b = child_ge(n, from, child)) >= 0) {
-        uint8_t byte = (uint8_t)*b;
-        if (key_append(c, &byte, 1) < 0)
+        if (key_push(c, (uint8_t)*b) < 0)
             return ART_ENOMEM;
         from = *b + 1;
         int g = c->guard ? c->guard(c->guard_ctx, c, &from) : 1;
@@ -1699,12 +1714,13 @@ static int settle(art_cursor *c, int forward)
                 c->at = TAG_NODE(n);
                 return 1;
             }
-            uint8_t byte = (uint8_t)b;
-            if (key_append(c, &byte, 1) < 0)
+            if (key_push(c, (uint8_t)b) < 0)
                 return cursor_fail(c);
         }
         child += c->tree->base;
         f->byte = b;
+        /* Unguarded, a small node's first child is at position 0. */
+        f->pos = forward && c->guard == NULL && n->type <= ART_NODE16 ? 0 : -1;
         int r = enter_child(c, child);
         if (r != 0)
             return r;
@@ -1719,6 +1735,24 @@ static int descend(art_cursor *c, uintptr_t p, int forward)
 }
 
 /*
+ * The position in Node4/16 n of the child after the one frame f is on,
+ * when an unguarded forward step can go by position (-1 when it cannot):
+ * the common step, without a search of the keys.
+ */
+static inline int next_pos(const art_cursor *c, const art_cursor_frame *f,
+                           art_node *n)
+{
+    if (c->guard || n->type > ART_NODE16)
+        return -1;
+    if (f->byte < 0)
+        return 0;
+    if (f->pos >= 0 && f->pos < n->num_children &&
+        small_keys(n)[f->pos] == f->byte)
+        return f->pos + 1;
+    return -1;
+}
+
+/*
  * Moves to the next key (forward) or the previous one from the position
  * recorded in the stack: the top frame's byte says which child (or -1,
  * the value slot) the cursor is in.
@@ -1730,9 +1764,17 @@ static int step(art_cursor *c, int forward)
         art_node *n = f->node;
         size_t base = f->depth + n->prefix_len;
         uintptr_t child;
-        int b;
+        int b, pos = -1;
         key_truncate(c, base);
-        if (forward) {
+        if (forward && (pos = next_pos(c, f, n)) >= 0) {
+            b = -1;
+            if (pos < n->num_children) {
+                b = small_keys(n)[pos];
+                child = small_children(n)[pos];
+                if (key_push(c, (uint8_t)b) < 0)
+                    return cursor_fail(c);
+            }
+        } else if (forward) {
             int r = child_accepted(c, n, f->byte + 1, base, &b, &child);
             if (r < 0) {
                 cursor_fail(c);
@@ -1750,13 +1792,13 @@ static int step(art_cursor *c, int forward)
                 return 1;
             }
             if (b >= 0) {
-                uint8_t byte = (uint8_t)b;
-                if (key_append(c, &byte, 1) < 0)
+                if (key_push(c, (uint8_t)b) < 0)
                     return cursor_fail(c);
             }
         }
         if (b >= 0) {
             f->byte = b;
+            f->pos = pos;
             child += c->tree->base;
             prefetch_siblings(n, b, forward, c->tree->base);
             int r = descend(c, child, forward);

@@ -278,6 +278,7 @@ typedef struct art_cursor_frame {
     void *node;   /* an inner node on the path */
     size_t depth; /* key offset where the node's prefix starts */
     int byte;     /* child byte taken below it, or -1: its own value slot */
+    int pos;      /* a Node4/16's position of that child, or -1: unknown */
 } art_cursor_frame;
 
 typedef struct art_cursor {

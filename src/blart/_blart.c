@@ -301,20 +301,23 @@ static inline void key_release(keybuf *kb)
         PyMem_Free(kb->heap);
 }
 
-/* Whether p[0..n) is all ASCII, a word at a time. */
+/* Whether p[0..n) is all ASCII: the words or-ed together, the last one
+   overlapping the one before, with no branch per word. */
 static int is_ascii(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w & UINT64_C(0x8080808080808080))
-            return 0;
+    uint64_t acc = 0, w;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            acc |= p[i];
+        return !(acc & 0x80);
     }
-    for (; i < n; i++)
-        if (p[i] & 0x80)
-            return 0;
-    return 1;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    memcpy(&w, p + n - 8, 8);
+    acc |= w;
+    return !(acc & UINT64_C(0x8080808080808080));
 }
 
 /* A new key object for the bytes p[0..n). */
@@ -687,7 +690,9 @@ static int past_stop(IterObject *it)
     const art_cursor *c = &it->walk.cursor;
     if (it->stop == STOP_PREFIX)
         return c->key_len < it->stop_len ||
-               (it->stop_len &&
+               /* The key before had the prefix; changed_from says whether
+                  this one may differ from it within the prefix. */
+               (c->changed_from < it->stop_len &&
                 memcmp(c->key, it->stop_key, it->stop_len) != 0);
     int cmp = art_key_compare(c->key, c->key_len, it->stop_key, it->stop_len);
     if (cmp == 0)

@@ -300,7 +300,7 @@ static int reserve_walk(art_tree *t, size_t len)
 /* ------------------------------------------------------------------ */
 
 /* Address of the slot for byte c, or NULL when there is no such child. */
-static inline uintptr_t *find_child(art_node *n, uint8_t c)
+static ART_HOT_INLINE uintptr_t *find_child(art_node *n, uint8_t c)
 {
     switch (n->type) {
     case ART_NODE4: {

@@ -279,7 +279,7 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
        left an empty one in memory), so equal maps give equal files. */
     int shape = (n->shape & ~NODE_SLOT) | (v ? NODE_SLOT : 0);
     *ref = w->pos;
-    uint8_t *p = out_reserve(w, sizeof(art_node) + (v ? 8 : 0));
+    uint8_t *p = out_reserve(w, sizeof(art_node));
     if (p == NULL)
         return -1;
     p[0] = n->type;
@@ -287,15 +287,16 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
     store_le32(p + 4, n->prefix_len);
     p[2] = (uint8_t)(n->num_children & 0xFF);
     p[3] = (uint8_t)(n->num_children >> 8);
-    if (v)
-        store_le64(p + 8, value);
     if (out_bytes(w, node_prefix(n), n->prefix_len) < 0 || out_align(w) < 0)
         return -1;
-    size_t body = node_size(n->type, shape, n->prefix_len) - sizeof(art_node) -
-                  (v ? 8 : 0) - pad8(n->prefix_len);
-    uint8_t *b = out_reserve(w, body);
+    /* The body, then the slot when there is a value. */
+    size_t body = node_size(n->type, shape & ~NODE_SLOT, n->prefix_len) -
+                  sizeof(art_node) - pad8(n->prefix_len);
+    uint8_t *b = out_reserve(w, body + (v ? 8 : 0));
     if (b == NULL)
         return -1;
+    if (v)
+        store_le64(b + body, value);
     /* The body as in memory, each child pointer replaced by the next
        reference in kids (children come in key order). */
     int pos = 0, c, i = 0;
@@ -612,7 +613,9 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
         if (node_size(type, p[1], plen) != end - off)
             BAD("node size does not match the layout");
         art_node *n = (art_node *)(uintptr_t)p;
-        uint64_t value = (p[1] & NODE_SLOT) ? load_le64(p + 8) : 0;
+        /* The slot, when there is one, is the node's last 8 bytes. */
+        uint64_t value =
+            (p[1] & NODE_SLOT) ? load_le64(p + (end - off) - 8) : 0;
         if ((p[1] & NODE_SLOT) && value == 0)
             BAD("empty value slot");
         const char *msg = art__check_node(n);

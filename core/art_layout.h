@@ -19,16 +19,25 @@
 #include <intrin.h>
 #endif
 
+/* For the few functions on every level of every descent, where a call
+   would cost more than the body. */
+#if defined(__GNUC__) || defined(__clang__)
+#define ART_HOT_INLINE inline __attribute__((always_inline))
+#else
+#define ART_HOT_INLINE inline
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Representation                                                      */
 /* ------------------------------------------------------------------ */
 
 /*
- * An inner node is this 8-byte header, then a value slot when the shape
- * says so, then its prefix padded to 8 bytes, then its body.  The value
- * slot holds the value of the key that ends at the node (NULL: none); a
- * node gets one only when such a key is inserted, as few do, which saves
- * 8 bytes in most nodes.
+ * An inner node is this 8-byte header, its prefix padded to 8 bytes, its
+ * body, then a value slot when the shape says so.  The value slot holds
+ * the value of the key that ends at the node (NULL: none); a node gets
+ * one only when such a key is inserted, as few do, which saves 8 bytes in
+ * most nodes.  It comes last so that the prefix and the body, which every
+ * descent reads, sit at offsets that do not depend on it.
  */
 typedef struct art_node {
     uint8_t type;
@@ -38,7 +47,7 @@ typedef struct art_node {
     uint32_t prefix_len;
 } art_node;
 
-#define NODE_SLOT 0x80 /* shape bit: a value slot follows the header */
+#define NODE_SLOT 0x80 /* shape bit: a value slot ends the node */
 
 typedef struct art_leaf {
     void *value;
@@ -86,26 +95,14 @@ static inline size_t pad8(size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
-/* The value slot, or NULL when the node has none. */
-static inline void **node_slot(art_node *n)
-{
-    return (n->shape & NODE_SLOT) ? (void **)(n + 1) : NULL;
-}
-
-/* The value of the key ending at n, or NULL. */
-static inline void *node_value(art_node *n)
-{
-    return (n->shape & NODE_SLOT) ? *(void **)(n + 1) : NULL;
-}
-
 static inline uint8_t *node_prefix(art_node *n)
 {
-    return (uint8_t *)(n + 1) + ((n->shape & NODE_SLOT) ? 8 : 0);
+    return (uint8_t *)(n + 1);
 }
 
 static inline uint8_t *node_body(art_node *n)
 {
-    return node_prefix(n) + pad8(n->prefix_len);
+    return (uint8_t *)(n + 1) + pad8(n->prefix_len);
 }
 
 /* Whether shape is one the node kind comes in: room for children among
@@ -143,6 +140,20 @@ static inline size_t node_bytes(const art_node *n)
     return node_size(n->type, n->shape, n->prefix_len);
 }
 
+/* The value slot, or NULL when the node has none. */
+static inline void **node_slot(art_node *n)
+{
+    if (!(n->shape & NODE_SLOT))
+        return NULL;
+    return (void **)((uint8_t *)n + node_bytes(n) - sizeof(void *));
+}
+
+/* The value of the key ending at n, or NULL. */
+static inline void *node_value(art_node *n)
+{
+    return (n->shape & NODE_SLOT) ? *node_slot(n) : NULL;
+}
+
 /* Blocks are multiples of 8 bytes: a leaf's size is rounded up. */
 static inline size_t leaf_size(size_t len)
 {
@@ -169,7 +180,9 @@ static inline uint8_t *small_keys(art_node *n)
 }
 static inline uintptr_t *small_children(art_node *n)
 {
-    return (uintptr_t *)(node_body(n) + pad8((size_t)node_cap(n)));
+    /* The keys take 8 bytes, or 16 in a node with room for 16 (the only
+       size with bit 4 set). */
+    return (uintptr_t *)(node_body(n) + 8 + ((n->shape & 16) >> 1));
 }
 
 /* All child slots of n, node_cap(n) of them, in no particular order

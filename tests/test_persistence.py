@@ -65,7 +65,7 @@ FLAG_PICKLE = 2
 NODE4, NODE16, NODE48, NODE256 = range(4)
 # Node4 and Node16 come in two sizes (room for 2 or 4, 8 or 16 children),
 # given by the low bits of the header's second byte (the shape); Node48
-# and Node256 have one (0).  Its top bit says a value slot follows.
+# and Node256 have one (0).  Its top bit says a value slot ends the node.
 SIZES = {NODE4: (2, 4), NODE16: (8, 16), NODE48: (0,), NODE256: (0,)}
 SLOT = 0x80
 
@@ -161,7 +161,7 @@ class Obj:
         if self.leaf:
             return self.off
         assert self.slot, "a node without a value slot"
-        return self.off + 8
+        return self.off + self.size - 8
 
 
 @dataclasses.dataclass
@@ -192,11 +192,11 @@ def parse_image(data):
             kind, shape, n, plen = struct.unpack_from("<BBHI", data, off)
             cap, slot = shape & ~SLOT, bool(shape & SLOT)
             assert cap in SIZES[kind], (kind, cap)
-            vref = u64(data, off + 8) if slot else 0
+            key += bytes(data[off + 8 : off + 8 + plen])
+            body = off + 8 + pad8(plen)
+            size = 8 + pad8(plen) + body_size(kind, cap) + (8 if slot else 0)
+            vref = u64(data, off + size - 8) if slot else 0
             assert vref or not slot, "save() writes a slot only for a value"
-            head = 8 + (8 if slot else 0)
-            key += bytes(data[off + head : off + head + plen])
-            body = off + head + pad8(plen)
             if kind in (NODE4, NODE16):
                 refs_at = body + pad8(cap)
                 children = [(data[body + i], refs_at + 8 * i) for i in range(n)]
@@ -206,11 +206,10 @@ def parse_image(data):
                 ]
             else:
                 children = [(b, body + 8 * b) for b in range(256) if u64(data, body + 8 * b)]
-            size = head + pad8(plen) + body_size(kind, cap)
             obj = Obj(off, size, False, key, kind, cap, slot, n, plen, 0, body)
             obj.children = children
             if vref:
-                items.append((key, vref, off + 8))
+                items.append((key, vref, obj.vref_at))
             for b, at in children:
                 stack.append((u64(data, at), key + bytes([b])))
         objs.append(obj)

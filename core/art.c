@@ -535,6 +535,20 @@ static art_node *rebuild_node(art_tree *t, art_node *n, int type, int cap,
         alloc_node(t, type, cap, slot, node_value(n), prefix, prefix_len);
     if (m == NULL)
         return NULL;
+    if (n->type <= ART_NODE16 && type <= ART_NODE16) {
+        /* Small to small, the common case (a Node4 growing, a prefix
+           changing): the keys stay sorted, copy them in order. */
+        const uint8_t *keys = small_keys(n);
+        const uintptr_t *ch = small_children(n);
+        int j = 0;
+        for (int i = 0; i < n->num_children; i++)
+            if (keys[i] != skip) {
+                small_keys(m)[j] = keys[i];
+                small_children(m)[j++] = ch[i];
+            }
+        m->num_children = (uint16_t)j;
+        return m;
+    }
     uintptr_t child;
     for (int b = child_ge(n, 0, &child); b >= 0; b = child_ge(n, b + 1, &child))
         if (b != skip)

@@ -1679,7 +1679,7 @@ static int child_accepted(art_cursor *c, art_node *n, int from, size_t base,
         if (key_push(c, (uint8_t)*b) < 0)
             return ART_ENOMEM;
         from = *b + 1;
-        int g = c->guard ? c->guard(c->guard_ctx, c, &from) : 1;
+        int g = c->guard(c->guard_ctx, c, &from);
         if (g == 1)
             return 1;
         key_truncate(c, base);

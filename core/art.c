@@ -2075,6 +2075,16 @@ void art_fuzzy_free(art_fuzzy *f)
     f->rows_cap = 0;
 }
 
+/* The columns [lo, hi] of the row for symbol count i that can be within
+   max_distance: those within it of the diagonal (lo > hi: none). */
+static inline void fuzzy_band(const art_fuzzy *f, uint32_t i, size_t *lo,
+                              size_t *hi)
+{
+    uint32_t dmax = f->max_distance;
+    *lo = i > dmax + 1 ? i - dmax : 1;
+    *hi = (size_t)i + dmax < f->qlen ? (size_t)i + dmax : f->qlen;
+}
+
 /*
  * Brings the rows up to date for the cursor's key up to offset upto: all
  * of it when whole (a stored key, whose last symbol ends with it), else as
@@ -2120,8 +2130,8 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
            it get max + 1, a lower bound of their value that is out of
            reach too.  Cells in reach are exact; the others stay out. */
         uint32_t i = prev[0] + 1, dmax = f->max_distance;
-        size_t lo = i > dmax + 1 ? i - dmax : 1;
-        size_t hi = (size_t)i + dmax < f->qlen ? (size_t)i + dmax : f->qlen;
+        size_t lo, hi;
+        fuzzy_band(f, i, &lo, &hi);
         uint32_t low = row[0] = i;
         if (lo > 1 && lo <= f->qlen + 1) /* (an empty band is out of reach) */
             row[lo - 1] = dmax + 1;
@@ -2166,8 +2176,8 @@ static void fuzzy_next_bytes(art_fuzzy *f, size_t p)
     f->narrow = prev[f->qlen + 1] >= dmax;
     if (!f->narrow)
         return;
-    size_t lo = i > dmax + 1 ? i - dmax : 1;
-    size_t hi = (size_t)i + dmax < f->qlen ? (size_t)i + dmax : f->qlen;
+    size_t lo, hi;
+    fuzzy_band(f, i, &lo, &hi);
     memset(f->next_bytes, 0, sizeof(f->next_bytes));
     if (f->utf8) /* bytes 0x80-0xFF */
         memset(f->next_bytes + 4, 0xFF, 4 * sizeof(uint32_t));

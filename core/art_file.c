@@ -309,7 +309,7 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
         case ART_NODE4:
         case ART_NODE16:
             b[i] = (uint8_t)c;
-            at = pad8((size_t)node_cap(n)) + 8 * (size_t)i;
+            at = (size_t)((uint8_t *)&small_children(n)[i] - node_body(n));
             break;
         case ART_NODE48:
             at = 256 + 8 * (size_t)(n48_index(n)[c] - 1);

@@ -6,8 +6,11 @@ from setuptools import Extension, setup
 
 if sys.platform == "win32":
     extra_compile_args = ["/std:c11"]
+    extra_link_args = []
 else:
-    extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-O2"]
+    # -pthread: load checks a file's nodes on a second thread.
+    extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-O2", "-pthread"]
+    extra_link_args = ["-pthread"]
 
 setup(
     ext_modules=[
@@ -17,6 +20,7 @@ setup(
             include_dirs=["core"],
             depends=["core/art.h", "core/art_layout.h"],
             extra_compile_args=extra_compile_args,
+            extra_link_args=extra_link_args,
         )
     ],
 )

@@ -1,14 +1,19 @@
 /*
  * art.c -- adaptive radix tree; see art.h for the design and the contract.
  *
- * Layout.  A child pointer is a tagged uintptr_t: low bit 1 for a leaf, 0
- * for an inner node (both come from malloc, so the bit is free).  An inner
- * node is a 16-byte header, then its prefix padded to 8 bytes, then the
- * body of its kind; keeping the prefix next to the header means a lookup
+ * Layout (art_layout.h).  A child pointer is a tagged uintptr_t: low bit 1
+ * for a leaf, 0 for an inner node (every block is 8-byte aligned, so the
+ * bit is free).  An inner node is an 8-byte header, then its prefix padded
+ * to 8 bytes, then the body of its kind, then a value slot if a key ends
+ * there; keeping the prefix next to the header means a lookup
  * reads the header, the prefix and (for Node4/16) the key bytes from the
  * same cache line or two.  A leaf is its value, its suffix length and the
  * suffix bytes, 12 bytes plus the suffix.
  */
+/* madvise() under -std=c11; a feature macro is reserved by design. */
+#if defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#define _DEFAULT_SOURCE /* NOLINT(bugprone-reserved-identifier) */
+#endif
 #include "art.h"
 
 #include <limits.h>
@@ -16,6 +21,10 @@
 #include <string.h>
 
 #include "art_layout.h"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Allocation                                                          */
@@ -67,6 +76,33 @@ static void tree_free(void *p)
 
 void *art__malloc(art_tree *t, size_t size)
 {
+    return tree_malloc(t, size);
+}
+
+/*
+ * A large block filled at once (a loaded file's nodes).  On Linux it is
+ * aligned to 2 MiB and offered to transparent huge pages: the kernel then
+ * maps it 2 MiB at a time instead of faulting it in 4 KiB at a time (70 MB
+ * in 3 ms instead of 25 ms on the benchmark machine), and walks over it
+ * miss less in the TLB.  Freed with free() like any other block.
+ */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *art__malloc_big(art_tree *t, size_t size)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (size >= HUGE_PAGE && size <= SIZE_MAX - HUGE_PAGE) {
+        if (t->fail_countdown > 0 && --t->fail_countdown == 0)
+            return NULL;
+        size_t rounded = (size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+        void *p = aligned_alloc(HUGE_PAGE, rounded);
+        if (p == NULL)
+            return NULL;
+        COUNT_ALLOC();
+        (void)madvise(p, rounded, MADV_HUGEPAGE); /* only advice */
+        return p;
+    }
+#endif
     return tree_malloc(t, size);
 }
 
@@ -152,7 +188,7 @@ static void *block_alloc(art_tree *t, size_t size)
     return p;
 }
 
-/* Whether p lies in the block adopted from a file (art_file_adopt). */
+/* Whether p lies in the block taken over from a file (art_file_load). */
 static inline int in_arena(const void *arena, size_t size, const void *p)
 {
     return (uintptr_t)p - (uintptr_t)arena < size;

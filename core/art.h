@@ -109,7 +109,7 @@ typedef struct art_tree {
     uint8_t *slab_next, *slab_end; /* unused space of the newest page */
     size_t slab_page_size;         /* size of the next page to allocate */
     /* One block of nodes and leaves taken over from a file by
-       art_file_adopt(), freed with the pages; NULL otherwise. */
+       art_file_load(), freed with the pages; NULL otherwise. */
     void *arena;
     size_t arena_size;
     size_t reserved; /* bytes of pages, of large blocks and of the arena */
@@ -516,21 +516,34 @@ int art_file_open(art_tree *t, const uint8_t *file, size_t len,
 void art_file_close(art_tree *t);
 
 /*
- * Loading.  The fastest way from a file to an ordinary tree is to read
- * the nodes section into one block and make that block the tree's memory:
- * art_file_buffer() makes the block, art_file_open_nodes() checks it, and
- * art_file_adopt() turns it into dst (empty), rewriting child references
- * into pointers in place and each value v into map(v, ctx).  On success
- * dst owns the block (freed when dst is cleared) and t is closed.  On
- * failure (ART_ENOMEM, or ART_ECALLBACK when map fails, after the values
- * already mapped are given to free_value) t is closed, dst is empty and
- * the block, whose contents are then undefined, is still the caller's to
- * free with art_file_buffer_free().
+ * Loading.  The fastest way from a file to an ordinary tree is to read the
+ * nodes section into one block and make that block the tree's memory.
+ * art_file_buffer() makes the block (n bytes, 8-byte aligned; large ones
+ * on huge pages where the system has them).  art_file_load() then checks
+ * it as art_file_open_nodes() does and, in the same pass, rewrites each
+ * child reference into a pointer.  Once a node or leaf has passed every
+ * check, the address of its value slot, which holds the file's 64-bit
+ * value reference, goes to on_value (when not NULL): in the order the
+ * pass finishes them, at most h->count of them, each once.  on_value (or
+ * the caller, later) replaces the reference with the value's pointer; a
+ * non-zero return stops the load.  The pass never reads a slot again
+ * once it has handed it out, so another thread may fill the slots while
+ * the pass goes on.
+ *
+ * On success dst, which must be freshly initialised, is an ordinary tree
+ * that owns the block (freed when dst is cleared).  On failure
+ * (ART_EFORMAT with *why set, ART_ENOMEM, ART_ECALLBACK when on_value
+ * returned non-zero, or ART_EINVAL as for art_file_open_nodes) dst is
+ * empty, and the block is still the caller's to free with
+ * art_file_buffer_free(), with whatever the caller stored in the slots it
+ * was given.  Allocations count against dst->fail_countdown.
  */
+typedef int (*art_slot_fn)(void **slot, void *ctx);
 void *art_file_buffer(size_t n);
 void art_file_buffer_free(void *buffer);
-int art_file_adopt(art_tree *dst, art_tree *t, void *buffer, art_map_fn map,
-                   art_value_fn free_value, void *ctx);
+int art_file_load(art_tree *dst, const art_file_header *h, void *buffer,
+                  unsigned options, art_slot_fn on_value, void *ctx,
+                  const char **why);
 
 #ifdef __cplusplus
 }

@@ -469,17 +469,23 @@ static uint32_t utf8_step(uint32_t st, uint8_t b)
     return need ? utf8_expect(need, 0x80, 0xBF) : 0;
 }
 
-/* Whether p[0..n) is all ASCII: most keys are. */
-static inline int is_ascii(const uint8_t *p, size_t n)
+/*
+ * Whether the words w[0..n) have no byte >= 0x80, ignoring the bytes
+ * masked out of the first: a quick test over a whole padded object, whose
+ * padding a well-made file leaves zero.  Nonzero padding only costs the
+ * exact check.
+ */
+static inline int words_ascii(const uint8_t *w, size_t n, uint64_t first)
 {
-    uint64_t acc = 0, w;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        memcpy(&w, p + i, 8);
-        acc |= w;
+    uint64_t acc = 0, x;
+    if (n == 0)
+        return 1;
+    memcpy(&x, w, 8);
+    acc = x & first;
+    for (size_t i = 1; i < n; i++) {
+        memcpy(&x, w + 8 * i, 8);
+        acc |= x;
     }
-    for (; i < n; i++)
-        acc |= p[i];
     return (acc & UINT64_C(0x8080808080808080)) == 0;
 }
 
@@ -547,9 +553,18 @@ typedef struct rframe {
     uint32_t utf8;    /* UTF-8 state at that point */
 } rframe;
 
-int art_file_open_nodes(art_tree *t, const art_file_header *h,
-                        const uint8_t *nodes, unsigned options,
-                        art_check_fn check_value, void *ctx, const char **why)
+/*
+ * The pass behind art_file_open_nodes and art_file_load.  It checks every
+ * object from the root down, popping the last child first: the reverse of
+ * the order the writer laid them out in, so each object must end where
+ * the one checked before it starts, and the section is read backwards,
+ * once, in order.  Loading (load set) also turns each child reference into
+ * a pointer as the child is queued, and hands each value slot to on_value
+ * once the object holding it has passed every check.
+ */
+static int open_nodes(art_tree *t, const art_file_header *h, uint8_t *nodes,
+                      unsigned options, int load, art_check_fn check_value,
+                      art_slot_fn on_value, void *ctx, const char **why)
 {
     const char *ignored;
     stack todo = {NULL, 0, 0, sizeof(rframe)};
@@ -559,9 +574,9 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
     if (why == NULL)
         why = &ignored;
     *why = NULL;
-    art_tree_init(t);
 #if !ART_FILE_SUPPORTED
-    (void)h, (void)nodes, (void)utf8, (void)check_value, (void)ctx;
+    (void)h, (void)nodes, (void)utf8, (void)load, (void)check_value;
+    (void)on_value, (void)ctx;
     *why = "the file format needs a 64-bit little-endian machine";
     return ART_EINVAL;
 #else
@@ -570,7 +585,8 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
         return ART_EINVAL;
     }
     /* Offsets count from the start of the file, nodes from its byte 64. */
-    const uint8_t *file = nodes - ART_FILE_HEADER_SIZE;
+    uint8_t *file = nodes - ART_FILE_HEADER_SIZE;
+    const uintptr_t base = (uintptr_t)file;
     const uint64_t start = ART_FILE_HEADER_SIZE;
     uint64_t end = start + h->nodes_size; /* where the next object ends */
     if (h->root == 0) {
@@ -587,7 +603,7 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
         uint64_t off = fr.ref & ~(uint64_t)1;
         if (off % 8 || off < start || off >= end || end - off < 16)
             BAD("reference out of place");
-        const uint8_t *p = file + off;
+        uint8_t *p = file + off;
         if (fr.ref & 1) {
             uint32_t n = load_le32(p + 8);
             uint64_t value = load_le64(p);
@@ -595,15 +611,23 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
                 BAD("leaf size does not match the layout");
             if (value == 0)
                 BAD("leaf without a value");
-            if (check_value && check_value(value, ctx) != 0)
+            if (!load && check_value && check_value(value, ctx) != 0)
                 BAD("bad value reference");
-            if (utf8 && (fr.utf8 || !is_ascii(p + 12, n)) &&
+            /* The suffix starts in the second word, after the length. */
+            if (utf8 &&
+                (fr.utf8 || !words_ascii(p + 8, (end - off) / 8 - 1,
+                                         ~(uint64_t)0 << 32)) &&
                 utf8_run(fr.utf8, p + 12, n) != 0)
                 BAD("a key is not valid UTF-8");
-            keys++;
+            if (++keys > h->count)
+                BAD("more keys than the header says");
             if (fr.key_len + n > longest)
                 longest = fr.key_len + n;
             end = off;
+            if (load && on_value && on_value((void **)(void *)p, ctx) != 0) {
+                err = ART_ECALLBACK;
+                goto done;
+            }
             continue;
         }
         uint8_t type = p[0];
@@ -612,10 +636,10 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
             BAD("inner node of unknown kind or size");
         if (node_size(type, p[1], plen) != end - off)
             BAD("node size does not match the layout");
-        art_node *n = (art_node *)(uintptr_t)p;
+        art_node *n = (art_node *)(void *)p;
         /* The slot, when there is one, is the node's last 8 bytes. */
-        uint64_t value =
-            (p[1] & NODE_SLOT) ? load_le64(p + (end - off) - 8) : 0;
+        uint8_t *slot_at = p + (end - off) - 8;
+        uint64_t value = (p[1] & NODE_SLOT) ? load_le64(slot_at) : 0;
         if ((p[1] & NODE_SLOT) && value == 0)
             BAD("empty value slot");
         const char *msg = art__check_node(n);
@@ -623,13 +647,14 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
             BAD(msg);
         uint64_t at = fr.key_len + plen;
         const uint8_t *prefix = node_prefix(n);
-        uint32_t st = utf8 && (fr.utf8 || !is_ascii(prefix, plen))
+        uint32_t st = utf8 && (fr.utf8 || !words_ascii(prefix, pad8(plen) / 8,
+                                                       ~(uint64_t)0))
                           ? utf8_run(fr.utf8, prefix, plen)
                           : 0;
         if (st == UTF8_BAD)
             BAD("a key is not valid UTF-8");
         if (value) {
-            if (check_value && check_value(value, ctx) != 0)
+            if (!load && check_value && check_value(value, ctx) != 0)
                 BAD("bad value reference");
             if (st != 0)
                 BAD("a key is not valid UTF-8");
@@ -655,6 +680,13 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
             if (c == NULL)
                 goto nomem;
             *c = (rframe){*slot, at + 1, fr.depth + 1, cst};
+            if (load)
+                *slot += base;
+        }
+        if (load && value && on_value &&
+            on_value((void **)(void *)slot_at, ctx) != 0) {
+            err = ART_ECALLBACK;
+            goto done;
         }
     }
     if (end != start)
@@ -674,11 +706,19 @@ int art_file_open_nodes(art_tree *t, const art_file_header *h,
     if (t->walk == NULL)
         goto nomem;
     t->walk_cap = cap;
-    t->base = (uintptr_t)file;
-    t->root = h->root ? (uintptr_t)h->root + t->base : 0;
+    t->root = h->root ? (uintptr_t)h->root + base : 0;
     t->size = (size_t)h->count;
     t->bytes = (size_t)h->nodes_size;
     t->max_key_len = (size_t)h->max_key_len;
+    if (load) {
+        /* Pointers throughout now: an ordinary tree, owning the block. */
+        t->arena = nodes;
+        t->arena_size = t->bytes;
+        t->reserved = t->bytes;
+        t->version = 1;
+    } else {
+        t->base = base;
+    }
     goto done;
 nomem:
     err = ART_ENOMEM;
@@ -686,10 +726,22 @@ done:
     art__free(todo.items);
     if (err != ART_OK) {
         art__free(t->walk);
+        long countdown = t->fail_countdown;
         art_tree_init(t);
+        t->fail_countdown = countdown;
     }
     return err;
 #endif
+}
+
+int art_file_open_nodes(art_tree *t, const art_file_header *h,
+                        const uint8_t *nodes, unsigned options,
+                        art_check_fn check_value, void *ctx, const char **why)
+{
+    art_tree_init(t);
+    /* Only read: the cast serves the pass that loading shares. */
+    return open_nodes(t, h, (uint8_t *)(uintptr_t)nodes, options, 0,
+                      check_value, NULL, ctx, why);
 }
 
 int art_file_open(art_tree *t, const uint8_t *file, size_t len,
@@ -723,14 +775,14 @@ void art_file_close(art_tree *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* Adopting a nodes section as an in-memory tree                       */
+/* Loading a nodes section as an in-memory tree                        */
 /* ------------------------------------------------------------------ */
 
 void *art_file_buffer(size_t n)
 {
     art_tree scratch;
     art_tree_init(&scratch);
-    return art__malloc(&scratch, n ? n : 8);
+    return art__malloc_big(&scratch, n ? n : 8);
 }
 
 void art_file_buffer_free(void *buffer)
@@ -738,110 +790,9 @@ void art_file_buffer_free(void *buffer)
     art__free(buffer);
 }
 
-/*
- * One pre-order walk over an adopted tree on its walk stack (no
- * allocation): adds `add` to every child slot (turning file offsets into
- * pointers, or 0 to leave them), and passes every value slot, in a fixed
- * order, to visit.
- */
-typedef struct adopt_ctx {
-    art_map_fn map;
-    art_value_fn free_value;
-    void *ctx;
-    size_t mapped; /* values mapped so far */
-    size_t freed;
-    int failed;
-} adopt_ctx;
-
-typedef void (*slot_fn)(void **slot, adopt_ctx *ac);
-
-static void adopt_walk(art_tree *t, uintptr_t add, slot_fn visit, adopt_ctx *ac)
+int art_file_load(art_tree *dst, const art_file_header *h, void *buffer,
+                  unsigned options, art_slot_fn on_value, void *ctx,
+                  const char **why)
 {
-    art_walk_frame *f = t->walk;
-    size_t sp = 0;
-    if (t->root == 0)
-        return;
-    if (IS_LEAF(t->root)) {
-        visit(&AS_LEAF(t->root)->value, ac);
-        return;
-    }
-    art_node *root = AS_NODE(t->root);
-    if (node_value(root))
-        visit(node_slot(root), ac);
-    f[0].node = t->root;
-    f[0].next = 0;
-    while (1) {
-        art_node *n = AS_NODE(f[sp].node);
-        int b;
-        uintptr_t *slot;
-        if (!next_child(n, &f[sp].next, &b, &slot)) {
-            if (sp == 0)
-                return;
-            sp--;
-            continue;
-        }
-        uintptr_t child = *slot + add;
-        *slot = child;
-        if (IS_LEAF(child)) {
-            visit(&AS_LEAF(child)->value, ac);
-            continue;
-        }
-        art_node *c = AS_NODE(child);
-        if (node_value(c))
-            visit(node_slot(c), ac);
-        sp++;
-        f[sp].node = child;
-        f[sp].next = 0;
-    }
-}
-
-static void map_slot(void **slot, adopt_ctx *ac)
-{
-    if (ac->failed || ac->map == NULL)
-        return;
-    void *v = ac->map(*slot, ac->ctx);
-    if (v == NULL) {
-        ac->failed = 1;
-        return;
-    }
-    *slot = v;
-    ac->mapped++;
-}
-
-static void free_slot(void **slot, adopt_ctx *ac)
-{
-    if (ac->freed < ac->mapped) {
-        if (ac->free_value)
-            ac->free_value(*slot, ac->ctx);
-        ac->freed++;
-    }
-}
-
-int art_file_adopt(art_tree *dst, art_tree *t, void *buffer, art_map_fn map,
-                   art_value_fn free_value, void *ctx)
-{
-    adopt_ctx ac = {map, free_value, ctx, 0, 0, 0};
-    /* The walk stack covers the depth: art_file_open_nodes sized it. */
-    adopt_walk(t, t->base, map_slot, &ac);
-    art_tree_init(dst);
-    if (ac.failed) {
-        /* Every slot is a pointer now; free what was mapped, in the same
-           order. */
-        adopt_walk(t, 0, free_slot, &ac);
-        art_file_close(t);
-        return ART_ECALLBACK;
-    }
-    dst->root = t->root;
-    dst->size = t->size;
-    dst->bytes = t->bytes;
-    dst->max_key_len = t->max_key_len;
-    dst->walk = t->walk;
-    dst->walk_cap = t->walk_cap;
-    t->walk = NULL;
-    art_file_close(t);
-    dst->arena = buffer;
-    dst->arena_size = (size_t)dst->bytes;
-    dst->reserved = dst->arena_size;
-    dst->version = 1;
-    return ART_OK;
+    return open_nodes(dst, h, buffer, options, 1, NULL, on_value, ctx, why);
 }

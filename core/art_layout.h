@@ -272,6 +272,7 @@ static inline int next_child(art_node *n, int *pos, int *byte, uintptr_t **slot)
 
 /* Shared by art.c and art_file.c (defined in art.c). */
 void *art__malloc(art_tree *t, size_t size);
+void *art__malloc_big(art_tree *t, size_t size);
 void art__free(void *p);
 const char *art__check_node(art_node *n);
 

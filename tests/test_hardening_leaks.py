@@ -31,12 +31,13 @@ import functools
 import gc
 import os
 import pickle
+import struct
 import sys
 import tempfile
 import tracemalloc
 
 import pytest
-from blart._blart import _live_allocations
+from blart._blart import _checksum, _live_allocations
 
 from blart import BytesTreeMap, FormatError, FrozenTreeMap, TreeMap
 
@@ -968,6 +969,27 @@ def _make_files(e):
     data[len(data) // 2] ^= 1
     with open(_file(e, "bad"), "wb") as f:
         f.write(data)
+    # Faults that load finds while it decodes values (one block each), on
+    # this thread while the nodes are checked on another: a value record of
+    # an unknown kind for the last key, whose value is decoded first, and
+    # for the first key, decoded last; and a header counting one key more
+    # than the file holds, found once every value is decoded.
+    floats = e.cls({e.k(f"{i:04d}"): i + 0.5 for i in range(300)})
+    floats[e.k("0000")] = -7.25e300
+    floats[e.k("0299")] = -6.25e300
+    floats.save(_file(e, "floats"))
+    with open(_file(e, "floats"), "rb") as f:
+        data = bytearray(f.read())
+    images = {}
+    for name, x in (("late-value", -7.25e300), ("early-value", -6.25e300)):
+        images[name] = bytearray(data)
+        images[name][data.index(struct.pack("<d", x)) - 8] = 0xEE
+    images["late-count"] = bytearray(data)
+    struct.pack_into("<Q", images["late-count"], 16, struct.unpack_from("<Q", data, 16)[0] + 1)
+    for name, image in images.items():
+        image[56:64] = struct.pack("<Q", _checksum(bytes(image[64:]) + bytes(image[:56])))
+        with open(_file(e, name), "wb") as f:
+            f.write(image)
 
 
 @leak_op("save")
@@ -992,6 +1014,9 @@ def _(e):
     expect(ValueError, e.cls.load, _file(e, "pickled-only"))
     e.cls.load(_file(e, "pickled-only"), allow_pickle=True)
     expect(FormatError, e.cls.load, _file(e, "bad"))
+    expect(FormatError, e.cls.load, _file(e, "late-value"))
+    expect(FormatError, e.cls.load, _file(e, "early-value"))
+    expect(FormatError, e.cls.load, _file(e, "late-count"))
     expect(ValueError, (BytesTreeMap if e.cls is TreeMap else TreeMap).load, path)
 
 

@@ -6,7 +6,9 @@
  * stopping at a checksum mismatch.  A file that opens must then survive
  * everything a reader does: walks both ways, seeks and skips, searches,
  * prefix lookups, a fuzzy search, stats, validate, and a copy into memory
- * that must itself validate and hold the same keys.  AddressSanitizer sees
+ * that must itself validate and hold the same keys.  Loading it
+ * (art_file_load) must accept exactly the files opening accepts, and hand
+ * out one value slot per key.  AddressSanitizer sees
  * any read outside the image (it is copied into a buffer of exactly its
  * size), and the step limits turn a loop that never ends into an abort.
  *
@@ -80,6 +82,82 @@ static void probe_keys(art_tree *t, art_tree *copy)
     art_cursor_free(&s);
 }
 
+/*
+ * Values while loading: each slot handed out gets a fresh block, so that a
+ * value not given back shows as a count that does not return to zero (and
+ * as a leak to LeakSanitizer).  A refused load leaves the blocks to the
+ * caller, who finds them through the slots it was given.
+ */
+static long live_values;
+static void **slots[STEP_LIMIT];
+static size_t slot_count;
+
+static int take_slot(void **slot, void *ctx)
+{
+    (void)ctx;
+    if (slot_count == STEP_LIMIT)
+        fail("more slots than keys");
+    uint64_t *p = malloc(sizeof(*p));
+    if (p == NULL)
+        fail("out of memory");
+    memcpy(p, slot, sizeof(*p));
+    *slot = p;
+    slots[slot_count++] = slot;
+    live_values++;
+    return 0;
+}
+
+static void free_value(void *value, void *ctx)
+{
+    (void)ctx;
+    free(value);
+    live_values--;
+}
+
+/*
+ * Loads the image's nodes section into memory as art_file_load does for
+ * TreeMap.load; returns its result.  A refused load hands out no more
+ * slots than the header counts keys; an accepted one gives an ordinary
+ * tree holding the header's count of keys, one slot each.
+ */
+static int load(const uint8_t *file, size_t size, unsigned options)
+{
+    art_file_header h;
+    art_tree dst;
+    const char *why = NULL;
+    if (art_file_read_header(file, size, &h, &why) != ART_OK)
+        return ART_EFORMAT;
+    uint8_t *buf = art_file_buffer((size_t)h.nodes_size);
+    if (buf == NULL)
+        fail("out of memory");
+    memcpy(buf, file + ART_FILE_HEADER_SIZE, (size_t)h.nodes_size);
+    art_tree_init(&dst);
+    slot_count = 0;
+    int r = art_file_load(&dst, &h, buf, options, take_slot, NULL, &why);
+    if (r != ART_OK) {
+        if (r != ART_EFORMAT || why == NULL)
+            fail("a refused load must say why");
+        if (slot_count > h.count)
+            fail("a refused load handed out more slots than keys");
+        for (size_t i = 0; i < slot_count; i++)
+            free_value(*slots[i], NULL);
+        art_file_buffer_free(buf);
+        if (live_values != 0)
+            fail("values lost");
+        return r;
+    }
+    if (slot_count != h.count)
+        fail("a loaded tree's keys and slots differ");
+    if (art_validate(&dst, &why) != ART_OK)
+        fail(why);
+    if (walk(&dst) != h.count)
+        fail("the loaded tree lost keys");
+    art_tree_clear(&dst, free_value, NULL);
+    if (live_values != 0)
+        fail("clearing a loaded tree leaves values");
+    return r;
+}
+
 static void fuzzy(art_tree *t, const uint8_t *q, size_t n, int utf8)
 {
     art_fuzzy f;
@@ -106,12 +184,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size)
         memcpy(file, data, size);
     int r = art_file_open(&t, file, size, 0, NULL, NULL, &h, &why);
+    /* Loading refuses what opening refuses, and nothing else. */
+    if ((load(file, size, 0) == ART_OK) != (r == ART_OK))
+        fail("loading and opening judge a file differently");
     if (r == ART_OK) {
         /* The UTF-8 check may refuse it, never anything worse. */
         art_tree u;
         art_file_close(&t);
         r = art_file_open(&u, file, size, ART_FILE_UTF8_KEYS, NULL, NULL, &h,
                           &why);
+        if ((load(file, size, ART_FILE_UTF8_KEYS) == ART_OK) != (r == ART_OK))
+            fail("loading and opening judge UTF-8 differently");
         if (r == ART_OK)
             art_file_close(&u);
         else if (r != ART_EFORMAT)
@@ -143,22 +226,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzzy(&t, data + size / 2, size - size / 2 < 8 ? size - size / 2 : 8, 1);
     art_tree_clear(&copy, NULL, NULL);
     art_file_close(&t);
-    /* Loading: the nodes section adopted as an in-memory tree. */
-    {
-        art_tree ft, dst;
-        uint8_t *buf = art_file_buffer((size_t)h.nodes_size);
-        if (buf == NULL)
-            fail("out of memory");
-        memcpy(buf, file + ART_FILE_HEADER_SIZE, (size_t)h.nodes_size);
-        if (art_file_open_nodes(&ft, &h, buf, 0, NULL, NULL, &why) != ART_OK ||
-            art_file_adopt(&dst, &ft, buf, NULL, NULL, NULL) != ART_OK)
-            fail("the nodes of an opened file cannot be adopted");
-        if (art_validate(&dst, &why) != ART_OK)
-            fail(why);
-        if (walk(&dst) != h.count)
-            fail("the adopted tree lost keys");
-        art_tree_clear(&dst, NULL, NULL);
-    }
     free(file);
     if (art_live_allocations() != live)
         fail("leak");

@@ -3649,9 +3649,9 @@ static int save_image(const art_tree *t, image_t *im)
     return ART_OK;
 }
 
-static int adopt_round_trip(const image_t *im, const model_t *m)
+static int load_round_trip(const image_t *im, const model_t *m)
 {
-    art_tree ft, dst;
+    art_tree dst;
     art_file_header h;
     const char *why = NULL;
     uint8_t *buf;
@@ -3662,12 +3662,8 @@ static int adopt_round_trip(const image_t *im, const model_t *m)
     buf = art_file_buffer((size_t)h.nodes_size);
     if (h.nodes_size)
         memcpy(buf, im->data + ART_FILE_HEADER_SIZE, (size_t)h.nodes_size);
-    if (!CHECK(art_file_open_nodes(&ft, &h, buf, 0, NULL, NULL, &why) ==
-               ART_OK)) {
-        art_file_buffer_free(buf);
-        return 0;
-    }
-    if (!CHECK(art_file_adopt(&dst, &ft, buf, NULL, NULL, NULL) == ART_OK)) {
+    art_tree_init(&dst);
+    if (!CHECK(art_file_load(&dst, &h, buf, 0, NULL, NULL, &why) == ART_OK)) {
         art_file_buffer_free(buf);
         return 0;
     }
@@ -3717,7 +3713,7 @@ static int file_round_trip(art_tree *t, const model_t *m)
     }
     art_tree_clear(&cp, NULL, NULL);
     /* Adopted: the nodes section becomes an ordinary tree's memory. */
-    ok &= adopt_round_trip(&im, m);
+    ok &= load_round_trip(&im, m);
     /* A read-only tree refuses to be changed. */
     ok &= CHECK(art_insert(&ft, K("x"), VAL(1), NULL) == ART_EINVAL);
     ok &= CHECK(art_delete(&ft, K("x"), NULL) == ART_EINVAL);
@@ -3872,42 +3868,145 @@ static void test_file_copy_map(void)
     model_free(&m);
 }
 
-static void test_file_adopt_failures(void)
+/* Loading: the value slots art_file_load hands out, recorded. */
+typedef struct {
+    long left; /* slots taken before one is refused */
+    size_t n, cap;
+    void ***slots;
+    uint8_t *lo, *hi; /* the block loaded */
+    int bad;          /* a slot outside the block or misaligned */
+} loader_t;
+
+#define TAKE_ALL 1000000000L
+
+static int take_slot(void **slot, void *ctx)
+{
+    loader_t *ld = ctx;
+    if (ld->left == 0)
+        return 1;
+    ld->left--;
+    if ((uint8_t *)slot < ld->lo || (uint8_t *)slot + 8 > ld->hi ||
+        (uintptr_t)slot % 8)
+        ld->bad = 1;
+    if (ld->n == ld->cap) {
+        ld->cap = ld->cap ? 2 * ld->cap : 64;
+        ld->slots = xrealloc(ld->slots, ld->cap * sizeof(*ld->slots));
+    }
+    ld->slots[ld->n++] = slot;
+    *slot = (void *)((uintptr_t)*slot + 8); /* the value, "decoded" */
+    return 0;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a;
+    uintptr_t y = (uintptr_t) * (void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Slots all inside the block, aligned, each given once, at most count. */
+static int slots_sound(loader_t *ld, uint64_t count)
+{
+    size_t i;
+    if (ld->n > 1)
+        qsort(ld->slots, ld->n, sizeof(*ld->slots), cmp_ptr);
+    for (i = 1; i < ld->n; i++)
+        if (ld->slots[i - 1] == ld->slots[i])
+            return CHECK(!"a slot given twice");
+    return CHECK(!ld->bad) && CHECK(ld->n <= count);
+}
+
+/* Loads im's nodes taking slots into ld; the result.  A refused load
+   leaves dst empty and hands out only sound slots. */
+static int load_image(const image_t *im, art_tree *dst, loader_t *ld,
+                      long countdown, unsigned options)
+{
+    art_file_header h;
+    uint8_t *buf;
+    int r;
+    ld->n = 0;
+    ld->bad = 0;
+    if (art_file_read_header(im->data, im->len, &h, NULL) != ART_OK)
+        return ART_EFORMAT;
+    buf = art_file_buffer((size_t)h.nodes_size);
+    if (!CHECK(buf != NULL))
+        return ART_ENOMEM;
+    memcpy(buf, im->data + 64, (size_t)h.nodes_size);
+    ld->lo = buf;
+    ld->hi = buf + h.nodes_size;
+    art_tree_init(dst);
+    dst->fail_countdown = countdown;
+    r = art_file_load(dst, &h, buf, options, take_slot, ld, NULL);
+    if (r != ART_OK) {
+        CHECK(dst->root == 0 && dst->size == 0 && dst->walk == NULL);
+        slots_sound(ld, h.count);
+        art_file_buffer_free(buf);
+    }
+    dst->fail_countdown = 0;
+    return r;
+}
+
+static void test_file_load_failures(void)
 {
     art_tree t, ft, dst;
+    art_file_header h;
     model_t m = {0};
     image_t im;
-    art_file_header h;
-    mapping_t mp;
-    uint8_t *buf;
+    loader_t ld = {0};
     long k;
     size_t i;
+    int r;
     art_tree_init(&t);
     build_random(&t, &m, &g_wide_conf, 1500);
     REQUIRE(save_image(&t, &im) == ART_OK);
-    REQUIRE(art_file_read_header(im.data, im.len, &h, NULL) == ART_OK);
+    /* on_value refusing after k slots: the load stops there. */
     for (k = 0; k <= (long)m.n; k += 61) {
-        buf = art_file_buffer((size_t)h.nodes_size);
-        memcpy(buf, im.data + 64, (size_t)h.nodes_size);
-        REQUIRE(art_file_open_nodes(&ft, &h, buf, 0, NULL, NULL, NULL) ==
-                ART_OK);
-        mp.left = k;
-        mp.freed = 0;
+        ld.left = k;
+        r = load_image(&im, &dst, &ld, 0, 0);
         if (k < (long)m.n) {
-            /* The k values mapped before the failure are freed. */
-            CHECK(art_file_adopt(&dst, &ft, buf, bump_value, count_freed,
-                                 &mp) == ART_ECALLBACK);
-            CHECK(mp.freed == k && dst.root == 0 && ft.root == 0);
-            art_file_buffer_free(buf);
+            CHECK(r == ART_ECALLBACK);
+            CHECK(ld.n == (size_t)k);
         } else {
-            CHECK(art_file_adopt(&dst, &ft, buf, bump_value, count_freed,
-                                 &mp) == ART_OK);
+            /* Every value once: each reads as its reference plus 8. */
+            CHECK(r == ART_OK && ld.n == m.n && slots_sound(&ld, m.n));
             for (i = 0; i < m.n; i++)
                 CHECK(art_search(&dst, m.a[i].key, m.a[i].len) ==
                       (void *)((uintptr_t)m.a[i].val + 8));
             CHECK(valid(&dst));
             art_tree_clear(&dst, NULL, NULL);
         }
+    }
+    /* Every allocation failing in turn: the stack as it grows, and the
+       walk stack at the end, after every slot is handed out. */
+    for (k = 1;; k++) {
+        ld.left = TAKE_ALL;
+        r = load_image(&im, &dst, &ld, k, 0);
+        if (r == ART_OK)
+            break;
+        CHECK(r == ART_ENOMEM);
+    }
+    CHECK(k > 1 && valid(&dst) && dst.size == m.n && ld.n == m.n);
+    art_tree_clear(&dst, NULL, NULL);
+    /* Faults found late: a header that counts one key too few (found when
+       the pass meets one key more, before handing out its slot), one too
+       many or a longest key that is wrong (found at the end). */
+    for (k = 0; k < 3; k++) {
+        image_t bad;
+        bad.len = im.len;
+        bad.data = xmalloc(im.len);
+        memcpy(bad.data, im.data, im.len);
+        REQUIRE(art_file_read_header(bad.data, bad.len, &h, NULL) == ART_OK);
+        if (k == 0)
+            h.count--;
+        else if (k == 1)
+            h.count++;
+        else
+            h.max_key_len--;
+        art_file_header_encode(&h, bad.data);
+        ld.left = TAKE_ALL;
+        CHECK(load_image(&bad, &dst, &ld, 0, 0) == ART_EFORMAT);
+        CHECK(ld.n == (k == 0 ? m.n - 1 : m.n));
+        free(bad.data);
     }
     /* A key that is not UTF-8 is refused when asked. */
     art_tree_clear(&t, NULL, NULL);
@@ -3925,10 +4024,15 @@ static void test_file_adopt_failures(void)
     REQUIRE(save_image(&t, &im) == ART_OK);
     CHECK(art_file_open(&ft, im.data, im.len, ART_FILE_UTF8_KEYS, NULL, NULL,
                         &h, NULL) == ART_EFORMAT);
+    ld.left = TAKE_ALL;
+    CHECK(load_image(&im, &dst, &ld, 0, ART_FILE_UTF8_KEYS) == ART_EFORMAT);
+    CHECK(load_image(&im, &dst, &ld, 0, 0) == ART_OK && ld.n == 3);
+    art_tree_clear(&dst, NULL, NULL);
     CHECK(art_file_open(&ft, im.data, im.len, 0, NULL, NULL, &h, NULL) ==
           ART_OK);
     art_file_close(&ft);
     free(im.data);
+    free(ld.slots);
     art_tree_clear(&t, NULL, NULL);
     model_free(&m);
 }
@@ -4064,20 +4168,32 @@ static void exercise(art_tree *t, const model_t *m)
     }
 }
 
-/* A damaged file that still opens adopts into a valid tree. */
-static void adopt_survivor(const uint8_t *file, size_t len, const model_t *m)
+/* A damaged file that still opens loads into a valid tree. */
+static void load_survivor(const uint8_t *file, size_t len, const model_t *m)
 {
-    art_tree ft, dst;
+    art_tree dst;
     art_file_header h;
     uint8_t *buf;
     REQUIRE(art_file_read_header(file, len, &h, NULL) == ART_OK);
     buf = art_file_buffer((size_t)h.nodes_size);
     memcpy(buf, file + 64, (size_t)h.nodes_size);
-    REQUIRE(art_file_open_nodes(&ft, &h, buf, 0, NULL, NULL, NULL) == ART_OK);
-    REQUIRE(art_file_adopt(&dst, &ft, buf, NULL, NULL, NULL) == ART_OK);
+    art_tree_init(&dst);
+    REQUIRE(art_file_load(&dst, &h, buf, 0, NULL, NULL, NULL) == ART_OK);
     CHECK(valid(&dst));
     exercise(&dst, m);
     art_tree_clear(&dst, NULL, NULL);
+}
+
+/* A damaged file that does not open does not load either (load_image
+   checks the slots handed out before the fault was found). */
+static void load_refused(const uint8_t *file, size_t len)
+{
+    image_t im = {(uint8_t *)(uintptr_t)file, len, 0, 0, 0};
+    art_tree dst;
+    loader_t ld = {0};
+    ld.left = TAKE_ALL;
+    CHECK(load_image(&im, &dst, &ld, 0, 0) != ART_OK);
+    free(ld.slots);
 }
 
 static void test_file_hostile(void)
@@ -4128,7 +4244,9 @@ static void test_file_hostile(void)
             if (art_file_open(&ft, bad, len, ART_FILE_UTF8_KEYS, NULL, NULL, &h,
                               &why) == ART_OK)
                 art_file_close(&ft);
-            adopt_survivor(bad, len, &m);
+            load_survivor(bad, len, &m);
+        } else {
+            load_refused(bad, len);
         }
         free(bad);
     }
@@ -4146,6 +4264,10 @@ static void test_file_hostile(void)
         if (art_file_open(&ft, bad, len, 0, NULL, NULL, &h, &why) == ART_OK) {
             exercise(&ft, &m);
             art_file_close(&ft);
+            if (i % 16 == 0)
+                load_survivor(bad, len, &m);
+        } else {
+            load_refused(bad, len);
         }
         free(bad);
     }
@@ -4314,7 +4436,7 @@ int main(int argc, char **argv)
     RUN(test_file_round_trips);
     RUN(test_file_write_failures);
     RUN(test_file_copy_map);
-    RUN(test_file_adopt_failures);
+    RUN(test_file_load_failures);
     RUN(test_file_utf8_and_layout_checks);
     RUN(test_file_hostile);
     RUN(test_random_small_alphabet);

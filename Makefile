@@ -14,7 +14,7 @@ CORE_SRC := core/art.c core/art_file.c
 CORE_HDR := core/art.h core/art_layout.h
 
 .PHONY: all demo test test-c test-py venv clean lint format tools dev-venv coverage wheel
-.PHONY: fuzz test-asan valgrind
+.PHONY: fuzz test-asan test-tsan valgrind
 
 all: test-c
 
@@ -160,6 +160,25 @@ test-asan: $(VENV)/.installed
 	cp src/blart/*.py src/blart/*.pyi src/blart/py.typed $(ASAN_DIR)/lib/blart/
 	$(ASAN_ENV) $(VPY) -c "import blart._blart as m; assert '/$(ASAN_DIR)/' in m.__file__, m.__file__"
 	cd tests && $(ASAN_ENV) ../$(VPY) -m pytest -q -p no:cacheprovider .
+
+# The extension built with ThreadSanitizer, for the code that runs on more
+# than one thread: load sums a file's checksum and checks its nodes on
+# threads of its own.  Runs the file tests and the thread tests; any race
+# report fails the run.
+TSAN_DIR := build/tsan
+TSAN_ENV = PYTHONPATH=$(CURDIR)/$(TSAN_DIR)/lib \
+  LD_PRELOAD=$(shell $(ASAN_CC) -print-file-name=libtsan.so) \
+  TSAN_OPTIONS=halt_on_error=1:exitcode=66:log_path=$(CURDIR)/$(TSAN_DIR)/report
+
+test-tsan: $(VENV)/.installed
+	rm -rf $(TSAN_DIR)
+	$(VPY) -c "import setuptools" 2>/dev/null || $(VPY) -m pip install --quiet setuptools
+	CC=$(ASAN_CC) CFLAGS="-fsanitize=thread -O1 -g" LDFLAGS="-fsanitize=thread" \
+	  $(VPY) setup.py -q build_ext --force --build-temp $(TSAN_DIR) --build-lib $(TSAN_DIR)/lib
+	cp src/blart/*.py src/blart/*.pyi src/blart/py.typed $(TSAN_DIR)/lib/blart/
+	$(TSAN_ENV) $(VPY) -c "import blart._blart as m; assert '/$(TSAN_DIR)/' in m.__file__, m.__file__"
+	cd tests && $(TSAN_ENV) ../$(VPY) -m pytest -q -p no:cacheprovider test_persistence.py \
+	  test_hardening_threads.py || { cat $(CURDIR)/$(TSAN_DIR)/report.* 2>/dev/null; exit 1; }
 
 # --- valgrind ------------------------------------------------------------------
 # Memcheck over the C tests (built without sanitizers) and over a

@@ -2377,15 +2377,11 @@ static int check_value_cb(uint64_t ref, void *ctx)
     return check_ref(cc->file, ref, &len, &cc->why) < 0;
 }
 
-/* The Python value of reference ref in file f: a new reference. */
-static PyObject *decode_value(blart_state *st, const struct frozen_file *f,
-                              uint64_t ref)
+/* The Python value of reference ref in file f, of the kind and length
+   check_ref found: a new reference. */
+static PyObject *decode_checked(blart_state *st, const struct frozen_file *f,
+                                uint64_t ref, int kind, uint64_t len)
 {
-    const char *why = NULL;
-    uint64_t len = 0;
-    int kind = check_ref(f, ref, &len, &why);
-    if (kind < 0)
-        return format_error(st, why);
     if (kind == 0) {
         if ((ref & 7u) == REF_INT)
             return PyLong_FromLongLong((long long)((int64_t)ref >> 3));
@@ -2432,6 +2428,18 @@ static PyObject *decode_value(blart_state *st, const struct frozen_file *f,
         return r;
     }
     }
+}
+
+/* The Python value of reference ref in file f: a new reference. */
+static PyObject *decode_value(blart_state *st, const struct frozen_file *f,
+                              uint64_t ref)
+{
+    const char *why = NULL;
+    uint64_t len = 0;
+    int kind = check_ref(f, ref, &len, &why);
+    if (kind < 0)
+        return format_error(st, why);
+    return decode_checked(st, f, ref, kind, len);
 }
 
 /* A map's value as a new reference: the object itself, or decoded. */
@@ -2852,13 +2860,14 @@ static int decode_slots(load_job *j, blart_state *st,
         size_t n = READ_SHARED(j->published); /* then n is final */
         for (; i < n; i++) {
             void **slot = j->slots[i];
-            uint64_t ref = (uint64_t)(uintptr_t)*slot, len;
+            uint64_t ref = (uint64_t)(uintptr_t)*slot, len = 0;
             const char *why = NULL;
             PyObject *v = NULL;
-            if (check_ref(f, ref, &len, &why) < 0)
+            int kind = check_ref(f, ref, &len, &why);
+            if (kind < 0) /* a damaged reference names the file */
                 file_error(st, ART_EFORMAT, why, path);
             else
-                v = decode_value(st, f, ref);
+                v = decode_checked(st, f, ref, kind, len);
             if (v == NULL) {
                 *decoded = i;
                 return -1;

@@ -145,6 +145,7 @@ fuzz: $(FUZZ_DIR)/fuzz_art $(FUZZ_DIR)/fuzz_file
 # into build/asan, and the whole Python suite run against it with the ASan
 # runtime preloaded into the stock interpreter.  Leak detection is left to
 # the leak tests and to `make valgrind`: CPython itself keeps memory at exit.
+COMMA := ,
 ASAN_CC ?= gcc
 ASAN_DIR := build/asan
 ASAN_CFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -152,13 +153,19 @@ ASAN_ENV = PYTHONPATH=$(CURDIR)/$(ASAN_DIR)/lib \
   LD_PRELOAD=$(shell $(ASAN_CC) -print-file-name=libasan.so) PYTHONMALLOC=malloc \
   ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-test-asan: $(VENV)/.installed
-	rm -rf $(ASAN_DIR)
+# $(call sanitized_build,DIR,CFLAGS,LDFLAGS,ENV): the extension built into
+# DIR/lib with the sanitizer's flags, and checked to be the one imported.
+define sanitized_build
+	rm -rf $(1)
 	$(VPY) -c "import setuptools" 2>/dev/null || $(VPY) -m pip install --quiet setuptools
-	CC=$(ASAN_CC) CFLAGS="$(ASAN_CFLAGS)" LDFLAGS="-fsanitize=address,undefined" \
-	  $(VPY) setup.py -q build_ext --force --build-temp $(ASAN_DIR) --build-lib $(ASAN_DIR)/lib
-	cp src/blart/*.py src/blart/*.pyi src/blart/py.typed $(ASAN_DIR)/lib/blart/
-	$(ASAN_ENV) $(VPY) -c "import blart._blart as m; assert '/$(ASAN_DIR)/' in m.__file__, m.__file__"
+	CC=$(ASAN_CC) CFLAGS="$(2)" LDFLAGS="$(3)" \
+	  $(VPY) setup.py -q build_ext --force --build-temp $(1) --build-lib $(1)/lib
+	cp src/blart/*.py src/blart/*.pyi src/blart/py.typed $(1)/lib/blart/
+	$(4) $(VPY) -c "import blart._blart as m; assert '/$(1)/' in m.__file__, m.__file__"
+endef
+
+test-asan: $(VENV)/.installed
+	$(call sanitized_build,$(ASAN_DIR),$(ASAN_CFLAGS),-fsanitize=address$(COMMA)undefined,$(ASAN_ENV))
 	cd tests && $(ASAN_ENV) ../$(VPY) -m pytest -q -p no:cacheprovider .
 
 # The extension built with ThreadSanitizer, for the code that runs on more
@@ -171,12 +178,7 @@ TSAN_ENV = PYTHONPATH=$(CURDIR)/$(TSAN_DIR)/lib \
   TSAN_OPTIONS=halt_on_error=1:exitcode=66:log_path=$(CURDIR)/$(TSAN_DIR)/report
 
 test-tsan: $(VENV)/.installed
-	rm -rf $(TSAN_DIR)
-	$(VPY) -c "import setuptools" 2>/dev/null || $(VPY) -m pip install --quiet setuptools
-	CC=$(ASAN_CC) CFLAGS="-fsanitize=thread -O1 -g" LDFLAGS="-fsanitize=thread" \
-	  $(VPY) setup.py -q build_ext --force --build-temp $(TSAN_DIR) --build-lib $(TSAN_DIR)/lib
-	cp src/blart/*.py src/blart/*.pyi src/blart/py.typed $(TSAN_DIR)/lib/blart/
-	$(TSAN_ENV) $(VPY) -c "import blart._blart as m; assert '/$(TSAN_DIR)/' in m.__file__, m.__file__"
+	$(call sanitized_build,$(TSAN_DIR),-fsanitize=thread -O1 -g,-fsanitize=thread,$(TSAN_ENV))
 	cd tests && $(TSAN_ENV) ../$(VPY) -m pytest -q -p no:cacheprovider test_persistence.py \
 	  test_hardening_threads.py || { cat $(CURDIR)/$(TSAN_DIR)/report.* 2>/dev/null; exit 1; }
 

@@ -21,6 +21,12 @@ def _run(text: str, name: str) -> doctest.TestResults:
     return runner.summarize(verbose=False)
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """The examples save files by relative name: here, into tmp_path."""
+    monkeypatch.chdir(tmp_path)
+
+
 def test_readme_examples():
     # A closing code fence would read as expected output: blank it.
     lines = README.read_text(encoding="utf-8").splitlines()

@@ -31,6 +31,7 @@ import functools
 import gc
 import os
 import pickle
+import shutil
 import struct
 import sys
 import tempfile
@@ -946,6 +947,13 @@ def _(e):
 # One directory for the whole module: the operations write the same few
 # files over and over.
 _FILES = tempfile.mkdtemp(prefix="blart-leaks-")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_files():
+    """Removes the module's directory once its tests have run."""
+    yield
+    shutil.rmtree(_FILES, ignore_errors=True)
 
 
 def _file(e, name):

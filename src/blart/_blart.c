@@ -2681,10 +2681,8 @@ PyDoc_STRVAR(
     "natively; any other value raises ValueError unless allow_pickle is\n"
     "true, when it is pickled.  The map cannot be changed while it is\n"
     "being saved (RuntimeError).\n\n"
-    ">>> import os, tempfile\n"
-    ">>> path = os.path.join(tempfile.mkdtemp(), 'words.blart')\n"
-    ">>> TreeMap({'apple': 1, 'apply': 2}).save(path)\n"
-    ">>> TreeMap.load(path)\n"
+    ">>> TreeMap({'apple': 1, 'apply': 2}).save('words.blart')\n"
+    ">>> TreeMap.load('words.blart')\n"
     "TreeMap({'apple': 1, 'apply': 2})");
 
 static PyObject *map_save(MapObject *m, PyObject *args, PyObject *kwds)

@@ -31,6 +31,7 @@ import multiprocessing
 import os
 import pickle
 import random
+import re
 import struct
 import traceback
 
@@ -1267,7 +1268,9 @@ def refusal_problems(path, cls, **kw):
     for name, opener in ((f"{cls.__name__}.load", cls.load), ("FrozenTreeMap", FrozenTreeMap)):
         try:
             opener(path, **kw)
-        except FormatError:
+        except FormatError as e:
+            if str(path) not in str(e):
+                problems.append(f"{name}: the error does not name the file: {e}")
             continue
         except Exception as e:
             problems.append(f"{name}: {type(e).__name__}: {e}")
@@ -1446,7 +1449,7 @@ def test_treemap_file_with_invalid_utf8_keys(tmp_path):
         write_header(data, flags=FLAG_STR)
         path = tmp_path / "bad.blart"
         path.write_bytes(fix_checksum(data))
-        with pytest.raises(FormatError):
+        with pytest.raises(FormatError, match=re.escape(str(path))):
             TreeMap.load(path)
         with pytest.raises(ValueError):
             BytesTreeMap.load(path)
@@ -1457,7 +1460,7 @@ def test_treemap_file_with_invalid_utf8_keys(tmp_path):
         assert fm.key_type is str
         assert fm["a"] == 1
         assert fm.get("c") == 3
-        with pytest.raises(FormatError):
+        with pytest.raises(FormatError, match=re.escape(str(path))):
             list(fm)
         with pytest.raises(FormatError):
             list(fm.items())
@@ -1781,12 +1784,13 @@ def test_crafted_file(kind, tmp_path, case):
     if when == "open":
         assert refusal_problems(path, kind.cls) == []
         assert refusal_problems(path, kind.cls, allow_pickle=True) == []
-    else:
-        with pytest.raises(FormatError):
+    else:  # found at open or on access, the error names the file
+        named = re.escape(str(path))
+        with pytest.raises(FormatError, match=named):
             kind.cls.load(path)
-        with pytest.raises(FormatError):
+        with pytest.raises(FormatError, match=named):
             kind.cls.load(path, allow_pickle=True)
-        with pytest.raises(FormatError):
+        with pytest.raises(FormatError, match=named):
             fm = FrozenTreeMap(path)
             read_everything(fm, list(m))
 
@@ -1802,9 +1806,10 @@ def test_corrupt_pickle_payload_with_allow_pickle(kind, tmp_path):
     data[off + 8 : off + 8 + length] = b"\xff" * length
     path = tmp_path / "bad.blart"
     path.write_bytes(fix_checksum(data))
-    with pytest.raises(FormatError):
+    named = re.escape(str(path))
+    with pytest.raises(FormatError, match=named):
         kind.cls.load(path, allow_pickle=True)
-    with pytest.raises(FormatError):
+    with pytest.raises(FormatError, match=named):
         fm = FrozenTreeMap(path, allow_pickle=True)
         list(fm.values())
 

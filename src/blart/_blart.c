@@ -58,6 +58,9 @@ typedef struct {
 } blart_state;
 
 struct frozen_file; /* a FrozenTreeMap's file: see "Files" below */
+static PyObject *format_error(blart_state *st, const struct frozen_file *f,
+                              const char *why);
+static void file_error(blart_state *st, int r, const char *why, PyObject *path);
 
 typedef struct {
     PyObject_HEAD
@@ -342,8 +345,7 @@ static PyObject *key_new(MapObject *m, const uint8_t *p, size_t n)
         PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "surrogatepass");
     if (s == NULL && m->file && PyErr_ExceptionMatches(PyExc_UnicodeError)) {
         PyErr_Clear();
-        PyErr_SetString(m->state->FormatError,
-                        "a key in the file is not valid UTF-8");
+        format_error(m->state, m->file, "a key is not valid UTF-8");
     }
     return s;
 }
@@ -2311,9 +2313,11 @@ static PyObject *persist_module(blart_state *st)
     return st->persist;
 }
 
-static PyObject *format_error(blart_state *st, const char *what)
+/* FormatError naming f's file, for a value found damaged: NULL. */
+static PyObject *format_error(blart_state *st, const struct frozen_file *f,
+                              const char *why)
 {
-    PyErr_SetString(st->FormatError, what);
+    file_error(st, ART_EFORMAT, why, f->path);
     return NULL;
 }
 
@@ -2403,7 +2407,7 @@ static PyObject *decode_checked(blart_state *st, const struct frozen_file *f,
         PyObject *s = PyUnicode_DecodeUTF8(p, n, "surrogatepass");
         if (s == NULL && PyErr_ExceptionMatches(PyExc_UnicodeError)) {
             PyErr_Clear();
-            return format_error(st, "a str value in the file is not UTF-8");
+            return format_error(st, f, "a str value is not UTF-8");
         }
         return s;
     }
@@ -2416,14 +2420,14 @@ static PyObject *decode_checked(blart_state *st, const struct frozen_file *f,
     }
     default: {
         if (!f->allow_pickle) /* refused at open; never reached */
-            return format_error(st, "pickled value without allow_pickle");
+            return format_error(st, f, "pickled value without allow_pickle");
         PyObject *mod = persist_module(st);
         if (mod == NULL)
             return NULL;
         PyObject *b = PyMemoryView_FromMemory((char *)p, n, PyBUF_READ);
         if (b == NULL)
             return NULL;
-        PyObject *r = PyObject_CallMethod(mod, "unpickle", "(O)", b);
+        PyObject *r = PyObject_CallMethod(mod, "unpickle", "OO", b, f->path);
         Py_DECREF(b);
         return r;
     }
@@ -2438,7 +2442,7 @@ static PyObject *decode_value(blart_state *st, const struct frozen_file *f,
     uint64_t len = 0;
     int kind = check_ref(f, ref, &len, &why);
     if (kind < 0)
-        return format_error(st, why);
+        return format_error(st, f, why);
     return decode_checked(st, f, ref, kind, len);
 }
 
@@ -3150,6 +3154,7 @@ static PyObject *map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
     struct frozen_file ff;
     memset(&ff, 0, sizeof(ff));
     ff.allow_pickle = flag;
+    ff.path = full; /* borrowed: named by errors */
     uint8_t head[ART_FILE_HEADER_SIZE];
     uint8_t *nodes = NULL, *values = NULL;
     MapObject *m = NULL;

@@ -86,13 +86,16 @@ def pickle_value(value: Any) -> bytes:
     return pickle.dumps(value, protocol=5)
 
 
-def unpickle(data: memoryview) -> Any:
-    """A pickled value; a damaged pickle is a damaged file.  Errors raised
-    by the unpickled objects' own code pass through unchanged."""
+def unpickle(data: memoryview, path: str) -> Any:
+    """A pickled value from the file at path; a damaged pickle is a damaged
+    file.  Errors raised by the unpickled objects' own code pass through
+    unchanged."""
     try:
         return pickle.loads(data)
     except (pickle.UnpicklingError, EOFError) as e:
-        raise FormatError(f"a pickled value in the file is damaged: {e}") from e
+        raise FormatError(
+            f"{path!r} is not a valid blart file: a pickled value is damaged: {e}"
+        ) from e
 
 
 def int_to_bytes(value: int) -> bytes:

@@ -2104,6 +2104,51 @@ def test_load_of_a_file_that_shrinks_while_read(tmp_path, monkeypatch):
         TreeMap.load(path)
 
 
+def test_load_sleeps_while_its_file_is_slow(tmp_path, monkeypatch):
+    """While load waits for a slow file (a cold disk, a network mount), the
+    thread that sums the checksum as the file comes in sleeps instead of
+    spinning: the process spends little CPU time while it waits."""
+    import time
+
+    import blart._persist as persist
+
+    path = tmp_path / "m.blart"
+    m = TreeMap({f"k{i:05d}": i for i in range(20_000)})
+    m.save(path)
+    pause = 0.2
+    reads = []
+
+    class SlowFile:
+        def __init__(self, f):
+            self.f = f
+
+        def readinto(self, buffer):
+            time.sleep(pause)
+            reads.append(len(buffer))
+            return self.f.readinto(buffer)
+
+        def close(self):
+            self.f.close()
+
+    opened = persist.open_for_load
+
+    def slow_open(p):
+        f, full, size = opened(p)
+        return SlowFile(f), full, size
+
+    monkeypatch.setattr(persist, "open_for_load", slow_open)
+    cpu = time.process_time()
+    assert TreeMap.load(path) == m
+    cpu = time.process_time() - cpu
+    # The header, then the nodes and the values: the checksum's thread
+    # waits through the last two pauses at least.  Spinning, it would spend
+    # about as much CPU time as it waits; the decoding itself takes a few
+    # milliseconds (tens under a sanitizer).
+    assert len(reads) >= 3
+    waited = pause * (len(reads) - 1)
+    assert cpu < waited / 4, f"{cpu:.3f} s of CPU time in {waited:.1f} s of waiting"
+
+
 def test_frozen_sizeof_and_weakref(tmp_path):
     import sys
     import weakref

@@ -2815,6 +2815,70 @@ static int open_frozen_nodes(blart_state *st, struct frozen_file *f,
 #define WRITE_SHARED(x, v) ((x) = (v))
 #endif
 
+/*
+ * How one thread waits for another's progress: it yields a while (the
+ * other is usually just ahead), then sleeps until woken, so a thread
+ * waiting on a slow disk or on a busy CPU spends none.  The waiter says
+ * it sleeps and then tests its condition, under the lock; the other
+ * thread makes progress visible and then tests whether anyone sleeps.
+ * A full fence sits between the store and the load on each side, so at
+ * least one of them sees the other's store: no wake-up is lost.
+ */
+#ifdef BLART_THREADS
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    SHARED(int) sleeping;
+} progress;
+
+/* 0, or -1 when it cannot be made (then no second thread may start). */
+static int progress_init(progress *p)
+{
+    WRITE_SHARED(p->sleeping, 0);
+    if (pthread_mutex_init(&p->lock, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&p->cond, NULL) != 0) {
+        pthread_mutex_destroy(&p->lock);
+        return -1;
+    }
+    return 0;
+}
+
+static void progress_destroy(progress *p)
+{
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+}
+
+/* Called after progress was published: wakes the waiter if it sleeps. */
+static void progress_made(progress *p)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&p->sleeping, memory_order_relaxed)) {
+        pthread_mutex_lock(&p->lock);
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+/* Returns once ready(ctx) is true. */
+static void progress_wait(progress *p, int (*ready)(void *), void *ctx)
+{
+    for (int i = 0; i < 256; i++) {
+        if (ready(ctx))
+            return;
+        sched_yield();
+    }
+    pthread_mutex_lock(&p->lock);
+    atomic_store_explicit(&p->sleeping, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    while (!ready(ctx))
+        pthread_cond_wait(&p->cond, &p->lock);
+    atomic_store_explicit(&p->sleeping, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&p->lock);
+}
+#endif
+
 typedef struct {
     art_tree *tree; /* the pass's: empty until it succeeds */
     const art_file_header *h;
@@ -2826,7 +2890,17 @@ typedef struct {
     SHARED(size_t) published; /* how many */
     SHARED(int) finished;     /* the pass is over: result and why are set */
     SHARED(int) stop;         /* the decoding failed: the pass should stop */
+    int threaded;             /* the pass runs on a thread of its own */
+#ifdef BLART_THREADS
+    pthread_t thread;
+    progress pass; /* wakes the decoding when it waits */
+    size_t want;   /* the slot the decoding waits for */
+#endif
 } load_job;
+
+/* The decoding waits a little behind the pass: it is woken every so many
+   slots, not at each (a wake-up costs a fence). */
+#define SLOTS_PER_WAKE 1024
 
 static int publish_slot(void **slot, void *ctx)
 {
@@ -2837,6 +2911,10 @@ static int publish_slot(void **slot, void *ctx)
     size_t n = READ_SHARED(j->published);
     j->slots[n] = slot;
     WRITE_SHARED(j->published, n + 1);
+#ifdef BLART_THREADS
+    if (j->threaded && (n + 1) % SLOTS_PER_WAKE == 0)
+        progress_made(&j->pass);
+#endif
     return 0;
 }
 
@@ -2846,8 +2924,21 @@ static void *run_pass(void *job)
     j->result = art_file_load(j->tree, j->h, j->nodes, j->options, publish_slot,
                               j, &j->why);
     WRITE_SHARED(j->finished, 1);
+#ifdef BLART_THREADS
+    if (j->threaded)
+        progress_made(&j->pass);
+#endif
     return NULL;
 }
+
+#ifdef BLART_THREADS
+/* Whether the decoding can go on: slot j->want is out or the pass over. */
+static int pass_ahead(void *job)
+{
+    load_job *j = job;
+    return READ_SHARED(j->finished) || READ_SHARED(j->published) > j->want;
+}
+#endif
 
 /* Decodes the slots as the pass hands them out; how many in *decoded.
    Returns 0 once the pass is over and every slot decoded, or -1 when a
@@ -2879,7 +2970,8 @@ static int decode_slots(load_job *j, blart_state *st,
         if (over)
             break;
 #ifdef BLART_THREADS
-        sched_yield(); /* the pass is ahead of nothing: let it run */
+        j->want = i; /* every slot so far is decoded: wait for the next */
+        progress_wait(&j->pass, pass_ahead, j);
 #endif
     }
     *decoded = i;
@@ -2914,21 +3006,26 @@ static int load_nodes(blart_state *st, struct frozen_file *f,
         return -1;
     }
     art_tree_init(t);
-    int threaded = 0;
 #ifdef BLART_THREADS
     /* Not beside unpickling: it runs any code, which might fork. */
-    pthread_t thread;
-    threaded =
-        !f->has_pickle && pthread_create(&thread, NULL, run_pass, &j) == 0;
+    if (!f->has_pickle && progress_init(&j.pass) == 0) {
+        j.threaded = 1;
+        if (pthread_create(&j.thread, NULL, run_pass, &j) != 0) {
+            j.threaded = 0;
+            progress_destroy(&j.pass);
+        }
+    }
 #endif
-    if (!threaded)
+    if (!j.threaded)
         run_pass(&j);
     int ok = decode_slots(&j, st, f, path, &decoded) == 0;
     if (!ok)
         WRITE_SHARED(j.stop, 1);
 #ifdef BLART_THREADS
-    if (threaded)
-        pthread_join(thread, NULL);
+    if (j.threaded) {
+        pthread_join(j.thread, NULL);
+        progress_destroy(&j.pass);
+    }
 #endif
     if (j.result == ART_OK)
         *nodes = NULL; /* t's now */
@@ -3026,8 +3123,19 @@ typedef struct {
     int started;
 #ifdef BLART_THREADS
     pthread_t thread;
+    progress read; /* wakes the summing when it waits */
+    size_t done;   /* bytes summed so far */
 #endif
 } sum_job;
+
+#ifdef BLART_THREADS
+/* Whether the summing can go on: more was read, or the reading failed. */
+static int read_ahead(void *job)
+{
+    sum_job *j = job;
+    return READ_SHARED(j->ready) > j->done || READ_SHARED(j->abandon);
+}
+#endif
 
 static void *run_sum(void *job)
 {
@@ -3041,7 +3149,8 @@ static void *run_sum(void *job)
             if (READ_SHARED(j->abandon))
                 return NULL;
 #ifdef BLART_THREADS
-            sched_yield(); /* the reader is behind */
+            j->done = done; /* the reader is behind */
+            progress_wait(&j->read, read_ahead, j);
 #endif
             continue;
         }
@@ -3066,7 +3175,22 @@ static void sum_start(sum_job *j)
     WRITE_SHARED(j->abandon, 0);
     j->started = 0;
 #ifdef BLART_THREADS
-    j->started = pthread_create(&j->thread, NULL, run_sum, j) == 0;
+    if (progress_init(&j->read) == 0) {
+        j->started = pthread_create(&j->thread, NULL, run_sum, j) == 0;
+        if (!j->started)
+            progress_destroy(&j->read);
+    }
+#endif
+}
+
+/* Bytes read and counted in ready, or the reading failed. */
+static void sum_progress(sum_job *j)
+{
+#ifdef BLART_THREADS
+    if (j->started)
+        progress_made(&j->read);
+#else
+    (void)j;
 #endif
 }
 
@@ -3076,6 +3200,7 @@ static uint64_t sum_finish(sum_job *j)
 #ifdef BLART_THREADS
     if (j->started) {
         pthread_join(j->thread, NULL);
+        progress_destroy(&j->read);
         j->started = 0;
         return j->sum;
     }
@@ -3088,9 +3213,12 @@ static uint64_t sum_finish(sum_job *j)
 static void sum_abandon(sum_job *j)
 {
     WRITE_SHARED(j->abandon, 1);
+    sum_progress(j);
 #ifdef BLART_THREADS
-    if (j->started)
+    if (j->started) {
         pthread_join(j->thread, NULL);
+        progress_destroy(&j->read);
+    }
 #endif
     j->started = 0;
 }
@@ -3122,8 +3250,10 @@ static int read_exact(blart_state *st, PyObject *f, void *p, size_t n,
         }
         p = (uint8_t *)p + got;
         n -= (size_t)got;
-        if (sj)
+        if (sj) {
             WRITE_SHARED(sj->ready, READ_SHARED(sj->ready) + (size_t)got);
+            sum_progress(sj);
+        }
     }
     return 0;
 }

@@ -2381,11 +2381,16 @@ static int check_value_cb(uint64_t ref, void *ctx)
     return check_ref(cc->file, ref, &len, &cc->why) < 0;
 }
 
-/* The Python value of reference ref in file f, of the kind and length
-   check_ref found: a new reference. */
-static PyObject *decode_checked(blart_state *st, const struct frozen_file *f,
-                                uint64_t ref, int kind, uint64_t len)
+/* The Python value of reference ref in file f: a new reference, or NULL
+   with an exception (FormatError naming the file when ref is damaged). */
+static PyObject *decode_value(blart_state *st, const struct frozen_file *f,
+                              uint64_t ref)
 {
+    const char *why = NULL;
+    uint64_t len = 0;
+    int kind = check_ref(f, ref, &len, &why);
+    if (kind < 0)
+        return format_error(st, f, why);
     if (kind == 0) {
         if ((ref & 7u) == REF_INT)
             return PyLong_FromLongLong((long long)((int64_t)ref >> 3));
@@ -2432,18 +2437,6 @@ static PyObject *decode_checked(blart_state *st, const struct frozen_file *f,
         return r;
     }
     }
-}
-
-/* The Python value of reference ref in file f: a new reference. */
-static PyObject *decode_value(blart_state *st, const struct frozen_file *f,
-                              uint64_t ref)
-{
-    const char *why = NULL;
-    uint64_t len = 0;
-    int kind = check_ref(f, ref, &len, &why);
-    if (kind < 0)
-        return format_error(st, f, why);
-    return decode_checked(st, f, ref, kind, len);
 }
 
 /* A map's value as a new reference: the object itself, or decoded. */
@@ -2944,8 +2937,7 @@ static int pass_ahead(void *job)
    Returns 0 once the pass is over and every slot decoded, or -1 when a
    value fails to decode. */
 static int decode_slots(load_job *j, blart_state *st,
-                        const struct frozen_file *f, PyObject *path,
-                        size_t *decoded)
+                        const struct frozen_file *f, size_t *decoded)
 {
     size_t i = 0;
     for (;;) {
@@ -2953,14 +2945,7 @@ static int decode_slots(load_job *j, blart_state *st,
         size_t n = READ_SHARED(j->published); /* then n is final */
         for (; i < n; i++) {
             void **slot = j->slots[i];
-            uint64_t ref = (uint64_t)(uintptr_t)*slot, len = 0;
-            const char *why = NULL;
-            PyObject *v = NULL;
-            int kind = check_ref(f, ref, &len, &why);
-            if (kind < 0) /* a damaged reference names the file */
-                file_error(st, ART_EFORMAT, why, path);
-            else
-                v = decode_checked(st, f, ref, kind, len);
+            PyObject *v = decode_value(st, f, (uint64_t)(uintptr_t)*slot);
             if (v == NULL) {
                 *decoded = i;
                 return -1;
@@ -2987,7 +2972,7 @@ static int decode_slots(load_job *j, blart_state *st,
  */
 static int load_nodes(blart_state *st, struct frozen_file *f,
                       const art_file_header *h, uint8_t **nodes, int str_keys,
-                      PyObject *path, art_tree *t)
+                      art_tree *t)
 {
     load_job j;
     size_t decoded = 0;
@@ -3018,7 +3003,7 @@ static int load_nodes(blart_state *st, struct frozen_file *f,
 #endif
     if (!j.threaded)
         run_pass(&j);
-    int ok = decode_slots(&j, st, f, path, &decoded) == 0;
+    int ok = decode_slots(&j, st, f, &decoded) == 0;
     if (!ok)
         WRITE_SHARED(j.stop, 1);
 #ifdef BLART_THREADS
@@ -3040,7 +3025,7 @@ static int load_nodes(blart_state *st, struct frozen_file *f,
     PyMem_Free(j.slots);
     art_tree_clear(t, NULL, NULL);
     if (ok)
-        file_error(st, j.result, j.why, path);
+        file_error(st, j.result, j.why, f->path);
     return -1;
 }
 
@@ -3334,7 +3319,7 @@ static PyObject *map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
         goto done;
     }
     /* Into a tree nobody else sees: decoding values runs code. */
-    if (load_nodes(st, &ff, &h, &nodes, str_keys, full, &local) < 0)
+    if (load_nodes(st, &ff, &h, &nodes, str_keys, &local) < 0)
         goto done;
     m = map_alloc(type, st, !(h.flags & FLAG_STR_KEYS));
     if (m)

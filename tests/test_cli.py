@@ -784,3 +784,90 @@ def test_process_damaged_index(words_file: Path, tmp_path: Path) -> None:
     proc = run_process("complete", "--index", index, "a", cwd=tmp_path)
     assert (proc.returncode, proc.stdout) == (1, "")
     assert_one_line_error(proc.stderr, str(index), "checksum")
+
+
+# --- numeric options --------------------------------------------------------
+
+# Every numeric option of every subcommand: the subcommand, its other
+# arguments, and the option.
+NUMERIC_OPTIONS = [
+    ("complete", ["ap"], "--limit"),
+    ("fuzzy", ["apple"], "--limit"),
+    ("range", ["a", "c"], "--limit"),
+    ("longest-prefix", ["apples"], "--limit"),
+    ("fuzzy", ["apple"], "-d"),
+    ("fuzzy", ["apple"], "--max-distance"),
+]
+TOO_LARGE = str(sys.maxsize + 1)
+
+BAD_COUNTS = [
+    (TOO_LARGE, f"must be at most {sys.maxsize}, got {TOO_LARGE}"),
+    ("9" * 5000, f"must be at most {sys.maxsize}, got {'9' * 20}..."),  # over int()'s 4300 digits
+    ("0" * 30 + TOO_LARGE, f"must be at most {sys.maxsize}, got {'0' * 20}..."),
+    ("-1", "must be a non-negative integer, got -1"),
+    (str(-sys.maxsize - 2), f"must be a non-negative integer, got {-sys.maxsize - 2}"),
+    ("-" + "9" * 5000, f"must be a non-negative integer, got -{'9' * 19}..."),
+    ("1.5", "expected a non-negative integer, got '1.5'"),
+    ("1e3", "expected a non-negative integer, got '1e3'"),
+    ("0x10", "expected a non-negative integer, got '0x10'"),
+    ("1_000", "expected a non-negative integer, got '1_000'"),  # int() takes these four
+    (" 7", "expected a non-negative integer, got ' 7'"),
+    ("+7", "expected a non-negative integer, got '+7'"),
+    ("\u0663", "expected a non-negative integer, got '\u0663'"),  # ARABIC-INDIC DIGIT THREE
+    ("", "expected a non-negative integer, got ''"),
+    ("x" * 100, f"expected a non-negative integer, got '{'x' * 20}...'"),
+]
+
+
+@pytest.mark.parametrize(("value", "message"), BAD_COUNTS)
+@pytest.mark.parametrize(("command", "args", "option"), NUMERIC_OPTIONS)
+@pytest.mark.parametrize("source", ["file", "index"])
+def test_bad_counts_are_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+    words_file: Path,
+    index_file: Path,
+    source: str,
+    command: str,
+    args: list[str],
+    option: str,
+    value: str,
+    message: str,
+) -> None:
+    where = [words_file] if source == "file" else ["--index", index_file]
+    status, out, err = run(capsys, command, *where, *args, f"{option}={value}")
+    assert (status, out) == (2, "")
+    assert "Traceback" not in err
+    assert err.startswith(f"usage: python -m blart {command}")
+    name = "-d/--max-distance" if option in ("-d", "--max-distance") else option
+    assert err.splitlines()[-1] == (f"python -m blart {command}: error: argument {name}: {message}")
+
+
+@pytest.mark.parametrize(("command", "args", "option"), NUMERIC_OPTIONS)
+def test_the_largest_count_is_accepted(
+    capsys: pytest.CaptureFixture[str],
+    words_file: Path,
+    command: str,
+    args: list[str],
+    option: str,
+) -> None:
+    """sys.maxsize means "all of them"; leading zeros are only zeros."""
+    if option == "--limit":
+        expected = run(capsys, command, words_file, *args)
+    else:  # any line is within that distance
+        expected = run(capsys, command, words_file, *args, option, "1000")
+    for value in [str(sys.maxsize), "0" * 5000 + str(sys.maxsize)]:
+        assert run(capsys, command, words_file, *args, option, value) == expected
+    assert run(capsys, command, words_file, *args, option, "007") == run(
+        capsys, command, words_file, *args, option, "7"
+    )
+
+
+def test_process_huge_limit_is_a_usage_error(words_file: Path, tmp_path: Path) -> None:
+    """Issue #21: `complete words.txt ap --limit 9223372036854775808` ended in a traceback."""
+    proc = run_process("complete", words_file, "ap", "--limit", "9223372036854775808", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "python -m blart complete: error: argument --limit: "
+        f"must be at most {sys.maxsize}, got 9223372036854775808"
+    )

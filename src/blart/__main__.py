@@ -60,14 +60,34 @@ class Index(NamedTuple):
 Queryable = Union[TreeMap[int], FrozenTreeMap[int]]
 
 
+# The largest count an option takes: what a Python sequence index can be.
+# A larger --limit or --max-distance would mean nothing more (no file has
+# that many lines, no line that many characters).
+MAX_COUNT = sys.maxsize
+
+
+def _shown(text: str) -> str:
+    """``text`` for an error message, cut short if it is long."""
+    return text if len(text) <= 40 else text[:20] + "..."
+
+
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
-    return value
+    """An option's count: ASCII decimal digits, at most MAX_COUNT.
+
+    Stricter than int(), which also takes "1_000", " 7", "+7" and digits of
+    other scripts ("٣"): a count on a command line is plain digits.
+    """
+    negative = text.startswith("-")
+    digits = text[1:] if negative else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {_shown(text)!r}")
+    significant = digits.lstrip("0") or "0"
+    if negative and significant != "0":
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {_shown(text)}")
+    # Compare lengths first: int() refuses strings of over 4300 digits.
+    if len(significant) > len(str(MAX_COUNT)) or int(significant) > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT}, got {_shown(text)}")
+    return int(significant)
 
 
 def uses_saved_index(argv: Sequence[str]) -> bool:

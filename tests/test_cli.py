@@ -871,3 +871,109 @@ def test_process_huge_limit_is_a_usage_error(words_file: Path, tmp_path: Path) -
         "python -m blart complete: error: argument --limit: "
         f"must be at most {sys.maxsize}, got 9223372036854775808"
     )
+
+
+# --- pickled values and --allow-pickle ----------------------------------------
+
+
+@pytest.fixture
+def pickled_index(tmp_path: Path) -> Path:
+    """An index whose values are pickled (not one the index command writes)."""
+    path = tmp_path / "pickled.blart"
+    TreeMap({"apple": complex(1, 2), "apricot": [2], "banana": 3}).save(path, allow_pickle=True)
+    return path
+
+
+def test_an_index_of_pickled_values_names_the_flag(
+    capsys: pytest.CaptureFixture[str], pickled_index: Path
+) -> None:
+    status, out, err = run(capsys, "complete", "--index", pickled_index, "ap")
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, str(pickled_index), "pickled values", "pass --allow-pickle")
+    assert "allow_pickle=True" not in err  # the Python argument, which a CLI user cannot pass
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["complete", "ap"], "apple\napricot\n"),
+        (["fuzzy", "banan"], "banana\t1\n"),
+        (["range", "b", "c"], "banana\n"),
+        (["longest-prefix", "apples"], "apple\n"),
+    ],
+)
+def test_allow_pickle_reads_an_index_of_pickled_values(
+    capsys: pytest.CaptureFixture[str], pickled_index: Path, argv: list[str], expected: str
+) -> None:
+    command, *rest = argv
+    assert run(capsys, command, "--index", pickled_index, *rest, "--allow-pickle") == (
+        0,
+        expected,
+        "",
+    )
+
+
+def test_allow_pickle_on_an_index_without_pickles(
+    capsys: pytest.CaptureFixture[str], index_file: Path
+) -> None:
+    expected = run(capsys, "complete", "--index", index_file, "ap")
+    assert run(capsys, "complete", "--index", index_file, "ap", "--allow-pickle") == expected
+
+
+def test_a_damaged_index_of_pickled_values_reports_the_damage(
+    capsys: pytest.CaptureFixture[str], pickled_index: Path
+) -> None:
+    """Damage that is found only after the refusal (here the values section's
+    magic, under a valid checksum) is reported, not the refusal."""
+    data = bytearray(pickled_index.read_bytes())
+    nodes_size = int.from_bytes(data[40:48], "little")
+    data[64 + nodes_size] ^= 0xFF
+    data[56:64] = blart_checksum(bytes(data)).to_bytes(8, "little")
+    pickled_index.write_bytes(bytes(data))
+    for extra in [[], ["--allow-pickle"]]:
+        status, out, err = run(capsys, "complete", "--index", pickled_index, "ap", *extra)
+        assert (status, out) == (1, "")
+        assert_one_line_error(err, str(pickled_index), "blart file")
+        assert "--allow-pickle" not in err
+
+
+def test_damaged_index_errors_do_not_ask_for_pickles(
+    capsys: pytest.CaptureFixture[str], index_file: Path
+) -> None:
+    damage(index_file, "flipped byte")
+    status, _, err = run(capsys, "complete", "--index", index_file, "a")
+    assert status == 1
+    assert "pickle" not in err
+
+
+@pytest.mark.parametrize("command", ["complete", "fuzzy", "range", "longest-prefix"])
+def test_allow_pickle_without_index_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], words_file: Path, command: str
+) -> None:
+    args = ["a", "b"] if command == "range" else ["a"]
+    status, out, err = run(capsys, command, words_file, *args, "--allow-pickle")
+    assert (status, out) == (2, "")
+    assert err.startswith("usage: python -m blart")
+    assert err.splitlines()[-1] == (
+        "python -m blart: error: --allow-pickle applies to an index read with --index"
+    )
+
+
+def test_index_command_has_no_allow_pickle(
+    capsys: pytest.CaptureFixture[str], words_file: Path, tmp_path: Path
+) -> None:
+    """The index command writes int values: nothing of it is ever pickled."""
+    status, _, err = run(capsys, "index", words_file, tmp_path / "w.blart", "--allow-pickle")
+    assert status == 2
+    assert "unrecognized arguments: --allow-pickle" in err
+
+
+def test_help_warns_against_rewriting_an_open_index(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "complete", "--help")
+    assert status == 0
+    text = " ".join(out.split())  # argparse wraps the help
+    assert "never truncate or rewrite it in place while a query has it open" in text
+    assert "(SIGBUS)" in text
+    assert "a rename (mv, os.replace), which is safe" in text
+    assert "--allow-pickle" in text
+    assert "only for files you trust" in text

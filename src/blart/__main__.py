@@ -154,7 +154,18 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
     common.add_argument(
         "--index",
         metavar="PATH",
-        help="query the index saved in PATH by the index command, instead of FILE",
+        help="query the index saved in PATH by the index command, instead of FILE. "
+        "The file is memory-mapped: never truncate or rewrite it in place while a "
+        "query has it open (cp new.blart PATH, > PATH), which kills that process "
+        "(SIGBUS); replace it with the index command or a rename (mv, os.replace), "
+        "which is safe",
+    )
+    common.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="with --index, read an index that holds pickled values (saved by "
+        "TreeMap.save(..., allow_pickle=True)); reading them runs code from the "
+        "file, so only for files you trust",
     )
 
     def file_argument(sub: argparse.ArgumentParser) -> None:
@@ -299,15 +310,38 @@ def _index_error(path: str, exc: Exception) -> CliError:
     return CliError(message)
 
 
-def open_saved_index(path: str) -> FrozenTreeMap[int]:
+def _open_error(path: str, exc: ValueError, allow_pickle: bool) -> CliError:
+    """The error to report when opening ``path`` raised ``exc``.
+
+    Without --allow-pickle, a file that is refused for holding pickled
+    values is opened once more with them allowed: that runs no pickle (a
+    FrozenTreeMap decodes a value when it is read), and tells a refusal
+    from damage with blart's own checks rather than by reading the header
+    or the wording of the message.
+    """
+    if allow_pickle or isinstance(exc, FormatError):
+        return _index_error(path, exc)
+    try:
+        FrozenTreeMap(path, allow_pickle=True)
+    except OSError:
+        return _index_error(path, exc)
+    except ValueError as damage:  # damaged as well: that is what the user needs to know
+        return _index_error(path, damage)
+    return CliError(
+        f"{path}: the index holds pickled values, and reading them runs code from "
+        "the file; pass --allow-pickle to read it (only if you trust it)"
+    )
+
+
+def open_saved_index(path: str, allow_pickle: bool = False) -> FrozenTreeMap[int]:
     """Opens an index file written by the ``index`` command (or by ``TreeMap.save``)."""
     try:
-        tree: FrozenTreeMap[int] = FrozenTreeMap(path)
+        tree: FrozenTreeMap[int] = FrozenTreeMap(path, allow_pickle=allow_pickle)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CliError(f"cannot open index {path!r}: {reason}") from None
     except ValueError as exc:  # blart.FormatError, and anything else that is not a map file
-        raise _index_error(path, exc) from None
+        raise _open_error(path, exc, allow_pickle) from None
     if tree.key_type is not str:
         raise CliError(f"{path}: the index has bytes keys; it must hold lines of text")
     return tree
@@ -394,7 +428,7 @@ def _run(args: argparse.Namespace) -> bool:
     tree: Queryable
     if args.index is not None:
         started = time.perf_counter()
-        tree = open_saved_index(args.index)
+        tree = open_saved_index(args.index, args.allow_pickle)
         if args.stats:
             _stat(
                 f"open: {time.perf_counter() - started:.6f} s ({len(tree)} keys, "
@@ -420,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(uses_saved_index(argv))
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "allow_pickle", False) and args.index is None:
+            parser.error("--allow-pickle applies to an index read with --index")
     except SystemExit as exc:  # --help, --version, or a usage error already reported
         if exc.code is None:
             return EXIT_OK

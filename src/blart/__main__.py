@@ -18,6 +18,9 @@ in place instead of building anything::
     python -m blart index /usr/share/dict/words words.blart
     python -m blart complete --index words.blart inter
 
+A build from a file that takes more than half a second shows its progress
+(lines indexed, their rate) on standard error, if that is a terminal.
+
 Exit status: 0 on success, 1 when ``longest-prefix`` finds no prefix or on
 a runtime error (unreadable file, invalid UTF-8, a damaged index file), 2 on
 a usage error.
@@ -31,7 +34,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
-from typing import BinaryIO, NamedTuple, Union
+from typing import BinaryIO, NamedTuple, TextIO, Union
 
 from blart import FormatError, FrozenTreeMap, TreeMap, __version__
 
@@ -121,7 +124,8 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
             "Trailing newlines (LF or CRLF) are stripped and empty lines ignored; results\n"
             "come out in sorted (code point) order, each distinct line once.\n"
             "`index` saves the map to a file that the queries open with --index PATH\n"
-            "instead of reading FILE: nothing is built, the file is read in place."
+            "instead of reading FILE: nothing is built, the file is read in place.\n"
+            "A build that takes over 0.5 s shows its progress on stderr if it is a terminal."
         ),
         epilog=(
             "examples:\n"
@@ -286,19 +290,95 @@ def _decode(data: bytes, name: str) -> str:
         ) from None
 
 
+# Progress while a file is indexed, shown only on a terminal.
+PROGRESS_DELAY = 0.5  # seconds of work before the first line: a quick build shows none
+PROGRESS_INTERVAL = 0.25  # at most four refreshes a second
+PROGRESS_CHUNK = 1 << 14  # lines indexed between two looks at the clock
+_now = time.monotonic  # the progress clock (the tests replace it)
+
+
+class Progress:
+    """Lines indexed so far and the rate, on one line of ``stream`` rewritten with ``\\r``.
+
+    Nothing is written before PROGRESS_DELAY has passed, nor more often than
+    every PROGRESS_INTERVAL; :meth:`close` ends a line it started with a
+    newline, so whatever follows on the terminal starts on a line of its own.
+    """
+
+    def __init__(self, name: str, stream: TextIO) -> None:
+        self.name = name
+        self.stream = stream
+        self.started = _now()
+        self.shown_at: float | None = None  # when the line was last written
+        self.width = 0  # of the longest line written, to blank what a shorter one leaves
+        self.lines = 0
+
+    @classmethod
+    def on_stderr(cls, name: str) -> Progress | None:
+        """A Progress on standard error if it is a terminal, else None."""
+        stream = sys.stderr
+        try:
+            if stream is None or not stream.isatty():
+                return None
+        except (OSError, ValueError):  # closed, or a stream without a file
+            return None
+        return cls(name, stream)
+
+    def _write(self, now: float, end: str) -> None:
+        elapsed = now - self.started
+        rate = f"{self.lines / elapsed:,.0f} lines/s" if elapsed > 0 else "- lines/s"
+        text = f"{PROG}: indexing {self.name}: {self.lines:,} lines, {elapsed:.1f} s, {rate}"
+        self.width = max(self.width, len(text))
+        self.stream.write(f"\r{text:<{self.width}}{end}")
+        self.stream.flush()
+        self.shown_at = now
+
+    def update(self, lines: int) -> None:
+        self.lines = lines
+        now = _now()
+        if self.shown_at is None:
+            if now - self.started >= PROGRESS_DELAY:
+                self._write(now, "")
+        elif now - self.shown_at >= PROGRESS_INTERVAL:
+            self._write(now, "")
+
+    def close(self) -> None:
+        """Ends the line with the final count, if a line was started."""
+        if self.shown_at is not None:
+            self._write(_now(), "\n")
+
+
 def load_index(path: str) -> Index:
-    """Reads ``path`` (``-`` for stdin) into a TreeMap of line -> first line number."""
+    """Reads ``path`` (``-`` for stdin) into a TreeMap of line -> first line number.
+
+    Shows progress on standard error while it builds, if that is a terminal.
+    """
     name = _display_name(path)
+    progress = Progress.on_stderr(name)
+    try:
+        return _load_lines(path, name, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _load_lines(path: str, name: str, progress: Progress | None) -> Index:
     text = _decode(_read_bytes(path), name)
     text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark is not part of the first line
     tree: TreeMap[int] = TreeMap()
     lines_read = 0
     # Split on "\n" only: str.splitlines() would also split on \v, \f, \x1c, U+2028 and others.
-    for number, raw_line in enumerate(text.split("\n"), 1):
-        line = raw_line.removesuffix("\r")
-        if line:
-            lines_read += 1
-            tree.setdefault(line, number)
+    lines = text.split("\n")
+    del text
+    # In chunks, so that the clock is read once per chunk, not once per line.
+    for start in range(0, len(lines), PROGRESS_CHUNK):
+        for number, raw_line in enumerate(lines[start : start + PROGRESS_CHUNK], start + 1):
+            line = raw_line.removesuffix("\r")
+            if line:
+                lines_read += 1
+                tree.setdefault(line, number)
+        if progress is not None:
+            progress.update(lines_read)
     return Index(tree, lines_read)
 
 

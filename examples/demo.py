@@ -127,6 +127,8 @@ def size(count: int) -> str:
 
 def comparison(blart: float, dict_: float) -> str:
     """blart's time against dict's, in words."""
+    if 1 / 1.05 < blart / dict_ < 1.05:  # within the machine's noise
+        return "about the same"
     if blart > dict_:
         return f"{blart / dict_:.1f}x slower"
     ratio = dict_ / blart

@@ -264,7 +264,7 @@ def test_shared_index(tmp_path: Path) -> None:
 
 DEMO_ROW = re.compile(
     r"  (?P<label>.{24})\s*(?P<blart>\d[\d.]* (?:ns|µs|ms|s))\s+(?P<dict>\d[\d.]* (?:ns|µs|ms|s))"
-    r"  (?P<ratio>[\d,.]+x (?:faster|slower))\s+(?P<answer>.*)"
+    r"  (?P<ratio>[\d,.]+x (?:faster|slower)|about the same)\s+(?P<answer>.*)"
 )
 DEMO_SECTIONS = ["autocomplete: ", "spelling: ", "routing: ", "saved index: "]
 
@@ -449,3 +449,26 @@ def test_demo_without_a_utf8_terminal(tmp_path: Path) -> None:
     assert "  'pho'" in out[5]
     assert out[5].endswith("pho, phony, phon\\xe8, phon\\xe9")
     assert re.search(r"\d us ", "\n".join(out))
+
+
+def test_demo_units_and_ratios() -> None:
+    demo = demo_module()
+    assert [demo.duration(s) for s in (4.2e-10, 8.12e-7, 4.1e-6, 0.0125, 1.25, 3.0, 250.0)] == [
+        "0.420 ns",
+        "812 ns",
+        f"4.10 {demo.MICRO}s",
+        "12.5 ms",
+        "1.25 s",
+        "3.00 s",
+        "250 s",
+    ]
+    assert [demo.comparison(1, d) for d in (1, 1.04, 0.96, 1.2, 0.5, 12.3, 7408.4)] == [
+        "about the same",
+        "about the same",
+        "about the same",
+        "1.2x faster",
+        "2.0x slower",
+        "12x faster",
+        "7,408x faster",
+    ]
+    assert [demo.size(n) for n in (12_345, 3_700_000)] == ["12 kB", "3.7 MB"]

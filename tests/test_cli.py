@@ -973,7 +973,7 @@ def test_help_warns_against_rewriting_an_open_index(capsys: pytest.CaptureFixtur
     assert status == 0
     text = " ".join(out.split())  # argparse wraps the help
     assert "never truncate or rewrite it in place while a query has it open" in text
-    assert "(SIGBUS)" in text
+    assert "(SIGBUS or SIGSEGV)" in text
     assert "a rename (mv, os.replace), which is safe" in text
     assert "--allow-pickle" in text
     assert "only for files you trust" in text

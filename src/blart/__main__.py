@@ -161,8 +161,8 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
         help="query the index saved in PATH by the index command, instead of FILE. "
         "The file is memory-mapped: never truncate or rewrite it in place while a "
         "query has it open (cp new.blart PATH, > PATH), which kills that process "
-        "(SIGBUS); replace it with the index command or a rename (mv, os.replace), "
-        "which is safe",
+        "(SIGBUS or SIGSEGV); replace it with the index command or a rename (mv, "
+        "os.replace), which is safe",
     )
     common.add_argument(
         "--allow-pickle",

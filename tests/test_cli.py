@@ -784,3 +784,431 @@ def test_process_damaged_index(words_file: Path, tmp_path: Path) -> None:
     proc = run_process("complete", "--index", index, "a", cwd=tmp_path)
     assert (proc.returncode, proc.stdout) == (1, "")
     assert_one_line_error(proc.stderr, str(index), "checksum")
+
+
+# --- numeric options --------------------------------------------------------
+
+# Every numeric option of every subcommand: the subcommand, its other
+# arguments, and the option.
+NUMERIC_OPTIONS = [
+    ("complete", ["ap"], "--limit"),
+    ("fuzzy", ["apple"], "--limit"),
+    ("range", ["a", "c"], "--limit"),
+    ("longest-prefix", ["apples"], "--limit"),
+    ("fuzzy", ["apple"], "-d"),
+    ("fuzzy", ["apple"], "--max-distance"),
+]
+TOO_LARGE = str(sys.maxsize + 1)
+
+BAD_COUNTS = [
+    (TOO_LARGE, f"must be at most {sys.maxsize}, got {TOO_LARGE}"),
+    ("9" * 5000, f"must be at most {sys.maxsize}, got {'9' * 20}..."),  # over int()'s 4300 digits
+    ("0" * 30 + TOO_LARGE, f"must be at most {sys.maxsize}, got {'0' * 20}..."),
+    ("-1", "must be a non-negative integer, got -1"),
+    (str(-sys.maxsize - 2), f"must be a non-negative integer, got {-sys.maxsize - 2}"),
+    ("-" + "9" * 5000, f"must be a non-negative integer, got -{'9' * 19}..."),
+    ("1.5", "expected a non-negative integer, got '1.5'"),
+    ("1e3", "expected a non-negative integer, got '1e3'"),
+    ("0x10", "expected a non-negative integer, got '0x10'"),
+    ("1_000", "expected a non-negative integer, got '1_000'"),  # int() takes these four
+    (" 7", "expected a non-negative integer, got ' 7'"),
+    ("+7", "expected a non-negative integer, got '+7'"),
+    ("\u0663", "expected a non-negative integer, got '\u0663'"),  # ARABIC-INDIC DIGIT THREE
+    ("", "expected a non-negative integer, got ''"),
+    ("x" * 100, f"expected a non-negative integer, got '{'x' * 20}...'"),
+]
+
+
+@pytest.mark.parametrize(("value", "message"), BAD_COUNTS)
+@pytest.mark.parametrize(("command", "args", "option"), NUMERIC_OPTIONS)
+@pytest.mark.parametrize("source", ["file", "index"])
+def test_bad_counts_are_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+    words_file: Path,
+    index_file: Path,
+    source: str,
+    command: str,
+    args: list[str],
+    option: str,
+    value: str,
+    message: str,
+) -> None:
+    where = [words_file] if source == "file" else ["--index", index_file]
+    status, out, err = run(capsys, command, *where, *args, f"{option}={value}")
+    assert (status, out) == (2, "")
+    assert "Traceback" not in err
+    assert err.startswith(f"usage: python -m blart {command}")
+    name = "-d/--max-distance" if option in ("-d", "--max-distance") else option
+    assert err.splitlines()[-1] == (f"python -m blart {command}: error: argument {name}: {message}")
+
+
+@pytest.mark.parametrize(("command", "args", "option"), NUMERIC_OPTIONS)
+def test_the_largest_count_is_accepted(
+    capsys: pytest.CaptureFixture[str],
+    words_file: Path,
+    command: str,
+    args: list[str],
+    option: str,
+) -> None:
+    """sys.maxsize means "all of them"; leading zeros are only zeros."""
+    if option == "--limit":
+        expected = run(capsys, command, words_file, *args)
+    else:  # any line is within that distance
+        expected = run(capsys, command, words_file, *args, option, "1000")
+    for value in [str(sys.maxsize), "0" * 5000 + str(sys.maxsize)]:
+        assert run(capsys, command, words_file, *args, option, value) == expected
+    assert run(capsys, command, words_file, *args, option, "007") == run(
+        capsys, command, words_file, *args, option, "7"
+    )
+
+
+def test_process_huge_limit_is_a_usage_error(words_file: Path, tmp_path: Path) -> None:
+    """Issue #21: `complete words.txt ap --limit 9223372036854775808` ended in a traceback."""
+    proc = run_process("complete", words_file, "ap", "--limit", "9223372036854775808", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "python -m blart complete: error: argument --limit: "
+        f"must be at most {sys.maxsize}, got 9223372036854775808"
+    )
+
+
+# --- pickled values and --allow-pickle ----------------------------------------
+
+
+@pytest.fixture
+def pickled_index(tmp_path: Path) -> Path:
+    """An index whose values are pickled (not one the index command writes)."""
+    path = tmp_path / "pickled.blart"
+    TreeMap({"apple": complex(1, 2), "apricot": [2], "banana": 3}).save(path, allow_pickle=True)
+    return path
+
+
+def test_an_index_of_pickled_values_names_the_flag(
+    capsys: pytest.CaptureFixture[str], pickled_index: Path
+) -> None:
+    status, out, err = run(capsys, "complete", "--index", pickled_index, "ap")
+    assert (status, out) == (1, "")
+    assert_one_line_error(err, str(pickled_index), "pickled values", "pass --allow-pickle")
+    assert "allow_pickle=True" not in err  # the Python argument, which a CLI user cannot pass
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["complete", "ap"], "apple\napricot\n"),
+        (["fuzzy", "banan"], "banana\t1\n"),
+        (["range", "b", "c"], "banana\n"),
+        (["longest-prefix", "apples"], "apple\n"),
+    ],
+)
+def test_allow_pickle_reads_an_index_of_pickled_values(
+    capsys: pytest.CaptureFixture[str], pickled_index: Path, argv: list[str], expected: str
+) -> None:
+    command, *rest = argv
+    assert run(capsys, command, "--index", pickled_index, *rest, "--allow-pickle") == (
+        0,
+        expected,
+        "",
+    )
+
+
+def test_allow_pickle_on_an_index_without_pickles(
+    capsys: pytest.CaptureFixture[str], index_file: Path
+) -> None:
+    expected = run(capsys, "complete", "--index", index_file, "ap")
+    assert run(capsys, "complete", "--index", index_file, "ap", "--allow-pickle") == expected
+
+
+def test_a_damaged_index_of_pickled_values_reports_the_damage(
+    capsys: pytest.CaptureFixture[str], pickled_index: Path
+) -> None:
+    """Damage that is found only after the refusal (here the values section's
+    magic, under a valid checksum) is reported, not the refusal."""
+    data = bytearray(pickled_index.read_bytes())
+    nodes_size = int.from_bytes(data[40:48], "little")
+    data[64 + nodes_size] ^= 0xFF
+    data[56:64] = blart_checksum(bytes(data)).to_bytes(8, "little")
+    pickled_index.write_bytes(bytes(data))
+    for extra in [[], ["--allow-pickle"]]:
+        status, out, err = run(capsys, "complete", "--index", pickled_index, "ap", *extra)
+        assert (status, out) == (1, "")
+        assert_one_line_error(err, str(pickled_index), "blart file")
+        assert "--allow-pickle" not in err
+
+
+def test_damaged_index_errors_do_not_ask_for_pickles(
+    capsys: pytest.CaptureFixture[str], index_file: Path
+) -> None:
+    damage(index_file, "flipped byte")
+    status, _, err = run(capsys, "complete", "--index", index_file, "a")
+    assert status == 1
+    assert "pickle" not in err
+
+
+@pytest.mark.parametrize("command", ["complete", "fuzzy", "range", "longest-prefix"])
+def test_allow_pickle_without_index_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], words_file: Path, command: str
+) -> None:
+    args = ["a", "b"] if command == "range" else ["a"]
+    status, out, err = run(capsys, command, words_file, *args, "--allow-pickle")
+    assert (status, out) == (2, "")
+    assert err.startswith("usage: python -m blart")
+    assert err.splitlines()[-1] == (
+        "python -m blart: error: --allow-pickle applies to an index read with --index"
+    )
+
+
+def test_index_command_has_no_allow_pickle(
+    capsys: pytest.CaptureFixture[str], words_file: Path, tmp_path: Path
+) -> None:
+    """The index command writes int values: nothing of it is ever pickled."""
+    status, _, err = run(capsys, "index", words_file, tmp_path / "w.blart", "--allow-pickle")
+    assert status == 2
+    assert "unrecognized arguments: --allow-pickle" in err
+
+
+def test_help_warns_against_rewriting_an_open_index(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "complete", "--help")
+    assert status == 0
+    text = " ".join(out.split())  # argparse wraps the help
+    assert "never truncate or rewrite it in place while a query has it open" in text
+    assert "(SIGBUS or SIGSEGV)" in text
+    assert "a rename (mv, os.replace), which is safe" in text
+    assert "--allow-pickle" in text
+    assert "only for files you trust" in text
+
+
+# --- progress while indexing --------------------------------------------------
+
+
+class Clock:
+    """A fake progress clock: each reading is ``step`` seconds after the last."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 1000.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+class TtyText(io.StringIO):
+    """A text stream that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def many_lines(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / "many.txt"
+    path.write_text("".join(f"w{i:05d}\n" for i in range(count)), encoding="utf-8")
+    return path
+
+
+def progress_lines(err: str) -> list[str]:
+    """The successive states of the progress line: what each \\r starts."""
+    assert err.endswith("\n")
+    return [part.rstrip() for part in err[:-1].split("\r")[1:]]
+
+
+PROGRESS_LINE = re.compile(
+    r"python -m blart: indexing (.+): ([\d,]+) lines, (\d+\.\d) s, ([\d,]+) lines/s"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["index", "{f}", "{o}"],
+        ["complete", "{f}", "w000"],
+        ["fuzzy", "{f}", "w00000"],
+        ["range", "{f}", "w", "x", "--limit", "1"],
+        ["longest-prefix", "{f}", "w00001x", "--stats"],
+    ],
+)
+def test_no_progress_when_stderr_is_not_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    argv: list[str],
+) -> None:
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0)
+    monkeypatch.setattr(cli, "PROGRESS_INTERVAL", 0)
+    monkeypatch.setattr(cli, "PROGRESS_CHUNK", 10)
+    monkeypatch.setattr(cli, "_now", Clock(1.0))
+    path = many_lines(tmp_path, 100)
+    out_path = tmp_path / "many.blart"
+    status, _, err = run(capsys, *[a.format(f=path, o=out_path) for a in argv])
+    assert status == 0
+    assert "indexing" not in err
+    assert "\r" not in err
+    if "--stats" not in argv:
+        assert err == ""
+
+
+def read_available(fd: int) -> bytes:
+    import select
+
+    chunks = []
+    while select.select([fd], [], [], 0)[0]:
+        try:
+            data = os.read(fd, 1 << 16)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+@pytest.mark.parametrize(
+    ("argv", "stdout"),
+    [
+        (["index", "{f}", "{o}"], ""),
+        (["complete", "{f}", "w0009"], "".join(f"w{i:05d}\n" for i in range(90, 100))),
+        (["longest-prefix", "{f}", "w00042/x"], "w00042\n"),
+    ],
+)
+def test_progress_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    argv: list[str],
+    stdout: str,
+) -> None:
+    """Standard error a real terminal (a pty): the line is rewritten with \\r
+    as lines are indexed, then ended with a newline."""
+    import tty
+
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0)
+    monkeypatch.setattr(cli, "PROGRESS_CHUNK", 25)
+    monkeypatch.setattr(cli, "_now", Clock(1.0))  # every look at the clock is a refresh
+    path = many_lines(tmp_path, 100)
+    primary, secondary = os.openpty()
+    tty.setraw(secondary)  # bytes as written: no \n -> \r\n
+    try:
+        with open(secondary, "w", encoding="utf-8", closefd=False) as terminal:
+            monkeypatch.setattr(sys, "stderr", terminal)
+            status = main([a.format(f=path, o=tmp_path / "many.blart") for a in argv])
+            terminal.flush()
+        err = read_available(primary).decode("utf-8")
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert (status, capsys.readouterr().out) == (0, stdout)
+    states = progress_lines(err)
+    # One per chunk of 25 of the 101 pieces split off (the last one empty),
+    # and the final count.
+    assert len(states) == 6
+    counts = []
+    for state in states:
+        match = PROGRESS_LINE.fullmatch(state)
+        assert match, state
+        assert match.group(1) == str(path)
+        counts.append(int(match.group(2).replace(",", "")))
+    assert counts == [25, 50, 75, 100, 100, 100]
+    # The clock moves 1 s per reading: the first at the start, one per state.
+    assert PROGRESS_LINE.fullmatch(states[-1]).groups()[2:] == ("6.0", "17")  # type: ignore[union-attr]
+    assert err.count("\n") == 1
+
+
+def test_progress_waits_and_refreshes_a_few_times_a_second(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Defaults: nothing in the first 0.5 s, then at most every 0.25 s."""
+    assert (cli.PROGRESS_DELAY, cli.PROGRESS_INTERVAL) == (0.5, 0.25)
+    monkeypatch.setattr(cli, "PROGRESS_CHUNK", 1)  # a look at the clock per line
+    monkeypatch.setattr(cli, "_now", Clock(1 / 128))  # a line per 1/128 s, exact in binary
+    terminal = TtyText()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    path = many_lines(tmp_path, 1000)  # 7.8 s
+    assert len(cli.load_index(str(path)).tree) == 1000
+    states = progress_lines(terminal.getvalue())
+    counts = [int(PROGRESS_LINE.fullmatch(s).group(2).replace(",", "")) for s in states]  # type: ignore[union-attr]
+    # The first after 64 lines (0.5 s), then one per 32 lines (0.25 s), then the end.
+    assert counts == [*range(64, 1001, 32), 1000]
+
+
+def test_a_shorter_progress_line_blanks_the_longer_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Clock(0.0)
+    monkeypatch.setattr(cli, "_now", clock)
+    terminal = TtyText()
+    progress = cli.Progress("f", terminal)
+    clock.now += 1
+    progress.update(1_000_000)  # 1,000,000 lines/s
+    clock.now += 999
+    progress.update(1_000_000)  # 1,000 lines/s
+    progress.close()
+    parts = terminal.getvalue().split("\r")[1:]
+    assert parts[0] == "python -m blart: indexing f: 1,000,000 lines, 1.0 s, 1,000,000 lines/s"
+    assert parts[1] == "python -m blart: indexing f: 1,000,000 lines, 1000.0 s, 1,000 lines/s "
+    assert parts[2] == parts[1] + "\n"
+
+
+def test_no_progress_for_a_quick_build_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
+    monkeypatch.setattr(cli, "_now", Clock(0.0))  # no time passes
+    terminal = TtyText()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["complete", str(words_file), "ap"]) == 0
+    assert terminal.getvalue() == ""
+
+
+def test_no_progress_for_a_saved_index(monkeypatch: pytest.MonkeyPatch, index_file: Path) -> None:
+    """--index builds nothing, so there is nothing to show."""
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0)
+    monkeypatch.setattr(cli, "_now", Clock(1.0))
+    terminal = TtyText()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["complete", "--index", str(index_file), "ap"]) == 0
+    assert terminal.getvalue() == ""
+
+
+def test_an_interrupted_build_ends_the_progress_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    clock = Clock(1.0)
+    readings = 0
+
+    def interrupted() -> float:
+        nonlocal readings
+        readings += 1
+        if readings == 4:  # after two refreshes
+            raise KeyboardInterrupt
+        return clock()
+
+    monkeypatch.setattr(cli, "PROGRESS_DELAY", 0)
+    monkeypatch.setattr(cli, "PROGRESS_CHUNK", 10)
+    monkeypatch.setattr(cli, "_now", interrupted)
+    terminal = TtyText()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["index", str(many_lines(tmp_path, 100)), str(tmp_path / "x.blart")]) == 130
+    assert [s.split(": ")[2] for s in progress_lines(terminal.getvalue())] == [
+        "10 lines, 1.0 s, 10 lines/s",
+        "20 lines, 2.0 s, 10 lines/s",
+        "30 lines, 3.0 s, 10 lines/s",  # the interrupted look at the clock read none
+    ]
+    assert not (tmp_path / "x.blart").exists()
+
+
+@pytest.mark.parametrize("broken", ["none", "closed", "isatty fails"])
+def test_no_progress_without_a_usable_stderr(
+    monkeypatch: pytest.MonkeyPatch, words_file: Path, broken: str
+) -> None:
+    class Failing(TtyText):
+        def isatty(self) -> bool:
+            raise OSError(5, "Input/output error")
+
+    stream: object = None
+    if broken == "closed":
+        stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        stream.close()  # type: ignore[attr-defined]
+    elif broken == "isatty fails":
+        stream = Failing()
+    monkeypatch.setattr(sys, "stderr", stream)
+    assert cli.Progress.on_stderr("x") is None
+    assert len(cli.load_index(str(words_file)).tree) == len(set(WORDS))

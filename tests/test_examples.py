@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import runpy
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -256,3 +258,217 @@ def test_shared_index(tmp_path: Path) -> None:
             best = sorted((levenshtein(text, w), w) for w in set(words))
             shown = ", ".join([f"{w} ({d})" for d, w in best if d <= 2][:3]) or "-"
             assert f"  fuzzy    {text!r:<14} -> {shown}" in lines
+
+
+# --- the demo ---------------------------------------------------------------
+
+DEMO_ROW = re.compile(
+    r"  (?P<label>.{24})\s*(?P<blart>\d[\d.]* (?:ns|µs|ms|s))\s+(?P<dict>\d[\d.]* (?:ns|µs|ms|s))"
+    r"  (?P<ratio>[\d,.]+x (?:faster|slower)|about the same)\s+(?P<answer>.*)"
+)
+DEMO_SECTIONS = ["autocomplete: ", "spelling: ", "routing: ", "saved index: "]
+
+
+def demo_sections(lines: list[str]) -> dict[str, list[dict[str, str]]]:
+    """The demo's rows by section, each row's fields parsed; checks the layout."""
+    # Every line but the first (which names the word list) fits in 100 columns.
+    assert all(len(line) <= 100 for line in lines[1:]), max(lines[1:], key=len)
+    assert re.fullmatch(r"TreeMap built in \S+ \S+ \(a dict: \S+ \S+\); .+", lines[1]), lines[1]
+    assert lines[2] == ""
+    assert lines[3].split() == ["blart", "dict", "blart", "is", "answer"]
+    assert lines[-2] == ""
+    assert re.fullmatch(r"All answers agree with the dict's\. Total time \S+ s\.", lines[-1])
+    sections: dict[str, list[dict[str, str]]] = {}
+    current = None
+    for line in lines[4:-2]:
+        if not line.startswith("  "):
+            current = next(s for s in DEMO_SECTIONS if line.startswith(s))
+            sections[current] = []
+            continue
+        match = DEMO_ROW.fullmatch(line)
+        assert match, line
+        assert current is not None
+        sections[current].append(match.groupdict())
+    assert list(sections) == DEMO_SECTIONS
+    return sections
+
+
+def demo_module() -> types.ModuleType:
+    """examples/demo.py imported as a module (its main() not run)."""
+    spec = importlib.util.spec_from_file_location("blart_demo", EXAMPLES / "demo.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def same_answer(shown: str, expected: str) -> bool:
+    """Whether ``shown`` is ``expected``, or its start cut short with "..." to fit the line."""
+    return shown == expected or (shown.endswith("...") and expected.startswith(shown[:-3]))
+
+
+def check_demo_answers(lines: list[str], words: list[str]) -> None:
+    """The demo's answers, against brute force over ``words``."""
+    sections = demo_sections(lines)
+    shown_prefixes = []
+    for entry in sections["autocomplete: "]:
+        prefix = ast.literal_eval(entry["label"].strip())
+        shown_prefixes.append(prefix)
+        expected = sorted(w for w in set(words) if w.startswith(prefix))[:4]
+        assert same_answer(entry["answer"], ", ".join(expected)), (entry, expected)
+    assert len(shown_prefixes) == 3
+    typos = []
+    for entry in sections["spelling: "]:
+        typo = ast.literal_eval(entry["label"].strip())
+        typos.append(typo)
+        within = sorted((levenshtein(typo, w), w) for w in set(words))
+        expected = [f"{w} ({d})" for d, w in within if d <= 2][:3]
+        assert same_answer(entry["answer"], ", ".join(expected)), (entry, expected)
+    assert len(typos) == 2
+    routes = sections["routing: "]
+    assert len(routes) == 5
+    for entry in routes[:4]:
+        path = entry["label"].strip()
+        name = path.split("/")[3] if path.startswith("/api/v1/") else None
+        if name is None:
+            assert entry["answer"] == "-> files"
+        elif path.startswith(f"/api/v1/{name}/admin/"):
+            assert entry["answer"] == f"-> {name} admin"
+        else:
+            assert entry["answer"] == f"-> {name} handler"
+    assert routes[4]["label"].strip() == "2,500 paths"
+    saved = sections["saved index: "]
+    assert [entry["label"].strip() for entry in saved] == [
+        "save / pickle.dump",
+        "open / pickle.load",
+        f"then {shown_prefixes[0]!r}",
+        f"then {typos[0]!r}",
+    ]
+    assert saved[1]["answer"] == f"{len(set(words)):,} words, nothing built"
+    assert saved[2]["answer"] == sections["autocomplete: "][0]["answer"]
+    assert saved[3]["answer"] == sections["spelling: "][0]["answer"]
+
+
+def run_demo(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "TMPDIR": str(scratch)}
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "demo.py"), *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=False,
+        encoding="utf-8",
+        timeout=300,
+    )
+    assert list(scratch.iterdir()) == []  # the saved index's directory is gone
+    return proc
+
+
+def test_demo_on_generated_words(tmp_path: Path) -> None:
+    proc = run_demo(tmp_path, "--generate", "3000")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "blart demo on 3,000 words generated"
+    words = demo_module().generated_words(3000)
+    assert len(set(words)) == 3000
+    check_demo_answers(lines, words)
+
+
+def test_demo_on_a_word_list(tmp_path: Path) -> None:
+    """An English list gets the English queries: 'inter', 'recieve' and so on."""
+    english = ["inter", "interact", "interest", "internal", "internet", "receive", "relieve"]
+    english += ["definitely", "phobia", "phone", "photo", "phonics", "unbar", "unbend"]
+    words = english + demo_module().generated_words(2000)
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(words) + "\n\n" + words[0] + "\n", encoding="utf-8")
+    proc = run_demo(tmp_path, "--words", str(path))
+    assert (proc.returncode, proc.stderr) == (0, "")
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"blart demo on {len(words):,} words from {path}"
+    check_demo_answers(lines, words)
+    sections = demo_sections(lines)
+    assert [e["label"].strip() for e in sections["autocomplete: "]][:2] == ["'inter'", "'pho'"]
+    assert [e["label"].strip() for e in sections["spelling: "]] == ["'recieve'", "'definately'"]
+    assert sections["spelling: "][1]["answer"].startswith("definitely (1)")
+
+
+def test_demo_reads_the_system_list_or_generates_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Without arguments: /usr/share/dict/words if it can be read, else GENERATED words."""
+    demo = demo_module()
+    assert (demo.SYSTEM_WORDS, demo.GENERATED) == ("/usr/share/dict/words", 100_000)
+    monkeypatch.setattr(demo, "GENERATED", 2500)
+    monkeypatch.setattr(demo, "SYSTEM_WORDS", str(tmp_path / "missing"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    demo.main([])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"blart demo on 2,500 words generated ({tmp_path / 'missing'} is missing)"
+    check_demo_answers(lines, demo.generated_words(2500))
+
+    listed = tmp_path / "words"
+    words = demo.generated_words(2000, seed=1)
+    listed.write_text("\n".join(words), encoding="utf-8")
+    monkeypatch.setattr(demo, "SYSTEM_WORDS", str(listed))
+    demo.main([])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"blart demo on 2,000 words from {listed}"
+    check_demo_answers(lines, words)
+
+
+def test_demo_refuses_what_it_cannot_use(tmp_path: Path) -> None:
+    proc = run_demo(tmp_path, "--generate", "20")
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr.splitlines()[-1] == "demo.py: error: 20 words are too few for this demo"
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes(b"caf\xe9\n")
+    proc = run_demo(tmp_path, "--words", str(bad))
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert "cannot read" in proc.stderr
+
+
+def test_demo_without_a_utf8_terminal(tmp_path: Path) -> None:
+    """µ becomes u, and a word the encoding lacks is escaped, not a crash."""
+    path = tmp_path / "words.txt"
+    words = ["pho", "phoné", "phonè", "phony", "receive", "definitely", "interesting"]
+    path.write_text("\n".join(words), encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "demo.py"), "--words", str(path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    out = proc.stdout.decode("ascii").splitlines()
+    assert "  'pho'" in out[5]
+    assert out[5].endswith("pho, phony, phon\\xe8, phon\\xe9")
+    assert re.search(r"\d us ", "\n".join(out))
+
+
+def test_demo_units_and_ratios() -> None:
+    demo = demo_module()
+    assert [demo.duration(s) for s in (4.2e-10, 8.12e-7, 4.1e-6, 0.0125, 1.25, 3.0, 250.0)] == [
+        "0.420 ns",
+        "812 ns",
+        f"4.10 {demo.MICRO}s",
+        "12.5 ms",
+        "1.25 s",
+        "3.00 s",
+        "250 s",
+    ]
+    assert [demo.comparison(1, d) for d in (1, 1.04, 0.96, 1.2, 0.5, 12.3, 7408.4)] == [
+        "about the same",
+        "about the same",
+        "about the same",
+        "1.2x faster",
+        "2.0x slower",
+        "12x faster",
+        "7,408x faster",
+    ]
+    assert [demo.size(n) for n in (12_345, 3_700_000)] == ["12 kB", "3.7 MB"]

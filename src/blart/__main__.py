@@ -18,6 +18,9 @@ in place instead of building anything::
     python -m blart index /usr/share/dict/words words.blart
     python -m blart complete --index words.blart inter
 
+A build from a file that takes more than half a second shows its progress
+(lines indexed, their rate) on standard error, if that is a terminal.
+
 Exit status: 0 on success, 1 when ``longest-prefix`` finds no prefix or on
 a runtime error (unreadable file, invalid UTF-8, a damaged index file), 2 on
 a usage error.
@@ -31,7 +34,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
-from typing import BinaryIO, NamedTuple, Union
+from typing import BinaryIO, NamedTuple, TextIO, Union
 
 from blart import FormatError, FrozenTreeMap, TreeMap, __version__
 
@@ -60,14 +63,34 @@ class Index(NamedTuple):
 Queryable = Union[TreeMap[int], FrozenTreeMap[int]]
 
 
+# The largest count an option takes: what a Python sequence index can be.
+# A larger --limit or --max-distance would mean nothing more (no file has
+# that many lines, no line that many characters).
+MAX_COUNT = sys.maxsize
+
+
+def _shown(text: str) -> str:
+    """``text`` for an error message, cut short if it is long."""
+    return text if len(text) <= 40 else text[:20] + "..."
+
+
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
-    return value
+    """An option's count: ASCII decimal digits, at most MAX_COUNT.
+
+    Stricter than int(), which also takes "1_000", " 7", "+7" and digits of
+    other scripts ("٣"): a count on a command line is plain digits.
+    """
+    negative = text.startswith("-")
+    digits = text[1:] if negative else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {_shown(text)!r}")
+    significant = digits.lstrip("0") or "0"
+    if negative and significant != "0":
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {_shown(text)}")
+    # Compare lengths first: int() refuses strings of over 4300 digits.
+    if len(significant) > len(str(MAX_COUNT)) or int(significant) > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_COUNT}, got {_shown(text)}")
+    return int(significant)
 
 
 def uses_saved_index(argv: Sequence[str]) -> bool:
@@ -101,7 +124,8 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
             "Trailing newlines (LF or CRLF) are stripped and empty lines ignored; results\n"
             "come out in sorted (code point) order, each distinct line once.\n"
             "`index` saves the map to a file that the queries open with --index PATH\n"
-            "instead of reading FILE: nothing is built, the file is read in place."
+            "instead of reading FILE: nothing is built, the file is read in place.\n"
+            "A build that takes over 0.5 s shows its progress on stderr if it is a terminal."
         ),
         epilog=(
             "examples:\n"
@@ -134,7 +158,18 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
     common.add_argument(
         "--index",
         metavar="PATH",
-        help="query the index saved in PATH by the index command, instead of FILE",
+        help="query the index saved in PATH by the index command, instead of FILE. "
+        "The file is memory-mapped: never truncate or rewrite it in place while a "
+        "query has it open (cp new.blart PATH, > PATH), which kills that process "
+        "(SIGBUS or SIGSEGV); replace it with the index command or a rename (mv, "
+        "os.replace), which is safe",
+    )
+    common.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="with --index, read an index that holds pickled values (saved by "
+        "TreeMap.save(..., allow_pickle=True)); reading them runs code from the "
+        "file, so only for files you trust",
     )
 
     def file_argument(sub: argparse.ArgumentParser) -> None:
@@ -255,19 +290,95 @@ def _decode(data: bytes, name: str) -> str:
         ) from None
 
 
+# Progress while a file is indexed, shown only on a terminal.
+PROGRESS_DELAY = 0.5  # seconds of work before the first line: a quick build shows none
+PROGRESS_INTERVAL = 0.25  # at most four refreshes a second
+PROGRESS_CHUNK = 1 << 14  # lines indexed between two looks at the clock
+_now = time.monotonic  # the progress clock (the tests replace it)
+
+
+class Progress:
+    """Lines indexed so far and the rate, on one line of ``stream`` rewritten with ``\\r``.
+
+    Nothing is written before PROGRESS_DELAY has passed, nor more often than
+    every PROGRESS_INTERVAL; :meth:`close` ends a line it started with a
+    newline, so whatever follows on the terminal starts on a line of its own.
+    """
+
+    def __init__(self, name: str, stream: TextIO) -> None:
+        self.name = name
+        self.stream = stream
+        self.started = _now()
+        self.shown_at: float | None = None  # when the line was last written
+        self.width = 0  # of the longest line written, to blank what a shorter one leaves
+        self.lines = 0
+
+    @classmethod
+    def on_stderr(cls, name: str) -> Progress | None:
+        """A Progress on standard error if it is a terminal, else None."""
+        stream = sys.stderr
+        try:
+            if stream is None or not stream.isatty():
+                return None
+        except (OSError, ValueError):  # closed, or a stream without a file
+            return None
+        return cls(name, stream)
+
+    def _write(self, now: float, end: str) -> None:
+        elapsed = now - self.started
+        rate = f"{self.lines / elapsed:,.0f} lines/s" if elapsed > 0 else "- lines/s"
+        text = f"{PROG}: indexing {self.name}: {self.lines:,} lines, {elapsed:.1f} s, {rate}"
+        self.width = max(self.width, len(text))
+        self.stream.write(f"\r{text:<{self.width}}{end}")
+        self.stream.flush()
+        self.shown_at = now
+
+    def update(self, lines: int) -> None:
+        self.lines = lines
+        now = _now()
+        if self.shown_at is None:
+            if now - self.started >= PROGRESS_DELAY:
+                self._write(now, "")
+        elif now - self.shown_at >= PROGRESS_INTERVAL:
+            self._write(now, "")
+
+    def close(self) -> None:
+        """Ends the line with the final count, if a line was started."""
+        if self.shown_at is not None:
+            self._write(_now(), "\n")
+
+
 def load_index(path: str) -> Index:
-    """Reads ``path`` (``-`` for stdin) into a TreeMap of line -> first line number."""
+    """Reads ``path`` (``-`` for stdin) into a TreeMap of line -> first line number.
+
+    Shows progress on standard error while it builds, if that is a terminal.
+    """
     name = _display_name(path)
+    progress = Progress.on_stderr(name)
+    try:
+        return _load_lines(path, name, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _load_lines(path: str, name: str, progress: Progress | None) -> Index:
     text = _decode(_read_bytes(path), name)
     text = text.removeprefix("\ufeff")  # a UTF-8 byte order mark is not part of the first line
     tree: TreeMap[int] = TreeMap()
     lines_read = 0
     # Split on "\n" only: str.splitlines() would also split on \v, \f, \x1c, U+2028 and others.
-    for number, raw_line in enumerate(text.split("\n"), 1):
-        line = raw_line.removesuffix("\r")
-        if line:
-            lines_read += 1
-            tree.setdefault(line, number)
+    lines = text.split("\n")
+    del text
+    # In chunks, so that the clock is read once per chunk, not once per line.
+    for start in range(0, len(lines), PROGRESS_CHUNK):
+        for number, raw_line in enumerate(lines[start : start + PROGRESS_CHUNK], start + 1):
+            line = raw_line.removesuffix("\r")
+            if line:
+                lines_read += 1
+                tree.setdefault(line, number)
+        if progress is not None:
+            progress.update(lines_read)
     return Index(tree, lines_read)
 
 
@@ -279,15 +390,38 @@ def _index_error(path: str, exc: Exception) -> CliError:
     return CliError(message)
 
 
-def open_saved_index(path: str) -> FrozenTreeMap[int]:
+def _open_error(path: str, exc: ValueError, allow_pickle: bool) -> CliError:
+    """The error to report when opening ``path`` raised ``exc``.
+
+    Without --allow-pickle, a file that is refused for holding pickled
+    values is opened once more with them allowed: that runs no pickle (a
+    FrozenTreeMap decodes a value when it is read), and tells a refusal
+    from damage with blart's own checks rather than by reading the header
+    or the wording of the message.
+    """
+    if allow_pickle or isinstance(exc, FormatError):
+        return _index_error(path, exc)
+    try:
+        FrozenTreeMap(path, allow_pickle=True)
+    except OSError:
+        return _index_error(path, exc)
+    except ValueError as damage:  # damaged as well: that is what the user needs to know
+        return _index_error(path, damage)
+    return CliError(
+        f"{path}: the index holds pickled values, and reading them runs code from "
+        "the file; pass --allow-pickle to read it (only if you trust it)"
+    )
+
+
+def open_saved_index(path: str, allow_pickle: bool = False) -> FrozenTreeMap[int]:
     """Opens an index file written by the ``index`` command (or by ``TreeMap.save``)."""
     try:
-        tree: FrozenTreeMap[int] = FrozenTreeMap(path)
+        tree: FrozenTreeMap[int] = FrozenTreeMap(path, allow_pickle=allow_pickle)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CliError(f"cannot open index {path!r}: {reason}") from None
     except ValueError as exc:  # blart.FormatError, and anything else that is not a map file
-        raise _index_error(path, exc) from None
+        raise _open_error(path, exc, allow_pickle) from None
     if tree.key_type is not str:
         raise CliError(f"{path}: the index has bytes keys; it must hold lines of text")
     return tree
@@ -374,7 +508,7 @@ def _run(args: argparse.Namespace) -> bool:
     tree: Queryable
     if args.index is not None:
         started = time.perf_counter()
-        tree = open_saved_index(args.index)
+        tree = open_saved_index(args.index, args.allow_pickle)
         if args.stats:
             _stat(
                 f"open: {time.perf_counter() - started:.6f} s ({len(tree)} keys, "
@@ -400,6 +534,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(uses_saved_index(argv))
     try:
         args = parser.parse_args(argv)
+        if getattr(args, "allow_pickle", False) and args.index is None:
+            parser.error("--allow-pickle applies to an index read with --index")
     except SystemExit as exc:  # --help, --version, or a usage error already reported
         if exc.code is None:
             return EXIT_OK

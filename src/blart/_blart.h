@@ -16,9 +16,14 @@
  *   iter.c     TreeMapIterator, the one iterator behind every iteration
  *   views.c    TreeMapKeys, TreeMapValues, TreeMapItems
  *   values.c   the values of files: how each is encoded and decoded
- *   save.c     writing a map to a file (_dump)
- *   load.c     reading a file into a map, on two threads
- *   frozen.c   FrozenTreeMap, a read-only map over a mapped file
+ *   save.c     writing a map to a file object (_dump)
+ *   load.c     reading a file object into a map, on two threads (_load)
+ *   frozen.c   FrozenTreeMap, a read-only map over a mapped file (_open)
+ *
+ * Files are opened, created, synced, renamed and mapped by Python
+ * (_persist.py, whose save, load and FrozenTreeMap.__new__ the types
+ * get), which calls _dump, _load or _open once; nothing here calls back
+ * into blart's Python.
  *
  * Here: the module state, the object layouts, the key buffer and the
  * small helpers that run on every access (key_get, value_get), inline in
@@ -72,7 +77,8 @@ typedef struct {
     PyTypeObject *FrozenTreeMap_Type;
     PyObject *FormatError;
     PyObject *mapping_abc; /* collections.abc.Mapping, imported lazily */
-    PyObject *persist;     /* the blart._persist module, imported lazily */
+    PyObject *pickle;      /* the standard library's pickle, imported lazily */
+    PyObject *UnpicklingError; /* pickle.UnpicklingError, with pickle */
 } blart_state;
 
 struct frozen_file; /* a FrozenTreeMap's file: values.c */
@@ -341,7 +347,6 @@ BLART_INTERNAL int blart_map_update_common(MapObject *m, PyObject *args,
                                            PyObject *kwds, const char *fname);
 BLART_INTERNAL PyObject *blart_map_or(PyObject *a, PyObject *b);
 BLART_INTERNAL PyObject *blart_map_ior(PyObject *a, PyObject *b);
-BLART_INTERNAL extern const char blart_reduce_doc[];
 BLART_INTERNAL extern const char blart_sizeof_doc[];
 
 /* ------------------------------------------------------------------ */
@@ -419,25 +424,15 @@ BLART_INTERNAL void blart_file_error(blart_state *st, int r, const char *why,
 BLART_INTERNAL PyObject *blart_format_error(blart_state *st,
                                             const struct frozen_file *f,
                                             const char *why);
-BLART_INTERNAL PyObject *blart_persist_module(blart_state *st);
-/* Parses (path, *, allow_pickle=False). */
-BLART_INTERNAL int blart_parse_path_args(PyObject *args, PyObject *kwds,
-                                         const char *format, PyObject **path,
-                                         int *allow_pickle);
 
 BLART_INTERNAL PyObject *blart_map_dump(MapObject *m, PyObject *const *args,
                                         Py_ssize_t nargs);
 BLART_INTERNAL extern const char blart_dump_doc[];
-BLART_INTERNAL PyObject *blart_map_save(MapObject *m, PyObject *args,
-                                        PyObject *kwds);
-BLART_INTERNAL extern const char blart_save_doc[];
-BLART_INTERNAL PyObject *blart_map_load(PyTypeObject *type, PyObject *args,
-                                        PyObject *kwds);
+BLART_INTERNAL PyObject *
+blart_map_load(PyTypeObject *type, PyObject *const *args, Py_ssize_t nargs);
 BLART_INTERNAL extern const char blart_load_doc[];
 
 BLART_INTERNAL extern PyType_Spec blart_frozen_spec;
-/* Calls obj.close(), ignoring its failure and keeping the exception set. */
-BLART_INTERNAL void blart_close_keeping_error(PyObject *obj);
 
 /* A map's value as a new reference: the object itself, or decoded from a
    FrozenTreeMap's file. */

@@ -1,14 +1,15 @@
 /*
  * frozen.c -- FrozenTreeMap: a read-only map over a file written by
- * save(), served from the file's pages.  Opening maps the file (through
- * src/blart/_persist.py), checks its header, checksum, flags and every
- * node (art_file_open_nodes) without building anything; the tree then
- * lives in the mapping (t->base set) and its values are references into
- * the file, decoded by value_get on each access (values.c).
+ * save(), served from the file's pages.  FrozenTreeMap() (its __new__ is
+ * in src/blart/_persist.py) maps the file and calls _open once, which
+ * checks the header, checksum, flags and every node (art_file_open_nodes)
+ * without building anything; the tree then lives in the mapping (t->base
+ * set) and its values are references into the file, decoded by value_get
+ * on each access (values.c).
  *
  * It has the read-only methods of every map (queries.c) and the slots it
  * shares with TreeMap (map.c); here are its own: opening, closing, repr,
- * pickling by path, path and key_type.
+ * path and key_type.  Pickling it (by path) is __reduce__ in _persist.py.
  */
 #include "_blart.h"
 
@@ -16,7 +17,7 @@
  * Calls obj.close(), ignoring its failure.  Error paths call it with an
  * exception set, which must survive the call.
  */
-void blart_close_keeping_error(PyObject *obj)
+static void close_keeping_error(PyObject *obj)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -34,7 +35,7 @@ static void frozen_free(struct frozen_file *f)
     if (f->view.obj)
         PyBuffer_Release(&f->view);
     if (f->mmap)
-        blart_close_keeping_error(f->mmap); /* unmaps now, not when freed */
+        close_keeping_error(f->mmap); /* unmaps now, not when freed */
     Py_XDECREF(f->mmap);
     Py_XDECREF(f->path);
     PyMem_Free(f);
@@ -70,33 +71,25 @@ static int open_frozen_nodes(blart_state *st, struct frozen_file *f,
 }
 
 /*
- * Maps the file at path and opens its tree into *t.  Returns the file
- * (to be freed with frozen_free after art_file_close(t)) and its key
- * kind in *bytes_keys, or NULL with an exception.
+ * Opens the tree of the file mapped by mm into *t.  Returns the file (to
+ * be freed with frozen_free after art_file_close(t)) and its key kind in
+ * *bytes_keys, or NULL with an exception; the file then closes mm.
  */
-static struct frozen_file *frozen_open(blart_state *st, PyObject *path,
-                                       int allow_pickle, art_tree *t,
-                                       int *bytes_keys)
+static struct frozen_file *frozen_open(blart_state *st, PyObject *mm,
+                                       PyObject *path, int allow_pickle,
+                                       art_tree *t, int *bytes_keys)
 {
-    PyObject *mod = blart_persist_module(st);
-    if (mod == NULL)
-        return NULL;
     struct frozen_file *f = PyMem_Calloc(1, sizeof(*f));
     if (f == NULL) {
         PyErr_NoMemory();
+        close_keeping_error(mm);
         return NULL;
     }
     f->allow_pickle = allow_pickle;
-    PyObject *pair = PyObject_CallMethod(mod, "map_file", "(O)", path);
-    if (pair == NULL)
-        goto fail;
-    if (!PyArg_ParseTuple(pair, "OO", &f->mmap, &f->path)) {
-        Py_DECREF(pair);
-        goto fail;
-    }
-    Py_INCREF(f->mmap);
-    Py_INCREF(f->path);
-    Py_DECREF(pair);
+    Py_INCREF(mm);
+    f->mmap = mm;
+    Py_INCREF(path);
+    f->path = path;
     if (PyObject_GetBuffer(f->mmap, &f->view, PyBUF_SIMPLE) < 0)
         goto fail;
     const uint8_t *data = f->view.buf;
@@ -125,18 +118,29 @@ fail:
     return NULL;
 }
 
-static PyObject *frozen_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+PyDoc_STRVAR(open_doc,
+             "_open($cls, mapping, path, allow_pickle, /)\n--\n\n"
+             "A FrozenTreeMap over the file mapped by mapping (an mmap.mmap, "
+             "which\nit closes when it is freed, or at once on an error); "
+             "path names\nthe file (used by FrozenTreeMap(), which maps "
+             "it).");
+
+static PyObject *frozen_open_method(PyTypeObject *type, PyObject *const *args,
+                                    Py_ssize_t nargs)
 {
-    PyObject *path;
     int flag, bytes_keys;
-    if (blart_parse_path_args(args, kwds, "O|$O:FrozenTreeMap", &path, &flag) <
-        0)
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "_open expected 3 arguments");
+        return NULL;
+    }
+    if (blart_as_flag(args[2], "allow_pickle", &flag) < 0)
         return NULL;
     blart_state *st = blart_state_of_type(type);
     if (st == NULL)
         return NULL;
     art_tree ft;
-    struct frozen_file *f = frozen_open(st, path, flag, &ft, &bytes_keys);
+    struct frozen_file *f =
+        frozen_open(st, args[0], args[1], flag, &ft, &bytes_keys);
     if (f == NULL)
         return NULL;
     MapObject *m = blart_map_alloc(type, st, bytes_keys);
@@ -147,15 +151,6 @@ static PyObject *frozen_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     m->tree = ft;
     m->file = f;
-    /* The check read every page; let them go from this process until a
-       query needs them (they stay in the page cache, shared). */
-    PyObject *r =
-        PyObject_CallMethod(st->persist, "release_pages", "(O)", f->mmap);
-    if (r == NULL) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    Py_DECREF(r);
     return (PyObject *)m;
 }
 
@@ -178,25 +173,6 @@ static PyObject *frozen_repr(MapObject *m)
                                 m->file->path);
 }
 
-static PyObject *frozen_reduce(MapObject *m, PyObject *Py_UNUSED(ignored))
-{
-    PyObject *mod = blart_persist_module(m->state);
-    if (mod == NULL)
-        return NULL;
-    /* A subclass instance's attributes travel as state, as for TreeMap. */
-    PyObject *state = PyObject_GetAttrString((PyObject *)m, "__dict__");
-    if (state == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-            return NULL;
-        PyErr_Clear();
-        state = Py_None;
-        Py_INCREF(state);
-    }
-    return Py_BuildValue("N(OOO)N", PyObject_GetAttrString(mod, "open_frozen"),
-                         (PyObject *)Py_TYPE(m), m->file->path,
-                         m->file->allow_pickle ? Py_True : Py_False, state);
-}
-
 static PyObject *frozen_get_path(MapObject *m, void *closure)
 {
     (void)closure;
@@ -211,6 +187,12 @@ static PyObject *frozen_get_key_type(MapObject *m, void *closure)
         m->bytes_keys ? (PyObject *)&PyBytes_Type : (PyObject *)&PyUnicode_Type;
     Py_INCREF(t);
     return t;
+}
+
+static PyObject *frozen_get_allow_pickle(MapObject *m, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(m->file->allow_pickle);
 }
 
 static PyObject *frozen_sizeof(MapObject *m, PyObject *Py_UNUSED(ignored))
@@ -240,18 +222,20 @@ PyDoc_STRVAR(key_type_doc, "str or bytes: the type of the keys.");
 static PyGetSetDef frozen_getset[] = {
     {"path", (getter)frozen_get_path, NULL, path_doc, NULL},
     {"key_type", (getter)frozen_get_key_type, NULL, key_type_doc, NULL},
+    {"_allow_pickle", (getter)frozen_get_allow_pickle, NULL,
+     "Whether the map was opened with allow_pickle (for pickling it).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMethodDef frozen_methods[] = {
-    {"__reduce__", (PyCFunction)frozen_reduce, METH_NOARGS, blart_reduce_doc},
+    {"_open", (PyCFunction)(void (*)(void))frozen_open_method,
+     METH_FASTCALL | METH_CLASS, open_doc},
     {"__sizeof__", (PyCFunction)frozen_sizeof, METH_NOARGS, blart_sizeof_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static PyType_Slot frozentreemap_slots[] = {
     {Py_tp_doc, (void *)frozentreemap_doc},
-    {Py_tp_new, frozen_new},
     {Py_tp_dealloc, frozen_dealloc},
     {Py_tp_repr, frozen_repr},
     {Py_tp_iter, blart_map_iter},

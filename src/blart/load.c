@@ -3,8 +3,9 @@
  * ordinary map.  The file is read, not mapped, through its readinto: the
  * nodes section goes straight into the block that becomes the tree's
  * memory (art_file_load), the values section into a buffer its values
- * are decoded from (values.c).  Not here: writing (save.c), the file
- * opened in place (frozen.c), opening the file (src/blart/_persist.py).
+ * are decoded from (values.c).  load() (src/blart/_persist.py) opens the
+ * file and calls _load once.  Not here: writing (save.c), a file served
+ * in place (frozen.c).
  *
  * Load has two stages that each run on a second thread beside the
  * caller's, one after the other (the first is joined before the second
@@ -289,13 +290,10 @@ static int load_nodes(blart_state *st, struct frozen_file *f,
 }
 
 const char blart_load_doc[] =
-    "load($cls, path, *, allow_pickle=False)\n--\n\n"
-    "Read a file written by save() into a new, ordinary map of "
-    "this class.\n\nThe file's keys must be of this class's kind "
-    "(ValueError otherwise).\nA file holding pickled values is "
-    "refused (ValueError) unless\nallow_pickle is true: loading "
-    "never runs code by default.  A damaged\nor malformed file "
-    "raises blart.FormatError.";
+    "_load($cls, file, path, size, allow_pickle, /)\n--\n\n"
+    "A new map of this class read from the binary file object file, open\n"
+    "at offset 0, through its readinto (used by load(), which opens the\n"
+    "file); path names it in errors, size is its size in bytes.";
 
 /*
  * The checksum of a file being loaded: file[64:] (here its nodes, then its
@@ -447,27 +445,22 @@ static int read_exact(blart_state *st, PyObject *f, void *p, size_t n,
     return 0;
 }
 
-PyObject *blart_map_load(PyTypeObject *type, PyObject *args, PyObject *kwds)
+PyObject *blart_map_load(PyTypeObject *type, PyObject *const *args,
+                         Py_ssize_t nargs)
 {
-    PyObject *path;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "_load expected 4 arguments");
+        return NULL;
+    }
+    PyObject *f = args[0], *full = args[1];
     int flag;
-    if (blart_parse_path_args(args, kwds, "O|$O:load", &path, &flag) < 0)
+    unsigned long long size = PyLong_AsUnsignedLongLong(args[2]);
+    if ((size == (unsigned long long)-1 && PyErr_Occurred()) ||
+        blart_as_flag(args[3], "allow_pickle", &flag) < 0)
         return NULL;
     blart_state *st = blart_state_of_type(type);
     if (st == NULL)
         return NULL;
-    PyObject *mod = blart_persist_module(st);
-    if (mod == NULL)
-        return NULL;
-    PyObject *opened = PyObject_CallMethod(mod, "open_for_load", "(O)", path);
-    if (opened == NULL)
-        return NULL;
-    PyObject *f, *full;
-    unsigned long long size;
-    if (!PyArg_ParseTuple(opened, "OOK", &f, &full, &size)) {
-        Py_DECREF(opened);
-        return NULL;
-    }
     /* The file is read, not mapped: the nodes section goes straight into
        the block that becomes the tree's memory (art_file_load). */
     struct frozen_file ff;
@@ -536,7 +529,5 @@ done:
     art_tree_clear(&local, blart_release_value, NULL);
     art_file_buffer_free(nodes);
     PyMem_Free(values);
-    blart_close_keeping_error(f);
-    Py_DECREF(opened);
     return (PyObject *)m;
 }

@@ -692,8 +692,7 @@ static PyObject *map_pop_last(MapObject *m, PyObject *Py_UNUSED(ignored))
     return blart_edge_or_none(m, 1, 1);
 }
 
-const char blart_reduce_doc[] =
-    "__reduce__($self, /)\n--\n\nSupport for pickle.";
+PyDoc_STRVAR(reduce_doc, "__reduce__($self, /)\n--\n\nSupport for pickle.");
 
 static PyObject *map_reduce(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
@@ -757,14 +756,12 @@ static PyMethodDef map_methods[] = {
      METH_VARARGS | METH_KEYWORDS, update_doc},
     {"fromkeys", (PyCFunction)(void (*)(void))map_fromkeys,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, fromkeys_doc},
-    {"__reduce__", (PyCFunction)map_reduce, METH_NOARGS, blart_reduce_doc},
+    {"__reduce__", (PyCFunction)map_reduce, METH_NOARGS, reduce_doc},
     {"__sizeof__", (PyCFunction)map_sizeof, METH_NOARGS, blart_sizeof_doc},
     {"pop_first", (PyCFunction)map_pop_first, METH_NOARGS, pop_first_doc},
     {"pop_last", (PyCFunction)map_pop_last, METH_NOARGS, pop_last_doc},
-    {"save", (PyCFunction)(void (*)(void))blart_map_save,
-     METH_VARARGS | METH_KEYWORDS, blart_save_doc},
-    {"load", (PyCFunction)(void (*)(void))blart_map_load,
-     METH_VARARGS | METH_KEYWORDS | METH_CLASS, blart_load_doc},
+    {"_load", (PyCFunction)(void (*)(void))blart_map_load,
+     METH_FASTCALL | METH_CLASS, blart_load_doc},
     {"_dump", (PyCFunction)(void (*)(void))blart_map_dump, METH_FASTCALL,
      blart_dump_doc},
     {"_fail_alloc", (PyCFunction)map_fail_alloc, METH_O,

@@ -159,7 +159,8 @@ static int blart_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->FrozenTreeMap_Type);
     Py_VISIT(st->FormatError);
     Py_VISIT(st->mapping_abc);
-    Py_VISIT(st->persist);
+    Py_VISIT(st->pickle);
+    Py_VISIT(st->UnpicklingError);
     return 0;
 }
 
@@ -175,7 +176,8 @@ static int blart_clear(PyObject *module)
     Py_CLEAR(st->FrozenTreeMap_Type);
     Py_CLEAR(st->FormatError);
     Py_CLEAR(st->mapping_abc);
-    Py_CLEAR(st->persist);
+    Py_CLEAR(st->pickle);
+    Py_CLEAR(st->UnpicklingError);
     return 0;
 }
 

@@ -1,7 +1,7 @@
 /*
- * save.c -- writing a map to a file object: _dump, which save() calls on
- * the temporary file it makes (src/blart/_persist.py does the temporary
- * file, fsync and rename).
+ * save.c -- writing a map to a file object: _dump(file, allow_pickle),
+ * which save() (src/blart/_persist.py) calls once, on the temporary file
+ * it then syncs and renames over the target.
  *
  * The file is the header (written as zeros first, then again once the
  * checksum is known), the nodes streamed by art_file_write_nodes, and the
@@ -112,41 +112,4 @@ done:
     Py_XDECREF(sc.write);
     PyMem_Free(sc.out.values);
     return res;
-}
-
-/* Parses (path, *, allow_pickle=False), the arguments of save, load and
-   FrozenTreeMap; 0, or -1 with an exception. */
-int blart_parse_path_args(PyObject *args, PyObject *kwds, const char *format,
-                          PyObject **path, int *allow_pickle)
-{
-    static char *kwlist[] = {"path", "allow_pickle", NULL};
-    PyObject *allow = Py_False;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, format, kwlist, path, &allow))
-        return -1;
-    return blart_as_flag(allow, "allow_pickle", allow_pickle);
-}
-
-const char blart_save_doc[] =
-    "save($self, path, *, allow_pickle=False)\n--\n\n"
-    "Write the map to a file (docs/format.md), atomically: a temporary\n"
-    "file in the same directory is written, flushed to disk and renamed\n"
-    "over path.  None, bool, int, float, str and bytes values are stored\n"
-    "natively; any other value raises ValueError unless allow_pickle is\n"
-    "true, when it is pickled.  The map cannot be changed while it is\n"
-    "being saved (RuntimeError).\n\n"
-    ">>> TreeMap({'apple': 1, 'apply': 2}).save('words.blart')\n"
-    ">>> TreeMap.load('words.blart')\n"
-    "TreeMap({'apple': 1, 'apply': 2})";
-
-PyObject *blart_map_save(MapObject *m, PyObject *args, PyObject *kwds)
-{
-    PyObject *path;
-    int flag;
-    if (blart_parse_path_args(args, kwds, "O|$O:save", &path, &flag) < 0)
-        return NULL;
-    PyObject *mod = blart_persist_module(m->state);
-    if (mod == NULL)
-        return NULL;
-    return PyObject_CallMethod(mod, "save", "OOO", (PyObject *)m, path,
-                               flag ? Py_True : Py_False);
 }

@@ -28,11 +28,120 @@ static uint64_t le64(const uint8_t *p)
     return v;
 }
 
-PyObject *blart_persist_module(blart_state *st)
+/*
+ * Ints that do not fit in a reference are stored as int.to_bytes gives
+ * them: little-endian two's complement, in bit_length() // 8 + 1 bytes.
+ * They are converted by int's own methods, called from here: the public
+ * C API has no arbitrary-size conversion before 3.13.
+ */
+static PyObject *call_little_signed(PyObject *obj, const char *method,
+                                    PyObject *arg)
 {
-    if (st->persist == NULL)
-        st->persist = PyImport_ImportModule("blart._persist");
-    return st->persist;
+    PyObject *f = PyObject_GetAttrString(obj, method);
+    PyObject *args = f ? Py_BuildValue("(Os)", arg, "little") : NULL;
+    PyObject *kwargs = args ? Py_BuildValue("{sO}", "signed", Py_True) : NULL;
+    PyObject *r = kwargs ? PyObject_Call(f, args, kwargs) : NULL;
+    Py_XDECREF(kwargs);
+    Py_XDECREF(args);
+    Py_XDECREF(f);
+    return r;
+}
+
+static PyObject *int_to_bytes(PyObject *v)
+{
+    PyObject *bits = PyObject_CallMethod(v, "bit_length", NULL);
+    if (bits == NULL)
+        return NULL;
+    size_t n = PyLong_AsSize_t(bits);
+    Py_DECREF(bits);
+    if (n == (size_t)-1 && PyErr_Occurred())
+        return NULL;
+    PyObject *len = PyLong_FromSize_t(n / 8 + 1);
+    if (len == NULL)
+        return NULL;
+    PyObject *b = call_little_signed(v, "to_bytes", len);
+    Py_DECREF(len);
+    return b;
+}
+
+static PyObject *int_from_bytes(const char *p, Py_ssize_t n)
+{
+    PyObject *b = PyBytes_FromStringAndSize(p, n);
+    if (b == NULL)
+        return NULL;
+    PyObject *v = call_little_signed((PyObject *)&PyLong_Type, "from_bytes", b);
+    Py_DECREF(b);
+    return v;
+}
+
+/*
+ * Values of other types are pickled (protocol 5) by the standard
+ * library's pickle, imported on first use into the module state: only
+ * maps saved or opened with allow_pickle need it.
+ */
+static PyObject *pickle_module(blart_state *st)
+{
+    if (st->pickle == NULL) {
+        PyObject *mod = PyImport_ImportModule("pickle");
+        if (mod == NULL)
+            return NULL;
+        st->UnpicklingError = PyObject_GetAttrString(mod, "UnpicklingError");
+        if (st->UnpicklingError == NULL) {
+            Py_DECREF(mod);
+            return NULL;
+        }
+        st->pickle = mod;
+    }
+    return st->pickle;
+}
+
+static PyObject *pickle_value(blart_state *st, PyObject *v)
+{
+    PyObject *mod = pickle_module(st);
+    return mod ? PyObject_CallMethod(mod, "dumps", "Oi", v, 5) : NULL;
+}
+
+/*
+ * A pickled value of f; a damaged pickle is a damaged file (FormatError,
+ * the pickle's error as its cause).  Errors raised by the unpickled
+ * objects' own code pass through unchanged.
+ */
+static PyObject *unpickle(blart_state *st, const struct frozen_file *f,
+                          const char *p, Py_ssize_t n)
+{
+    PyObject *mod = pickle_module(st);
+    if (mod == NULL)
+        return NULL;
+    PyObject *data = PyMemoryView_FromMemory((char *)p, n, PyBUF_READ);
+    if (data == NULL)
+        return NULL;
+    PyObject *v = PyObject_CallMethod(mod, "loads", "(O)", data);
+    Py_DECREF(data);
+    if (v != NULL || !(PyErr_ExceptionMatches(st->UnpicklingError) ||
+                       PyErr_ExceptionMatches(PyExc_EOFError)))
+        return v;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb)
+        PyException_SetTraceback(value, tb);
+    PyObject *err = PyObject_CallFunction(
+        st->FormatError, "N",
+        PyUnicode_FromFormat("%R is not a valid blart file: a pickled value "
+                             "is damaged: %S",
+                             f->path, value));
+    if (err) {
+        Py_INCREF(value);
+        PyException_SetContext(err, value);
+        PyException_SetCause(err, value); /* takes value's reference */
+        PyErr_SetObject(st->FormatError, err);
+        Py_DECREF(err);
+    } else {
+        Py_DECREF(value);
+    }
+    Py_DECREF(type);
+    Py_XDECREF(tb);
+    return NULL;
 }
 
 /* FormatError naming f's file, for a value found damaged: NULL. */
@@ -128,25 +237,13 @@ PyObject *blart_decode_value(blart_state *st, const struct frozen_file *f,
     }
     case REC_BYTES:
         return PyBytes_FromStringAndSize(p, n);
-    case REC_INT: {
-        PyObject *mod = blart_persist_module(st);
-        return mod ? PyObject_CallMethod(mod, "int_from_bytes", "y#", p, n)
-                   : NULL;
-    }
-    default: {
+    case REC_INT:
+        return int_from_bytes(p, n);
+    default:
         if (!f->allow_pickle) /* refused at open; never reached */
             return blart_format_error(st, f,
                                       "pickled value without allow_pickle");
-        PyObject *mod = blart_persist_module(st);
-        if (mod == NULL)
-            return NULL;
-        PyObject *b = PyMemoryView_FromMemory((char *)p, n, PyBUF_READ);
-        if (b == NULL)
-            return NULL;
-        PyObject *r = PyObject_CallMethod(mod, "unpickle", "OO", b, f->path);
-        Py_DECREF(b);
-        return r;
-    }
+        return unpickle(st, f, p, n);
     }
 }
 
@@ -223,11 +320,7 @@ int blart_encode_value(void *value, uint64_t *ref, blart_values_out *out)
             *ref = ((uint64_t)x << 3) | REF_INT;
             r = 0;
         } else if (!PyErr_Occurred()) {
-            PyObject *mod = blart_persist_module(out->st);
-            if (mod)
-                r = add_bytes_record(
-                    out, REC_INT,
-                    PyObject_CallMethod(mod, "int_to_bytes", "(O)", v), ref);
+            r = add_bytes_record(out, REC_INT, int_to_bytes(v), ref);
         }
     } else if (PyFloat_CheckExact(v)) {
         double d = PyFloat_AS_DOUBLE(v);
@@ -244,13 +337,8 @@ int blart_encode_value(void *value, uint64_t *ref, blart_values_out *out)
         r = add_record(out, REC_BYTES, PyBytes_AS_STRING(v),
                        (size_t)PyBytes_GET_SIZE(v), ref);
     } else if (out->allow_pickle) {
-        PyObject *mod = blart_persist_module(out->st);
-        if (mod) {
-            out->has_pickle = 1;
-            r = add_bytes_record(
-                out, REC_PICKLE,
-                PyObject_CallMethod(mod, "pickle_value", "(O)", v), ref);
-        }
+        out->has_pickle = 1;
+        r = add_bytes_record(out, REC_PICKLE, pickle_value(out->st, v), ref);
     } else {
         PyErr_Format(PyExc_ValueError,
                      "cannot save a value of type %.200s without "

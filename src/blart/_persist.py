@@ -16,9 +16,9 @@ pickles values itself (with the standard library's ``pickle``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import mmap
 import os
-import tempfile
 from typing import Any
 
 from . import FormatError
@@ -32,9 +32,18 @@ def _flag(value: object) -> bool:
     return bool(value)
 
 
-# The process's umask, read once: new files get the mode open() would give.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+def _create_temporary(directory: str, mode: int) -> tuple[int, str]:
+    """A new file in directory, open for writing, created with mode less
+    the umask, as open() creates files: the umask is never read or set."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    flags |= getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        name = os.path.join(directory, f".blart-{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(name, flags, mode), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
 
 
 def save(self: Any, path: Any, *, allow_pickle: bool = False) -> None:
@@ -52,17 +61,20 @@ def save(self: Any, path: Any, *, allow_pickle: bool = False) -> None:
     flag = _flag(allow_pickle)
     target = os.fsdecode(os.fspath(path))
     directory = os.path.dirname(os.path.abspath(target))
+    # A file replaced keeps its mode; a new one gets the mode open() would
+    # give it, which the temporary file gets by being created so.
     try:
-        mode = os.stat(target).st_mode & 0o7777
+        mode: int | None = os.stat(target).st_mode & 0o7777
     except FileNotFoundError:
-        mode = 0o666 & ~_UMASK
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".blart-", suffix=".tmp")
+        mode = None
+    fd, tmp = _create_temporary(directory, 0o666 if mode is None else 0o600)
     try:
         with open(fd, "wb") as f:
             self._dump(f, flag)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):

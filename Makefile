@@ -24,7 +24,7 @@ $(VENV)/.stamp: pyproject.toml setup.py
 	touch $@
 
 # Installs the package (not editable: the tests run against what a user gets).
-$(VENV)/.installed: $(VENV)/.stamp $(CORE_SRC) $(CORE_HDR) src/blart/_blart.c src/blart/__init__.py src/blart/_persist.py src/blart/__init__.pyi
+$(VENV)/.installed: $(VENV)/.stamp $(CORE_SRC) $(CORE_HDR) $(wildcard src/blart/*.c src/blart/*.h src/blart/*.py) src/blart/__init__.pyi
 	$(VPY) -m pip install --quiet ".[test]"
 	touch $@
 
@@ -46,7 +46,7 @@ test-c: $(BUILD)/test_art
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_art
 
 # --- lint and format -------------------------------------------------------
-C_FILES := $(CORE_SRC) $(CORE_HDR) src/blart/_blart.c $(wildcard core/tests/*.c core/fuzz/*.c bench/*.c)
+C_FILES := $(CORE_SRC) $(CORE_HDR) $(wildcard src/blart/*.c src/blart/*.h core/tests/*.c core/fuzz/*.c bench/*.c)
 PY_DIRS := src tests examples bench
 PYINC = $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 
@@ -63,7 +63,7 @@ dev-venv: $(VENV)/.dev
 
 lint: tools $(VENV)/.dev
 	clang-format --dry-run --Werror $(C_FILES)
-	clang-tidy --quiet $(CORE_SRC) src/blart/_blart.c -- $(CSTD) -Icore -I$(PYINC)
+	clang-tidy --quiet $(CORE_SRC) $(wildcard src/blart/*.c) -- $(CSTD) -Icore -I$(PYINC)
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy
@@ -101,7 +101,7 @@ coverage: $(VENV)/.dev
 	cd tests && PYTHONPATH=$(CURDIR)/build/cov/lib ../$(COV_VENV)/bin/python -m coverage run \
 	  --branch --data-file=../build/cov/.coverage --source=blart -m pytest -q -p no:cacheprovider .
 	$(COV_VENV)/bin/python -m coverage report --data-file=build/cov/.coverage --fail-under=90
-	$(COV_VENV)/bin/gcovr --root . --filter core/art.c --filter core/art_file.c --filter src/blart/_blart.c \
+	$(COV_VENV)/bin/gcovr --root . --filter core/art.c --filter core/art_file.c --filter 'src/blart/.*\.[ch]' \
 	  --exclude-unreachable-branches --print-summary --fail-under-line 90 \
 	  --fail-under-branch 90 build/cov
 

@@ -1,5 +1,6 @@
 """Build of the C extension; the project metadata lives in pyproject.toml."""
 
+import glob
 import sys
 
 from setuptools import Extension, setup
@@ -16,9 +17,10 @@ setup(
     ext_modules=[
         Extension(
             "blart._blart",
-            sources=["core/art.c", "core/art_file.c", "src/blart/_blart.c"],
+            # The binding: every C file of src/blart (_blart.h lists them).
+            sources=["core/art.c", "core/art_file.c", *sorted(glob.glob("src/blart/*.c"))],
             include_dirs=["core"],
-            depends=["core/art.h", "core/art_layout.h"],
+            depends=["core/art.h", "core/art_layout.h", "src/blart/_blart.h"],
             extra_compile_args=extra_compile_args,
             extra_link_args=extra_link_args,
         )

@@ -85,9 +85,18 @@ def _signature(name: str, obj: object) -> str:
         )
         return f"{name}{text}"
     try:
-        return f"{name}{inspect.signature(obj)}"  # type: ignore[arg-type]
+        sig = inspect.signature(obj)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return f"{name}(...)"
+    if inspect.isfunction(obj) or inspect.ismethod(obj):
+        # A method written in Python reads as the C ones do: without its
+        # annotations, nor self (which a function read from the class has).
+        params = list(sig.parameters.values())[1 if inspect.isfunction(obj) else 0 :]
+        sig = sig.replace(
+            parameters=[p.replace(annotation=p.empty) for p in params],
+            return_annotation=sig.empty,
+        )
+    return f"{name}{sig}"
 
 
 def _body(doc: str | None) -> str:

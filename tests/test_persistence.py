@@ -1871,6 +1871,30 @@ def test_saved_file_mode_is_that_of_open(kind, tmp_path):
     assert path.stat().st_mode & 0o777 == 0o640
 
 
+def test_the_umask_is_never_changed(kind, tmp_path, monkeypatch):
+    """The umask is the process's: setting it, even only to read it, makes
+    every file another thread creates meanwhile world-writable.  Neither
+    importing blart's file module nor saving a new file or over one ever
+    calls os.umask."""
+    import importlib
+
+    import blart._persist as persist
+
+    calls = []
+    umask = os.umask
+
+    def watched(mask):
+        calls.append(mask)
+        return umask(mask)
+
+    monkeypatch.setattr(os, "umask", watched)
+    importlib.reload(persist)
+    path = saved(tmp_path, kind.new({"a": 1}))
+    kind.new({"b": 2}).save(path)
+    assert kind.cls.load(path) == kind.new({"b": 2})
+    assert calls == []
+
+
 def test_save_is_repeatable_and_deterministic(kind, tmp_path):
     m = kind.new({**craft_texts(), **NATIVE_VALUES})
     first = saved(tmp_path, m, name="1").read_bytes()

@@ -20,8 +20,15 @@ from ._blart import (
     TreeMapValues,
 )
 
+# isort: split
+from . import _persist
+
 __all__ = ["BytesTreeMap", "FormatError", "FrozenTreeMap", "TreeMap"]
 __version__ = "0.1.0"
+
+# Files are Python's to open, write and map: save, load and opening a
+# FrozenTreeMap are written in _persist, which calls C once for each.
+_persist.install((TreeMap, BytesTreeMap), FrozenTreeMap)
 
 MutableMapping.register(TreeMap)
 MutableMapping.register(BytesTreeMap)

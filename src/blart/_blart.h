@@ -19,6 +19,8 @@
  *   save.c     writing a map to a file object (_dump)
  *   load.c     reading a file object into a map, on two threads (_load)
  *   frozen.c   FrozenTreeMap, a read-only map over a mapped file (_open)
+ *   subclass.c what subclasses get as dict's do: their attributes copied
+ *              and pickled (__dict__ and __slots__), __missing__
  *
  * Files are opened, created, synced, renamed and mapped by Python
  * (_persist.py, whose save, load and FrozenTreeMap.__new__ the types
@@ -362,6 +364,16 @@ BLART_INTERNAL extern PyType_Spec blart_iter_spec;
    unless the caller sets a start and a stop). */
 BLART_INTERNAL IterObject *blart_iter_new(MapObject *m, int yield, int reverse);
 BLART_INTERNAL PyObject *blart_iter_next(IterObject *it);
+
+/* subclass.c: a subclass instance's attributes as copies and pickles carry
+   them (None, its __dict__, or (__dict__ or None, {slot: value})), given to
+   another instance; a subclass's __missing__ bound to m, or NULL (with no
+   exception when it has none). */
+BLART_INTERNAL PyObject *blart_instance_state(PyObject *self);
+BLART_INTERNAL int blart_set_instance_state(PyObject *self, PyObject *state);
+BLART_INTERNAL PyObject *blart_find_missing(MapObject *m);
+BLART_INTERNAL PyObject *blart_instance_state_function(PyObject *module,
+                                                       PyObject *obj);
 
 BLART_INTERNAL extern PyType_Spec blart_keys_spec;
 BLART_INTERNAL extern PyType_Spec blart_values_spec;

@@ -22,6 +22,7 @@ import os
 from typing import Any
 
 from . import FormatError
+from ._blart import _instance_state
 
 
 def _flag(value: object) -> bool:
@@ -154,8 +155,9 @@ def open_frozen(cls: Any, path: str, allow_pickle: bool) -> Any:
 
 def frozen_reduce(self: Any) -> Any:
     """Support for pickle."""
-    # A subclass instance's attributes travel as state, as for TreeMap.
-    state = getattr(self, "__dict__", None)
+    # A subclass instance's attributes, __slots__ included, travel as
+    # state, as for TreeMap.
+    state = _instance_state(self)
     return open_frozen, (type(self), self.path, self._allow_pickle), state
 
 

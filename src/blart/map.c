@@ -48,13 +48,19 @@ int blart_map_set(MapObject *m, PyObject *key, PyObject *value)
 static PyObject *map_take(MapObject *m, PyObject *key)
 {
     keybuf kb;
-    void *old;
-    if (refuse_change(m) < 0)
-        return NULL;
+    void *old = NULL;
     if (key_get(m, key, &kb) < 0)
         return NULL;
-    int r = art_delete(&m->tree, kb.p, kb.n, &old);
+    int r = 0, refused = 0;
+    if (!m->saving)
+        r = art_delete(&m->tree, kb.p, kb.n, &old);
+    else /* removing a key that is not there changes nothing: KeyError */
+        refused = art_search(&m->tree, kb.p, kb.n) != NULL;
     key_release(&kb);
+    if (refused) {
+        refuse_change(m);
+        return NULL;
+    }
     if (r < 0) {
         set_error(r);
         return NULL;
@@ -228,9 +234,17 @@ Py_ssize_t blart_map_length(MapObject *m)
 PyObject *blart_map_subscript(MapObject *m, PyObject *key)
 {
     PyObject *v = blart_map_lookup(m, key);
-    if (v == NULL && !PyErr_Occurred())
+    if (v != NULL || PyErr_Occurred())
+        return v;
+    PyObject *missing = blart_find_missing(m);
+    if (missing) {
+        v = PyObject_CallOneArg(missing, key);
+        Py_DECREF(missing);
+        return v;
+    }
+    if (!PyErr_Occurred())
         set_key_error(key);
-    return v;
+    return NULL;
 }
 
 static int map_ass_subscript(MapObject *m, PyObject *key, PyObject *value)
@@ -296,8 +310,7 @@ static PyObject *map_setdefault(MapObject *m, PyObject *const *args,
 {
     PyObject *key, *dflt = Py_None;
     if (blart_parse_key_default("setdefault", args, nargs, kwnames, &key,
-                                &dflt) < 0 ||
-        refuse_change(m) < 0)
+                                &dflt) < 0)
         return NULL;
     keybuf kb;
     if (key_get(m, key, &kb) < 0)
@@ -305,7 +318,10 @@ static PyObject *map_setdefault(MapObject *m, PyObject *const *args,
     void **slot = art_search_slot(&m->tree, kb.p, kb.n);
     PyObject *res;
     if (slot) {
-        res = (PyObject *)*slot;
+        res = (PyObject *)*slot; /* no change: allowed during a save */
+    } else if (refuse_change(m) < 0) {
+        key_release(&kb);
+        return NULL;
     } else {
         Py_INCREF(dflt);
         int r = art_insert(&m->tree, kb.p, kb.n, dflt, NULL);
@@ -471,17 +487,16 @@ PyDoc_STRVAR(copy_doc, "copy($self, /)\n--\n\n"
 static PyObject *map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     PyObject *c = blart_map_copy_of(m);
-    if (c == NULL || Py_TYPE(m)->tp_dictoffset == 0)
+    if (c == NULL || (Py_TYPE(m)->tp_dictoffset == 0 &&
+                      Py_TYPE(m)->tp_basicsize == sizeof(MapObject)))
         return c;
-    /* A subclass instance's attributes come along (shallowly), as they do
-       through copy.copy of a dict subclass. */
-    PyObject *attrs = PyObject_GetAttrString((PyObject *)m, "__dict__");
-    PyObject *dup = attrs ? PyDict_Copy(attrs) : NULL;
-    int r = dup ? PyObject_SetAttrString(c, "__dict__", dup) : -1;
-    Py_XDECREF(attrs);
-    Py_XDECREF(dup);
-    if (r < 0)
+    /* A subclass instance's attributes, in its __dict__ or its __slots__,
+       come along (shallowly), as they do through copy.copy of a dict
+       subclass. */
+    PyObject *state = blart_instance_state((PyObject *)m);
+    if (state == NULL || blart_set_instance_state(c, state) < 0)
         Py_CLEAR(c);
+    Py_XDECREF(state);
     return c;
 }
 
@@ -654,7 +669,10 @@ PyObject *blart_map_richcompare(MapObject *m, PyObject *other, int op)
         return NULL;
     if (!ok)
         Py_RETURN_NOTIMPLEMENTED;
-    int eq = map_equal(m, other);
+    /* Identity first, as dict compares its values: a FrozenTreeMap makes a
+       new value object on each access, so a NaN value would otherwise make
+       the map unequal to itself. */
+    int eq = (PyObject *)m == other ? 1 : map_equal(m, other);
     if (eq < 0)
         return NULL;
     return PyBool_FromLong(op == Py_EQ ? eq : !eq);
@@ -696,21 +714,28 @@ PyDoc_STRVAR(reduce_doc, "__reduce__($self, /)\n--\n\nSupport for pickle.");
 
 static PyObject *map_reduce(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    /* type(m)() then m's items one by one, streamed (no list of the map
-       is built); a subclass's instance dict travels as state. */
-    PyObject *state = NULL, *items = NULL, *res = NULL;
-    state = PyObject_GetAttrString((PyObject *)m, "__dict__");
-    if (state == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-            return NULL;
-        PyErr_Clear();
-    }
+    /* copyreg.__newobj__(type(m)), as for a dict subclass: the instance is
+       made by __new__ alone, never __init__ (which may add keys or need
+       arguments); then its attributes as state, then m's items one by one,
+       streamed (no list of the map is built). */
+    PyObject *newobj = NULL, *state = NULL, *items = NULL, *res = NULL;
+    PyObject *copyreg = PyImport_ImportModule("copyreg");
+    if (copyreg == NULL)
+        return NULL;
+    newobj = PyObject_GetAttrString(copyreg, "__newobj__");
+    Py_DECREF(copyreg);
+    if (newobj == NULL)
+        goto done;
+    state = blart_instance_state((PyObject *)m);
+    if (state == NULL)
+        goto done;
     items = (PyObject *)blart_iter_new(m, YIELD_ITEMS, 0);
     if (items == NULL)
         goto done;
-    res = Py_BuildValue("O()OOO", (PyObject *)Py_TYPE(m),
-                        state ? state : Py_None, Py_None, items);
+    res = Py_BuildValue("O(O)OOO", newobj, (PyObject *)Py_TYPE(m), state,
+                        Py_None, items);
 done:
+    Py_XDECREF(newobj);
     Py_XDECREF(state);
     Py_XDECREF(items);
     return res;

@@ -62,7 +62,8 @@ error:
 /* From another map with the same key kind: no key objects at all. */
 static int update_from_map(MapObject *m, MapObject *src)
 {
-    if (refuse_change(m) < 0)
+    /* An empty map adds nothing: allowed during a save. */
+    if (src->tree.size && refuse_change(m) < 0)
         return -1;
     art_cursor c;
     art_cursor_init(&c, &src->tree);

@@ -10,8 +10,8 @@ CWARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Werror
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BUILD := build/c
 
-CORE_SRC := core/art.c core/art_file.c
-CORE_HDR := core/art.h core/art_layout.h
+CORE_SRC := core/art.c core/art_alloc.c core/art_walk.c core/art_cursor.c core/art_fuzzy.c core/art_file.c
+CORE_HDR := core/art.h core/art_layout.h core/art_internal.h
 
 .PHONY: all demo test test-c test-py venv clean lint format tools dev-venv coverage wheel
 .PHONY: fuzz test-asan test-tsan valgrind
@@ -101,7 +101,7 @@ coverage: $(VENV)/.dev
 	cd tests && PYTHONPATH=$(CURDIR)/build/cov/lib ../$(COV_VENV)/bin/python -m coverage run \
 	  --branch --data-file=../build/cov/.coverage --source=blart -m pytest -q -p no:cacheprovider .
 	$(COV_VENV)/bin/python -m coverage report --data-file=build/cov/.coverage --fail-under=90
-	$(COV_VENV)/bin/gcovr --root . --filter core/art.c --filter core/art_file.c --filter src/blart/_blart.c \
+	$(COV_VENV)/bin/gcovr --root . --filter 'core/art.*\.c' --filter src/blart/_blart.c \
 	  --exclude-unreachable-branches --print-summary --fail-under-line 90 \
 	  --fail-under-branch 90 build/cov
 

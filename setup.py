@@ -16,9 +16,17 @@ setup(
     ext_modules=[
         Extension(
             "blart._blart",
-            sources=["core/art.c", "core/art_file.c", "src/blart/_blart.c"],
+            sources=[
+                "core/art.c",
+                "core/art_alloc.c",
+                "core/art_walk.c",
+                "core/art_cursor.c",
+                "core/art_fuzzy.c",
+                "core/art_file.c",
+                "src/blart/_blart.c",
+            ],
             include_dirs=["core"],
-            depends=["core/art.h", "core/art_layout.h"],
+            depends=["core/art.h", "core/art_layout.h", "core/art_internal.h"],
             extra_compile_args=extra_compile_args,
             extra_link_args=extra_link_args,
         )

@@ -81,7 +81,21 @@ typedef struct art_walk_frame {
 } art_walk_frame;
 
 /*
- * The tree.  Treat every field as read-only outside art.c, except
+ * The allocator's state: free lists and pages of the slabs that nodes and
+ * leaves are carved from, and the block a loaded file handed over.  Its
+ * layout is art_alloc.c's alone; this only reserves room for it, so that
+ * a tree stays a plain value: embedded by its owner, emptied by
+ * art_tree_init() and moved by art_tree_move() without calls into the
+ * allocator, and never allocated apart.
+ */
+typedef union art_alloc {
+    void *align_pointer;
+    uint64_t align_integer;
+    unsigned char space[72 * sizeof(void *)];
+} art_alloc;
+
+/*
+ * The tree.  Treat every field as read-only outside the core, except
  * fail_countdown, which tests may set.
  */
 typedef struct art_tree {
@@ -102,17 +116,8 @@ typedef struct art_tree {
     art_walk_frame *walk;
     size_t walk_cap;
     size_t max_key_len; /* longest key ever inserted since the last clear */
-    /* Slab allocator for nodes and leaves (see art.c): per size class
-       a free list; fresh blocks are carved from pages. */
-    void *slab_free[64];
-    void *slab_pages;              /* singly linked list of pages */
-    uint8_t *slab_next, *slab_end; /* unused space of the newest page */
-    size_t slab_page_size;         /* size of the next page to allocate */
-    /* One block of nodes and leaves taken over from a file by
-       art_file_load(), freed with the pages; NULL otherwise. */
-    void *arena;
-    size_t arena_size;
-    size_t reserved; /* bytes of pages, of large blocks and of the arena */
+    art_alloc alloc;    /* where nodes and leaves come from */
+    size_t reserved;    /* bytes of pages, of large blocks and of the arena */
     /* Testing: when > 0, counts down on every allocation made for this
        tree or for a cursor on it; the allocation that brings it to 0
        fails.  0 disables injection. */

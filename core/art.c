@@ -406,53 +406,20 @@ static art_node *clone_node_empty(art_tree *t, art_node *n)
     return m;
 }
 
-/*
- * Gives a freshly cloned (not yet linked) value-holder its value through
- * map; on failure frees the block and returns -1.
- */
-static int map_leaf_value(art_tree *t, art_leaf *l, art_map_fn map, void *ctx)
-{
-    if (map && (l->value = map(l->value, ctx)) == NULL) {
-        free_leaf(t, l);
-        return -1;
-    }
-    return 0;
-}
-
-static int map_node_value(art_tree *t, art_node *n, art_map_fn map, void *ctx)
-{
-    void **slot = node_slot(n);
-    if (map && slot && *slot && (*slot = map(*slot, ctx)) == NULL) {
-        free_node(t, n);
-        return -1;
-    }
-    return 0;
-}
-
 int art_tree_copy(art_tree *dst, art_tree *src)
 {
-    return art_tree_copy_map(dst, src, NULL, NULL, NULL);
-}
-
-int art_tree_copy_map(art_tree *dst, art_tree *src, art_map_fn map,
-                      art_value_fn free_value, void *ctx)
-{
-    int err = ART_ENOMEM;
     if (src->root == 0)
         return ART_OK;
     if (IS_LEAF(src->root)) {
         art_leaf *l = clone_leaf(dst, AS_LEAF(src->root));
         if (l == NULL)
             return ART_ENOMEM;
-        if (map_leaf_value(dst, l, map, ctx) < 0)
-            return ART_ECALLBACK;
         dst->root = TAG_LEAF(l);
     } else {
         /*
          * Walk src with its own stack and mirror each node into dst in
-         * dst's stack; the copy is linked top-down, each block once its
-         * value is mapped, so a failure leaves a tree (with some empty
-         * slots) that art_tree_clear can free.
+         * dst's stack; the copy is linked top-down, so a failure leaves
+         * a tree (with some empty slots) that art_tree_clear can free.
          */
         /* dst may be empty but not new: keep a walk stack it still has
            when it is deep enough, free it otherwise. */
@@ -468,8 +435,6 @@ int art_tree_copy_map(art_tree *dst, art_tree *src, art_map_fn map,
         art_node *root = clone_node_empty(dst, AS_NODE(src->root));
         if (root == NULL)
             return ART_ENOMEM;
-        if (map_node_value(dst, root, map, ctx) < 0)
-            return ART_ECALLBACK;
         dst->root = TAG_NODE(root);
         size_t sp = 0;
         src->walk[0].node = src->root;
@@ -493,19 +458,11 @@ int art_tree_copy_map(art_tree *dst, art_tree *src, art_map_fn map,
                 art_leaf *l = clone_leaf(dst, AS_LEAF(child));
                 if (l == NULL)
                     goto fail;
-                if (map_leaf_value(dst, l, map, ctx) < 0) {
-                    err = ART_ECALLBACK;
-                    goto fail;
-                }
                 *slot = TAG_LEAF(l);
             } else {
                 art_node *m = clone_node_empty(dst, AS_NODE(child));
                 if (m == NULL)
                     goto fail;
-                if (map_node_value(dst, m, map, ctx) < 0) {
-                    err = ART_ECALLBACK;
-                    goto fail;
-                }
                 *slot = TAG_NODE(m);
                 sp++;
                 src->walk[sp].node = child;
@@ -519,8 +476,8 @@ int art_tree_copy_map(art_tree *dst, art_tree *src, art_map_fn map,
     dst->version++;
     return ART_OK;
 fail:
-    art_tree_clear(dst, free_value, ctx);
-    return err;
+    art_tree_clear(dst, NULL, NULL);
+    return ART_ENOMEM;
 }
 
 /* ------------------------------------------------------------------ */

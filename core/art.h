@@ -61,10 +61,15 @@
 extern "C" {
 #endif
 
-/* Return codes. */
+/*
+ * Return codes.  ART_EINVAL is a call the tree cannot take: a NULL value,
+ * a key longer than ART_MAX_KEY_LEN, a change to a tree opened from a file
+ * (read-only), or a file this machine cannot use (not 8-byte aligned in
+ * memory, or the format not supported here: ART_FILE_SUPPORTED is 0).
+ */
 #define ART_OK        0
 #define ART_ENOMEM    (-1) /* an allocation failed; the tree is unchanged */
-#define ART_EINVAL    (-2) /* NULL value, or a key longer than ART_MAX_KEY_LEN */
+#define ART_EINVAL    (-2) /* a call the tree cannot take (above) */
 #define ART_EFORMAT   (-3) /* a file is malformed (art_file_open) */
 #define ART_ECALLBACK (-4) /* a caller's callback reported a failure */
 
@@ -164,26 +169,12 @@ void art_tree_move(art_tree *dst, art_tree *src);
 
 /*
  * Makes dst a structural copy of src (the same keys mapped to the same
- * value pointers).  dst must be empty.  Returns ART_OK or ART_ENOMEM, in
+ * value pointers).  dst must be empty.  src may be a tree opened with
+ * art_file_open(): the copy is then an ordinary tree (art_file_load() is
+ * the faster way to load a whole file).  Returns ART_OK or ART_ENOMEM, in
  * which case dst is left empty.
  */
 int art_tree_copy(art_tree *dst, art_tree *src);
-
-/*
- * Maps a value while copying: returns the value for the copy, or NULL
- * after a failure (which stops the copy).
- */
-typedef void *(*art_map_fn)(void *value, void *ctx);
-
-/*
- * art_tree_copy(), giving each value of the copy as map(value, ctx) (in
- * no particular order).  If map fails, dst is cleared, calling
- * free_value(value, ctx) on the values already mapped (when free_value is
- * not NULL), and ART_ECALLBACK is returned.  src may be a tree opened
- * with art_file_open(): this is how a file is loaded into memory.
- */
-int art_tree_copy_map(art_tree *dst, art_tree *src, art_map_fn map,
-                      art_value_fn free_value, void *ctx);
 
 /*
  * Maps key[0..len) to value (non-NULL).  If the key was present, its old
@@ -476,11 +467,14 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
 /* Checks one value reference found in the file; non-zero rejects it. */
 typedef int (*art_check_fn)(uint64_t ref, void *ctx);
 
-/* Options of art_file_open and art_file_open_nodes. */
-#define ART_FILE_VERIFY_CHECKSUM 1u /* art_file_open only */
-#define ART_FILE_UTF8_KEYS                                                     \
-    2u /* every key must be UTF-8 (surrogates                                  \
-          allowed, as Python's surrogatepass) */
+/*
+ * Options of art_file_open, art_file_open_nodes and art_file_load.
+ * ART_FILE_VERIFY_CHECKSUM: check the whole file's checksum first
+ * (art_file_open only).  ART_FILE_UTF8_KEYS: every key must be UTF-8,
+ * surrogates allowed (as Python's "surrogatepass").
+ */
+#define ART_FILE_VERIFY_CHECKSUM 1u
+#define ART_FILE_UTF8_KEYS       2u
 
 /*
  * Parses the header head[0..64) of a file of file_len bytes into *h and

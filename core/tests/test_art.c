@@ -3807,67 +3807,6 @@ static void test_file_write_failures(void)
     model_free(&m);
 }
 
-typedef struct {
-    long left; /* maps that succeed before one fails */
-    long freed;
-} mapping_t;
-
-static void *bump_value(void *value, void *ctx)
-{
-    mapping_t *mp = ctx;
-    if (mp->left == 0)
-        return NULL;
-    mp->left--;
-    return (void *)((uintptr_t)value + 8);
-}
-
-static void count_freed(void *value, void *ctx)
-{
-    (void)value;
-    ((mapping_t *)ctx)->freed++;
-}
-
-static void test_file_copy_map(void)
-{
-    art_tree t, ft, cp;
-    model_t m = {0};
-    image_t im;
-    art_file_header h;
-    mapping_t mp;
-    long k;
-    size_t i;
-    art_tree_init(&t);
-    build_random(&t, &m, &g_wide_conf, 2000);
-    REQUIRE(save_image(&t, &im) == ART_OK);
-    REQUIRE(art_file_open(&ft, im.data, im.len, ART_FILE_VERIFY_CHECKSUM, NULL,
-                          NULL, &h, NULL) == ART_OK);
-    /* Every value mapped once. */
-    art_tree_init(&cp);
-    mp.left = (long)m.n;
-    mp.freed = 0;
-    CHECK(art_tree_copy_map(&cp, &ft, bump_value, count_freed, &mp) == ART_OK);
-    CHECK(mp.left == 0 && mp.freed == 0 && valid(&cp) && cp.size == m.n);
-    for (i = 0; i < m.n; i++)
-        CHECK(art_search(&cp, m.a[i].key, m.a[i].len) ==
-              (void *)((uintptr_t)m.a[i].val + 8));
-    art_tree_clear(&cp, NULL, NULL);
-    /* A failing map: the copy is undone, each mapped value freed once. */
-    for (k = 0; k < (long)m.n; k += 97) {
-        mp.left = k;
-        mp.freed = 0;
-        art_tree_init(&cp);
-        CHECK(art_tree_copy_map(&cp, &ft, bump_value, count_freed, &mp) ==
-              ART_ECALLBACK);
-        CHECK(mp.freed == k);
-        CHECK(cp.size == 0 && cp.root == 0);
-        art_tree_clear(&cp, NULL, NULL);
-    }
-    art_file_close(&ft);
-    free(im.data);
-    art_tree_clear(&t, NULL, NULL);
-    model_free(&m);
-}
-
 /* Loading: the value slots art_file_load hands out, recorded. */
 typedef struct {
     long left; /* slots taken before one is refused */
@@ -4435,7 +4374,6 @@ int main(int argc, char **argv)
     RUN(test_file_checksum);
     RUN(test_file_round_trips);
     RUN(test_file_write_failures);
-    RUN(test_file_copy_map);
     RUN(test_file_load_failures);
     RUN(test_file_utf8_and_layout_checks);
     RUN(test_file_hostile);

@@ -825,7 +825,7 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
                             return ART_ENOMEM;
                         repl = TAG_LEAF(nl);
                     } else if (left == 1 && node_value(parent) == NULL) {
-                        uintptr_t other;
+                        uintptr_t other = 0;
                         int ob = child_ge(parent, 0, &other);
                         if (ob == byte)
                             ob = child_ge(parent, ob + 1, &other);

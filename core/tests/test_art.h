@@ -27,7 +27,7 @@ enum { MAX_REPORTS = 20 };
     } while (0)
 
 /* Values are opaque to the tree; distinct small integers are enough. */
-#define VAL(i) ((void *)(uintptr_t)((uintptr_t)(i) * 8u + 8u))
+#define VAL(i) ((void *)(uintptr_t)((uintptr_t)(i)*8u + 8u))
 /* A string literal as (key, len); embedded NULs count. */
 #define K(s) ((const uint8_t *)(s)), (sizeof(s) - 1)
 
@@ -78,7 +78,10 @@ typedef struct {
     const char *s;
     size_t len;
 } lit_t;
-#define LIT(s) {(s), sizeof(s) - 1}
+#define LIT(s)                                                                 \
+    {                                                                          \
+        (s), sizeof(s) - 1                                                     \
+    }
 
 extern const char *g_test;
 extern char g_ctx[160]; /* seed and step of a randomized test, for replay */

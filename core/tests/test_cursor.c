@@ -241,7 +241,7 @@ void test_cursor_guard(void)
     for (i = 0; i < 3000; i++) {
         size_t len = rnd_below(7);
         for (j = 0; j < len; j++)
-            k[j] = (uint8_t)"abcx"[rnd_below(4)];
+            k[j] = (uint8_t) "abcx"[rnd_below(4)];
         tree_insert_both(&t, &m, k, len, VAL(i + 1));
     }
     art_cursor_init(&c, &t);

@@ -992,6 +992,11 @@ static void op_fuzzy(input *in, uint8_t a)
         return;
     }
     REQUIRE(r == ART_OK, "fuzzy_init returned %d", r);
+    /* Slices of work per call, down to one unit: every pause and resume. */
+    static const size_t slices[8] = {
+        ART_FUZZY_SLICE, ART_FUZZY_SLICE, 0, 1, 3, 40, 300, 5000};
+    g_f.f.slice = slices[a >> 5];
+    trace("    slice %zu\n", g_f.f.slice);
     g_f.active = 1;
     g_f.t = t;
     g_f.utf8 = utf8;
@@ -1023,8 +1028,18 @@ static void op_fuzzy_next(uint8_t a)
         trace("  fuzzy next (t%d)\n", g_f.t);
         long cd = T->fail_countdown;
         int r = art_fuzzy_next(&g_f.f);
+        /* Paused: go on at once (bit 0), or leave it paused for the
+           operations that follow, which may change the tree. */
+        for (size_t pauses = 0; r == ART_EAGAIN && (a & 1); pauses++) {
+            REQUIRE(pauses < 100000000, "fuzzy_next paused for ever");
+            r = art_fuzzy_next(&g_f.f);
+        }
         check_nomem(r, cd, T, "fuzzy_next");
         note_tree(g_f.t, 0);
+        if (r == ART_EAGAIN) {
+            trace("    -> paused\n");
+            return;
+        }
         if (r == ART_ENOMEM) {
             trace("    -> ENOMEM (injected)\n");
             fuzzy_stop();

@@ -137,6 +137,9 @@ int main(int argc, char **argv)
     RUN(test_fuzzy_basics);
     RUN(test_fuzzy_invalid_utf8);
     RUN(test_fuzzy_weak_consistency);
+    RUN(test_fuzzy_long_key);
+    RUN(test_fuzzy_slices);
+    RUN(test_fuzzy_pause_and_change);
     RUN(test_enomem_insert_delete);
     RUN(test_enomem_shrink);
     RUN(test_enomem_copy);

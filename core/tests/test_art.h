@@ -175,6 +175,10 @@ void test_prefix_lookups(void);
 void test_fuzzy_basics(void);
 void test_fuzzy_invalid_utf8(void);
 void test_fuzzy_weak_consistency(void);
+/* test_fuzzy.c */
+void test_fuzzy_long_key(void);
+void test_fuzzy_slices(void);
+void test_fuzzy_pause_and_change(void);
 /* test_enomem.c */
 void test_enomem_insert_delete(void);
 void test_enomem_shrink(void);

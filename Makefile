@@ -10,8 +10,8 @@ CWARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Werror
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BUILD := build/c
 
-CORE_SRC := core/art.c core/art_file.c
-CORE_HDR := core/art.h core/art_layout.h
+CORE_SRC := core/art.c core/art_alloc.c core/art_walk.c core/art_cursor.c core/art_fuzzy.c core/art_file.c
+CORE_HDR := core/art.h core/art_layout.h core/art_internal.h
 
 .PHONY: all demo test test-c test-py venv clean lint format tools dev-venv coverage wheel
 .PHONY: fuzz test-asan test-tsan valgrind
@@ -38,15 +38,18 @@ test: test-c test-py
 test-py: $(VENV)/.installed
 	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider .
 
-$(BUILD)/test_art: $(CORE_SRC) $(CORE_HDR) core/tests/test_art.c
+TEST_SRC := $(wildcard core/tests/*.c)
+TEST_HDR := $(wildcard core/tests/*.h)
+
+$(BUILD)/test_art: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) $(TEST_HDR)
 	@mkdir -p $(BUILD)
-	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -Icore $(CORE_SRC) core/tests/test_art.c -o $@
+	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -Icore $(CORE_SRC) $(TEST_SRC) -o $@
 
 test-c: $(BUILD)/test_art
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_art
 
 # --- lint and format -------------------------------------------------------
-C_FILES := $(CORE_SRC) $(CORE_HDR) $(wildcard src/blart/*.c src/blart/*.h core/tests/*.c core/fuzz/*.c bench/*.c)
+C_FILES := $(CORE_SRC) $(CORE_HDR) $(wildcard src/blart/*.c src/blart/*.h core/tests/*.[ch] core/fuzz/*.c bench/*.c)
 PY_DIRS := src tests examples bench
 PYINC = $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 
@@ -96,12 +99,12 @@ coverage: $(VENV)/.dev
 	$(COV_VENV)/bin/python -m pip install --quiet pytest hypothesis coverage gcovr
 	CFLAGS="--coverage -O0" LDFLAGS="--coverage" $(COV_VENV)/bin/python setup.py -q build_ext --build-temp build/cov --build-lib build/cov/lib
 	cp -r src/blart/__init__.py src/blart/_persist.py src/blart/__init__.pyi src/blart/py.typed $(wildcard src/blart/__main__.py) build/cov/lib/blart/
-	$(CC) $(CSTD) -O0 --coverage -Icore $(CORE_SRC) core/tests/test_art.c -o build/cov/test_art
+	$(CC) $(CSTD) -O0 --coverage -Icore $(CORE_SRC) $(TEST_SRC) -o build/cov/test_art
 	cd build/cov && ./test_art > /dev/null
 	cd tests && PYTHONPATH=$(CURDIR)/build/cov/lib ../$(COV_VENV)/bin/python -m coverage run \
 	  --branch --data-file=../build/cov/.coverage --source=blart -m pytest -q -p no:cacheprovider .
 	$(COV_VENV)/bin/python -m coverage report --data-file=build/cov/.coverage --fail-under=90
-	$(COV_VENV)/bin/gcovr --root . --filter core/art.c --filter core/art_file.c --filter 'src/blart/.*\.[ch]' \
+	$(COV_VENV)/bin/gcovr --root . --filter 'core/art.*\.c' --filter 'src/blart/.*\.[ch]' \
 	  --exclude-unreachable-branches --print-summary --fail-under-line 90 \
 	  --fail-under-branch 90 build/cov
 
@@ -130,8 +133,8 @@ $(FUZZ_DIR)/.clang:
 	  (apt-get update -qq && apt-get install -y -qq clang libclang-rt-dev >/dev/null)
 	touch $@
 
-$(FUZZ_DIR)/fuzz_%: $(CORE_SRC) $(CORE_HDR) core/fuzz/fuzz_%.c $(FUZZ_DIR)/.clang
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Icore $(CORE_SRC) core/fuzz/fuzz_$*.c -o $@
+$(FUZZ_DIR)/fuzz_%: $(CORE_SRC) $(CORE_HDR) core/tests/model.c core/tests/model.h core/fuzz/fuzz_%.c $(FUZZ_DIR)/.clang
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icore -Icore/tests $(CORE_SRC) core/tests/model.c core/fuzz/fuzz_$*.c -o $@
 
 fuzz: $(FUZZ_DIR)/fuzz_art $(FUZZ_DIR)/fuzz_file
 	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/file_corpus $(FUZZ_DIR)/artifacts
@@ -195,9 +198,9 @@ VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full \
 VALGRIND_PY_TESTS ?= test_mapping.py test_views_iter.py test_queries.py
 VALGRIND_PY_K ?= not brute_force and not sorted_model and not drain_in_order and not weakly_consistent
 
-$(BUILD)/test_art_plain: $(CORE_SRC) $(CORE_HDR) core/tests/test_art.c
+$(BUILD)/test_art_plain: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) $(TEST_HDR)
 	@mkdir -p $(BUILD)
-	$(CC) $(CSTD) $(CWARN) -O1 -g -Icore $(CORE_SRC) core/tests/test_art.c -o $@
+	$(CC) $(CSTD) $(CWARN) -O1 -g -Icore $(CORE_SRC) $(TEST_SRC) -o $@
 
 valgrind: $(BUILD)/test_art_plain $(VENV)/.installed
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind >/dev/null)

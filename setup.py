@@ -17,10 +17,23 @@ setup(
     ext_modules=[
         Extension(
             "blart._blart",
-            # The binding: every C file of src/blart (_blart.h lists them).
-            sources=["core/art.c", "core/art_file.c", *sorted(glob.glob("src/blart/*.c"))],
+            # The core, then every C file of the binding (_blart.h lists them).
+            sources=[
+                "core/art.c",
+                "core/art_alloc.c",
+                "core/art_walk.c",
+                "core/art_cursor.c",
+                "core/art_fuzzy.c",
+                "core/art_file.c",
+                *sorted(glob.glob("src/blart/*.c")),
+            ],
             include_dirs=["core"],
-            depends=["core/art.h", "core/art_layout.h", "src/blart/_blart.h"],
+            depends=[
+                "core/art.h",
+                "core/art_layout.h",
+                "core/art_internal.h",
+                "src/blart/_blart.h",
+            ],
             extra_compile_args=extra_compile_args,
             extra_link_args=extra_link_args,
         )

@@ -7,7 +7,7 @@ set -e
 N=${1:-1000000}
 KEYS=bench/.cache/v3-urls-$N.keys
 [ -f "$KEYS" ] || python3 -c "import sys; sys.path.insert(0, 'bench'); import workloads; workloads.prepare('bench/.cache', 'urls', $N)"
-[ -x bench/.build/micro_art ] || { mkdir -p bench/.build; cc -O2 -g -std=c11 -Icore core/art.c bench/micro_art.c -o bench/.build/micro_art -lm; }
+[ -x bench/.build/micro_art ] || { mkdir -p bench/.build; cc -O2 -g -std=c11 -Icore core/*.c bench/micro_art.c -o bench/.build/micro_art -lm; }
 OUT=bench/.build/callgrind.out.micro
 valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file=$OUT \
     bench/.build/micro_art -n "$N" -f "$KEYS" -r 1 -p insert,lookup,miss,iter 2>&1 | grep -v '^==' || true

@@ -61,12 +61,18 @@
 extern "C" {
 #endif
 
-/* Return codes. */
+/*
+ * Return codes.  ART_EINVAL is a call the tree cannot take: a NULL value,
+ * a key longer than ART_MAX_KEY_LEN, a change to a tree opened from a file
+ * (read-only), or a file this machine cannot use (not 8-byte aligned in
+ * memory, or the format not supported here: ART_FILE_SUPPORTED is 0).
+ */
 #define ART_OK        0
 #define ART_ENOMEM    (-1) /* an allocation failed; the tree is unchanged */
-#define ART_EINVAL    (-2) /* NULL value, or a key longer than ART_MAX_KEY_LEN */
+#define ART_EINVAL    (-2) /* a call the tree cannot take (above) */
 #define ART_EFORMAT   (-3) /* a file is malformed (art_file_open) */
 #define ART_ECALLBACK (-4) /* a caller's callback reported a failure */
+#define ART_EAGAIN    (-5) /* not finished yet: call again (art_fuzzy_next) */
 
 /* Longest key the tree accepts: lengths are stored in 32 bits. */
 #define ART_MAX_KEY_LEN ((size_t)UINT32_MAX)
@@ -81,7 +87,21 @@ typedef struct art_walk_frame {
 } art_walk_frame;
 
 /*
- * The tree.  Treat every field as read-only outside art.c, except
+ * The allocator's state: free lists and pages of the slabs that nodes and
+ * leaves are carved from, and the block a loaded file handed over.  Its
+ * layout is art_alloc.c's alone; this only reserves room for it, so that
+ * a tree stays a plain value: embedded by its owner, emptied by
+ * art_tree_init() and moved by art_tree_move() without calls into the
+ * allocator, and never allocated apart.
+ */
+typedef union art_alloc {
+    void *align_pointer;
+    uint64_t align_integer;
+    unsigned char space[72 * sizeof(void *)];
+} art_alloc;
+
+/*
+ * The tree.  Treat every field as read-only outside the core, except
  * fail_countdown, which tests may set.
  */
 typedef struct art_tree {
@@ -102,17 +122,8 @@ typedef struct art_tree {
     art_walk_frame *walk;
     size_t walk_cap;
     size_t max_key_len; /* longest key ever inserted since the last clear */
-    /* Slab allocator for nodes and leaves (see art.c): per size class
-       a free list; fresh blocks are carved from pages. */
-    void *slab_free[64];
-    void *slab_pages;              /* singly linked list of pages */
-    uint8_t *slab_next, *slab_end; /* unused space of the newest page */
-    size_t slab_page_size;         /* size of the next page to allocate */
-    /* One block of nodes and leaves taken over from a file by
-       art_file_load(), freed with the pages; NULL otherwise. */
-    void *arena;
-    size_t arena_size;
-    size_t reserved; /* bytes of pages, of large blocks and of the arena */
+    art_alloc alloc;    /* where nodes and leaves come from */
+    size_t reserved;    /* bytes of pages, of large blocks and of the arena */
     /* Testing: when > 0, counts down on every allocation made for this
        tree or for a cursor on it; the allocation that brings it to 0
        fails.  0 disables injection. */
@@ -159,26 +170,12 @@ void art_tree_move(art_tree *dst, art_tree *src);
 
 /*
  * Makes dst a structural copy of src (the same keys mapped to the same
- * value pointers).  dst must be empty.  Returns ART_OK or ART_ENOMEM, in
+ * value pointers).  dst must be empty.  src may be a tree opened with
+ * art_file_open(): the copy is then an ordinary tree (art_file_load() is
+ * the faster way to load a whole file).  Returns ART_OK or ART_ENOMEM, in
  * which case dst is left empty.
  */
 int art_tree_copy(art_tree *dst, art_tree *src);
-
-/*
- * Maps a value while copying: returns the value for the copy, or NULL
- * after a failure (which stops the copy).
- */
-typedef void *(*art_map_fn)(void *value, void *ctx);
-
-/*
- * art_tree_copy(), giving each value of the copy as map(value, ctx) (in
- * no particular order).  If map fails, dst is cleared, calling
- * free_value(value, ctx) on the values already mapped (when free_value is
- * not NULL), and ART_ECALLBACK is returned.  src may be a tree opened
- * with art_file_open(): this is how a file is loaded into memory.
- */
-int art_tree_copy_map(art_tree *dst, art_tree *src, art_map_fn map,
-                      art_value_fn free_value, void *ctx);
 
 /*
  * Maps key[0..len) to value (non-NULL).  If the key was present, its old
@@ -353,10 +350,24 @@ void *art_cursor_value(const art_cursor *c);
 
 /*
  * Finds, in key order, the keys within Levenshtein distance max_distance
- * of a query.  It walks a cursor over the tree keeping one row of the
- * edit-distance matrix per key offset, and skips every subtree whose row
- * minimum exceeds max_distance, so it visits only the part of the tree
- * near the query.
+ * (d below) of a query.  It walks a cursor over the tree computing the
+ * edit-distance matrix of the query against the cursor's key one row per
+ * key symbol, and skips every subtree whose row minimum exceeds d, so it
+ * visits only the part of the tree near the query.
+ *
+ * Only a band of each row is kept: the row after i key symbols can hold a
+ * value <= d only for query positions i - d .. i + d, so a row is
+ * min(2d + 1, qlen + 1) counters whatever the lengths of key and query.
+ * Rows are kept only where the walk may come back to: after the key
+ * offsets where the cursor branched (one per inner node on its path) and
+ * the newest; the rows across a long prefix or leaf suffix are computed
+ * and dropped.  Memory is O(depth x band) and time O(bytes visited x
+ * band), so max_distance bounds both, whatever the key and query lengths.
+ *
+ * Long walks are cut into slices: art_fuzzy_next() stops with ART_EAGAIN
+ * after about f->slice units of work (a unit is one counter of a row, or
+ * one child judged), keeping its place, so that a caller can check for
+ * interrupts and call it again.
  *
  * With utf8 set, the query and the keys are UTF-8 (surrogates allowed) and
  * distance counts code points; otherwise it counts bytes.
@@ -367,16 +378,28 @@ typedef struct art_fuzzy {
     size_t qlen;
     uint32_t max_distance;
     int utf8;
-    uint32_t *rows;    /* rows[i * (qlen + 2) ...]: row after key offset i,
-                          then that row's minimum */
-    size_t rows_cap;   /* number of rows allocated */
-    size_t rows_valid; /* rows for offsets <= rows_valid are current */
+    /*
+     * Rows, nrows of them at increasing key offsets (the first: the empty
+     * key), row_size counters each: the key offset, the symbol count i,
+     * the row's minimum, whether the row is kept when the next one is
+     * computed, then the band: the cells of query positions base .. base +
+     * band - 1, base = i - d clamped to [0, qlen + 1 - band].
+     */
+    uint32_t *rows;
+    size_t row_size, band;
+    size_t nrows, rows_cap; /* rows in use, rows allocated */
     /* The bytes a child below key offset next_at may start with and still
        come within reach (one bit per byte), or next_at SIZE_MAX. */
     size_t next_at;
     int narrow; /* 0: every byte may (next_bytes unused) */
     uint32_t next_bytes[8];
     int started;
+    int pending;  /* the cursor is on a key not judged yet (ART_EAGAIN) */
+    size_t slice; /* work per art_fuzzy_next() call; 0: no limit */
+    size_t work;  /* work left in the current call */
+    /* Length of the key last yielded, kept in cursor.scratch while a call
+       may pause (SIZE_MAX: none). */
+    size_t last_len;
     uint32_t distance; /* distance of the key at the position */
 } art_fuzzy;
 
@@ -384,12 +407,23 @@ typedef struct art_fuzzy {
    could tell them apart). */
 #define ART_FUZZY_MAX_DISTANCE (UINT32_MAX / 4)
 
-/* Prepares a search; query is copied.  Returns ART_OK or ART_ENOMEM. */
+/* The default slice: about a millisecond of work. */
+#define ART_FUZZY_SLICE ((size_t)1 << 20)
+
+/* Prepares a search; query is copied.  f->slice is ART_FUZZY_SLICE; the
+   caller may change it before any art_fuzzy_next().  Returns ART_OK or
+   ART_ENOMEM; art_fuzzy_free() is safe on f either way. */
 int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
                    uint32_t max_distance, int utf8);
-/* Advances to the next match: 1 (key in f->cursor, distance in
-   f->distance), 0 when done, or ART_ENOMEM.  Weakly consistent like the
-   cursor it is built on. */
+/*
+ * Advances to the next match: 1 (key in f->cursor, distance in
+ * f->distance), 0 when done, ART_ENOMEM, or ART_EAGAIN when the slice of
+ * work ran out first: f keeps its place, and the next call goes on from
+ * there.  The tree may change between calls, paused or not: the next
+ * match is then the first one after the key last yielded among the keys
+ * present, as a cursor's step (weakly consistent).  Calls yield the same
+ * keys whatever the slice.
+ */
 int art_fuzzy_next(art_fuzzy *f);
 void art_fuzzy_free(art_fuzzy *f);
 
@@ -471,11 +505,14 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
 /* Checks one value reference found in the file; non-zero rejects it. */
 typedef int (*art_check_fn)(uint64_t ref, void *ctx);
 
-/* Options of art_file_open and art_file_open_nodes. */
-#define ART_FILE_VERIFY_CHECKSUM 1u /* art_file_open only */
-#define ART_FILE_UTF8_KEYS                                                     \
-    2u /* every key must be UTF-8 (surrogates                                  \
-          allowed, as Python's surrogatepass) */
+/*
+ * Options of art_file_open, art_file_open_nodes and art_file_load.
+ * ART_FILE_VERIFY_CHECKSUM: check the whole file's checksum first
+ * (art_file_open only).  ART_FILE_UTF8_KEYS: every key must be UTF-8,
+ * surrogates allowed (as Python's "surrogatepass").
+ */
+#define ART_FILE_VERIFY_CHECKSUM 1u
+#define ART_FILE_UTF8_KEYS       2u
 
 /*
  * Parses the header head[0..64) of a file of file_len bytes into *h and

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "art_layout.h"
+#include "art_internal.h"
 
 /* ------------------------------------------------------------------ */
 /* Checksum                                                            */
@@ -712,9 +712,7 @@ static int open_nodes(art_tree *t, const art_file_header *h, uint8_t *nodes,
     t->max_key_len = (size_t)h->max_key_len;
     if (load) {
         /* Pointers throughout now: an ordinary tree, owning the block. */
-        t->arena = nodes;
-        t->arena_size = t->bytes;
-        t->reserved = t->bytes;
+        art__alloc_adopt(t, nodes, t->bytes);
         t->version = 1;
     } else {
         t->base = base;

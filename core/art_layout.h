@@ -1,7 +1,7 @@
 /*
  * art_layout.h -- the in-memory (and on-disk) layout of the tree's nodes
- * and leaves, shared by art.c and art_file.c.  Private to the core: not
- * installed, not part of the API in art.h.
+ * and leaves, shared by the core's source files.  Private to the core:
+ * not installed, not part of the API in art.h.
  */
 #ifndef BLART_ART_LAYOUT_H
 #define BLART_ART_LAYOUT_H
@@ -269,11 +269,5 @@ static inline int next_child(art_node *n, int *pos, int *byte, uintptr_t **slot)
     }
     }
 }
-
-/* Shared by art.c and art_file.c (defined in art.c). */
-void *art__malloc(art_tree *t, size_t size);
-void *art__malloc_big(art_tree *t, size_t size);
-void art__free(void *p);
-const char *art__check_node(art_node *n);
 
 #endif /* BLART_ART_LAYOUT_H */

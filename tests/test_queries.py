@@ -19,6 +19,10 @@ This module is self-contained: its helpers live here.
 """
 
 import itertools
+import random
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -647,6 +651,81 @@ def test_fuzzy_counts_bytes_in_bytestreemap():
     jp = BytesTreeMap.fromkeys(["日本".encode()], 0)
     assert list(jp.fuzzy_search("日本人".encode(), 2)) == []
     assert list(jp.fuzzy_search("日本人".encode(), 3)) == [("日本".encode(), 0, 3)]
+
+
+# Peak memory of a fresh interpreter running `body`, in KiB above what it
+# had before (None where the resource module is missing: Windows).
+_PEAK_SCRIPT = """
+import sys
+try:
+    import resource
+except ImportError:
+    resource = None
+from blart import TreeMap
+
+def peak():
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib // 1024 if sys.platform == "darwin" else kib  # macOS: bytes
+
+m = TreeMap({"x" * 30000 + "ab": 1})
+before = peak() if resource else 0
+%s
+print(peak() - before if resource else "None")
+"""
+
+
+def test_fuzzy_search_long_key_memory_is_banded():
+    # issue #21: the walk kept a row of len(query) + 2 counters per key
+    # byte, 30,000 x 30,000 of them here (3.6 GB, 11 s), whatever the bound.
+    # It keeps the band of 2 * max_distance + 1 now: a few KiB.
+    body = """
+assert list(m.fuzzy_search("x" * 30000 + "a", 0)) == []
+hits = [(k[-3:], v, d) for k, v, d in m.fuzzy_search("x" * 30000 + "a", 1)]
+assert hits == [("xab", 1, 1)], hits
+assert list(m.fuzzy_search("x" * 29000, 2)) == []
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", _PEAK_SCRIPT % body],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[-1]
+    if out != "None":
+        assert int(out) < 64 * 1024, f"peak memory grew by {out} KiB"
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer")
+def test_fuzzy_search_interrupted_by_a_signal():
+    # A walk of seconds (a band of 4,001 counters over every byte of 50,000
+    # keys, none within reach of the bound) and a signal 10 ms in: the
+    # search returns to Python between slices of work, so KeyboardInterrupt
+    # comes out of the next() still walking, whatever the machine's speed,
+    # the map untouched and the iterator able to go on.
+    rng = random.Random(21)
+    m = TreeMap({"".join(rng.choice("bc") for _ in range(40)): i for i in range(50000)})
+    n = len(m)
+    it = m.fuzzy_search("a" * 4000, 2000)
+    fired = []
+
+    def on_alarm(signum, frame):
+        if not fired:  # once: a later alarm finds nothing to interrupt
+            fired.append(signum)
+            raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+        with pytest.raises(KeyboardInterrupt):
+            next(it)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(m) == n
+    assert m._validate() is None
+    # The walk was cut short, not finished: it goes on, and after a change
+    # of the map starts again from the first key, which now matches.
+    m["a" * 2000] = -1
+    assert next(it) == ("a" * 2000, -1, 2000)
 
 
 def test_bytes_like_query_keys_return_bytes():

@@ -29,6 +29,7 @@
  * queries land next to, on, or inside keys that exist).
  */
 #include "art.h"
+#include "model.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -136,27 +137,6 @@ static uint8_t u8(input *in)
 /* Bytes, symbols and UTF-8                                            */
 /* ------------------------------------------------------------------ */
 
-/* Bytewise order, shorter first on a common prefix; safe for len 0. */
-static int cmp_keys(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
-{
-    size_t n = na < nb ? na : nb;
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return a[i] < b[i] ? -1 : 1;
-    return na < nb ? -1 : na > nb;
-}
-
-static int same_key(const uint8_t *a, size_t na, const uint8_t *b, size_t nb)
-{
-    return cmp_keys(a, na, b, nb) == 0;
-}
-
-static int starts_with(const uint8_t *k, size_t len, const uint8_t *p,
-                       size_t plen)
-{
-    return plen <= len && cmp_keys(k, plen, p, plen) == 0;
-}
-
 /* Code points the UTF-8 mode draws from: every encoded length, the edges
    of each, surrogates (the binding passes them through) and U+0000. */
 static const uint32_t g_cps[32] = {
@@ -193,36 +173,7 @@ static size_t utf8_encode(uint32_t cp, uint8_t *out)
     return 4;
 }
 
-/*
- * Splits a key into symbols: bytes, or code points.  The UTF-8 decoding
- * is lenient the way the header allows (a lead byte takes its
- * continuation bytes whatever they are; a stray byte is one symbol); on
- * valid UTF-8 it is ordinary decoding.
- */
-static size_t to_syms(const uint8_t *k, size_t len, int utf8, uint32_t *out)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len;) {
-        uint8_t b = k[i];
-        size_t w = 1;
-        uint32_t cp = b;
-        if (utf8 && b >= 0xC0 && b < 0xF8) {
-            w = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
-            if (w > len - i)
-                w = len - i;
-            cp = b & (w == 2 ? 0x1Fu : w == 3 ? 0x0Fu : 0x07u);
-            if (w == 1)
-                cp = b; /* a lead byte at the very end stands alone */
-            for (size_t j = 1; j < w; j++)
-                cp = (cp << 6) | (k[i + j] & 0x3Fu);
-        }
-        out[n++] = cp;
-        i += w;
-    }
-    return n;
-}
-
-/* Byte offset where symbol number nsyms starts (as to_syms splits). */
+/* Byte offset where symbol number nsyms starts (as model_symbols splits). */
 static size_t sym_offset(const uint8_t *k, size_t len, int utf8, size_t nsyms)
 {
     size_t i = 0;
@@ -257,22 +208,12 @@ static size_t from_syms(const uint32_t *s, size_t n, int utf8, uint8_t *out)
 /* The model                                                           */
 /* ------------------------------------------------------------------ */
 
-typedef struct {
-    uint8_t *k;
-    size_t len;
-    int v; /* index into g_vals */
-} entry;
-
-typedef struct {
-    entry a[MAX_KEYS];
-    size_t n;
-    uint64_t epoch;   /* number of changes of structure so far */
-    uint64_t version; /* the tree's version after the last operation */
-} model;
-
 static char g_vals[256]; /* values are pointers into this array */
 static art_tree g_t[NTREES];
+/* Per tree: its keys (at most MAX_KEYS), the number of changes of
+   structure so far, and the tree's version after the last operation. */
 static model g_m[NTREES];
+static uint64_t g_epoch[NTREES], g_version[NTREES];
 static int g_utf8; /* every key is valid UTF-8 */
 
 static void *val_ptr(int v)
@@ -284,78 +225,22 @@ static int val_id(void *p)
     return p ? (int)((char *)p - g_vals) : -1;
 }
 
-/* Index of the first entry >= key; *found tells whether it is equal. */
-static size_t m_lower(const model *m, const uint8_t *k, size_t len, int *found)
-{
-    size_t lo = 0, hi = m->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cmp_keys(m->a[mid].k, m->a[mid].len, k, len) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (found)
-        *found = lo < m->n && same_key(m->a[lo].k, m->a[lo].len, k, len);
-    return lo;
-}
-
 static int m_get(const model *m, const uint8_t *k, size_t len)
 {
-    int found;
-    size_t i = m_lower(m, k, len, &found);
-    return found ? m->a[i].v : -1;
+    const model_entry *e = model_find(m, k, len);
+    return e ? val_id(e->val) : -1;
 }
 
 static void m_insert_at(model *m, size_t i, const uint8_t *k, size_t len, int v)
 {
-    uint8_t *copy = malloc(len ? len : 1);
-    if (copy == NULL)
-        abort();
-    if (len)
-        memcpy(copy, k, len);
-    memmove(&m->a[i + 1], &m->a[i], (m->n - i) * sizeof(entry));
-    m->a[i].k = copy;
-    m->a[i].len = len;
-    m->a[i].v = v;
-    m->n++;
-}
-
-static void m_remove_at(model *m, size_t i)
-{
-    free(m->a[i].k);
-    memmove(&m->a[i], &m->a[i + 1], (m->n - i - 1) * sizeof(entry));
-    m->n--;
-}
-
-static void m_clear(model *m)
-{
-    for (size_t i = 0; i < m->n; i++)
-        free(m->a[i].k);
-    m->n = 0;
+    model_insert_at(m, i, k, len, val_ptr(v));
 }
 
 /* Index of the expected seek result, or (size_t)-1 for none. */
 static size_t m_seek(const model *m, const uint8_t *k, size_t len,
                      art_seek_mode mode)
 {
-    int found;
-    size_t lb = m_lower(m, k, len, &found);
-    size_t i;
-    switch (mode) {
-    case ART_SEEK_GE:
-        i = lb;
-        break;
-    case ART_SEEK_GT:
-        i = lb + (size_t)found;
-        break;
-    case ART_SEEK_LE:
-        i = found ? lb : lb - 1; /* wraps to (size_t)-1 when lb == 0 */
-        break;
-    default:
-        i = lb - 1;
-        break;
-    }
+    size_t i = model_seek(m, k, len, mode);
     return i < m->n ? i : (size_t)-1;
 }
 
@@ -368,22 +253,21 @@ static size_t m_seek(const model *m, const uint8_t *k, size_t len,
 static void note_tree(int t, int structural)
 {
     art_tree *T = &g_t[t];
-    model *m = &g_m[t];
     if (structural == 2) /* may or may not have changed: an empty tree */
-        structural = T->version != m->version;
+        structural = T->version != g_version[t];
     if (structural) {
-        REQUIRE(T->version > m->version,
+        REQUIRE(T->version > g_version[t],
                 "tree %d: structure changed but version stayed %llu", t,
                 (unsigned long long)T->version);
-        m->epoch++;
+        g_epoch[t]++;
     } else {
-        REQUIRE(T->version == m->version,
+        REQUIRE(T->version == g_version[t],
                 "tree %d: version moved from %llu to %llu without a change "
                 "of structure",
-                t, (unsigned long long)m->version,
+                t, (unsigned long long)g_version[t],
                 (unsigned long long)T->version);
     }
-    m->version = T->version;
+    g_version[t] = T->version;
 }
 
 static void validate(int t)
@@ -444,11 +328,11 @@ static void full_check(int t)
     for (r = art_cursor_first(&c); r == 1; r = art_cursor_next(&c), i++) {
         REQUIRE(i < m->n, "tree %d: cursor walk yields more than %zu keys", t,
                 m->n);
-        REQUIRE(same_key(c.key, c.key_len, m->a[i].k, m->a[i].len),
+        REQUIRE(model_key_eq(c.key, c.key_len, m->a[i].key, m->a[i].len),
                 "tree %d: key %zu of the walk differs from the model", t, i);
-        REQUIRE(val_id(art_cursor_value(&c)) == m->a[i].v,
+        REQUIRE(val_id(art_cursor_value(&c)) == val_id(m->a[i].val),
                 "tree %d: value of key %zu is %d, model %d", t, i,
-                val_id(art_cursor_value(&c)), m->a[i].v);
+                val_id(art_cursor_value(&c)), val_id(m->a[i].val));
     }
     REQUIRE(r == 0, "tree %d: full walk returned %d", t, r);
     REQUIRE(i == m->n, "tree %d: walk yields %zu keys, model %zu", t, i, m->n);
@@ -458,8 +342,9 @@ static void full_check(int t)
     REQUIRE(art_foreach(T, collect_visit, &g_log) == 0, "foreach stopped");
     REQUIRE(g_log.n == m->n, "foreach visited %zu, model %zu", g_log.n, m->n);
     for (i = 0; i < m->n; i++)
-        REQUIRE(g_log.ids[i] == m->a[i].v, "foreach value %zu is %d, model %d",
-                i, g_log.ids[i], m->a[i].v);
+        REQUIRE(g_log.ids[i] == val_id(m->a[i].val),
+                "foreach value %zu is %d, model %d", i, g_log.ids[i],
+                val_id(m->a[i].val));
     T->fail_countdown = cd;
 }
 
@@ -505,8 +390,8 @@ static size_t get_key(input *in, int t, uint8_t *out)
         const model *m = &g_m[(sel & 3) == 1 && (sel & 4) ? !t : t];
         uint8_t idx = u8(in);
         if (m->n) {
-            const entry *e = &m->a[(idx * (size_t)257) % m->n];
-            n = to_syms(e->k, e->len, g_utf8, syms);
+            const model_entry *e = &m->a[(idx * (size_t)257) % m->n];
+            n = model_symbols(e->key, e->len, g_utf8, syms);
         }
         if ((sel & 3) == 1)
             break;
@@ -603,69 +488,48 @@ static void cursor_result(mcursor *C, int r, size_t want, long before_cd,
         trace("    -> none\n");
         return;
     }
-    const entry *e = &m->a[want];
-    if (r != 1 || !same_key(C->c.key, C->c.key_len, e->k, e->len)) {
-        trace_key("    expected ", e->k, e->len);
+    const model_entry *e = &m->a[want];
+    if (r != 1 || !model_key_eq(C->c.key, C->c.key_len, e->key, e->len)) {
+        trace_key("    expected ", e->key, e->len);
         if (r == 1)
             trace_key("\n    got ", C->c.key, C->c.key_len);
         trace("\n");
     }
     REQUIRE(r == 1, "%s: expected key #%zu (len %zu), got %d", what, want,
             e->len, r);
-    REQUIRE(same_key(C->c.key, C->c.key_len, e->k, e->len),
+    REQUIRE(model_key_eq(C->c.key, C->c.key_len, e->key, e->len),
             "%s: expected key #%zu (len %zu), cursor has a key of len %zu",
             what, want, e->len, C->c.key_len);
-    REQUIRE(val_id(art_cursor_value(&C->c)) == e->v, "%s: value %d, model %d",
-            what, val_id(art_cursor_value(&C->c)), e->v);
+    REQUIRE(val_id(art_cursor_value(&C->c)) == val_id(e->val),
+            "%s: value %d, model %d", what, val_id(art_cursor_value(&C->c)),
+            val_id(e->val));
     /* changed_from: the new key shares its first changed_from bytes with
        the key before the move. */
     if (C->pos) {
         size_t cf = C->c.changed_from;
         REQUIRE(cf <= C->len && cf <= e->len &&
-                    cmp_keys(C->key, cf, e->k, cf) == 0,
+                    model_key_cmp(C->key, cf, e->key, cf) == 0,
                 "%s: changed_from %zu wrong (old len %zu, new len %zu)", what,
                 cf, C->len, e->len);
     }
     C->pos = 1;
-    memcpy(C->key, e->k, e->len);
+    memcpy(C->key, e->key, e->len);
     C->len = e->len;
-    C->epoch = m->epoch;
-    trace_key("    -> ", e->k, e->len);
+    C->epoch = g_epoch[C->t];
+    trace_key("    -> ", e->key, e->len);
     trace("\n");
 }
 
-/* Levenshtein distance over symbol arrays (plain dynamic programming). */
-static uint32_t lev(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
-{
-    uint32_t row[QUERY_SYMS + 1];
-    for (size_t j = 0; j <= nb; j++)
-        row[j] = (uint32_t)j;
-    for (size_t i = 1; i <= na; i++) {
-        uint32_t diag = row[0];
-        row[0] = (uint32_t)i;
-        for (size_t j = 1; j <= nb; j++) {
-            uint32_t up = row[j];
-            uint32_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[nb];
-}
-
 /* Distance of entry e to the query, or UINT32_MAX when above maxd. */
-static uint32_t fuzzy_dist(const mfuzzy *F, const entry *e)
+static uint32_t fuzzy_dist(const mfuzzy *F, const model_entry *e)
 {
     static uint32_t syms[KEY_BUF];
-    size_t n = to_syms(e->k, e->len, F->utf8, syms);
+    size_t n = model_symbols(e->key, e->len, F->utf8, syms);
     size_t diff = n > F->qlen ? n - F->qlen : F->qlen - n;
     if (diff > F->maxd)
         return UINT32_MAX;
-    uint32_t d = lev(syms, n, F->q, F->qlen);
+    uint32_t row[QUERY_SYMS + 1];
+    uint32_t d = model_levenshtein(syms, n, F->q, F->qlen, row);
     return d <= F->maxd ? d : UINT32_MAX;
 }
 
@@ -700,7 +564,7 @@ static void do_insert(int t, const uint8_t *k, size_t len, int v, int want_old)
     art_tree *T = &g_t[t];
     model *m = &g_m[t];
     int found;
-    size_t i = m_lower(m, k, len, &found);
+    size_t i = model_lower(m, k, len, &found);
     if (!found && m->n >= MAX_KEYS)
         return;
     trace("  insert t%d ", t);
@@ -727,9 +591,10 @@ static void do_insert(int t, const uint8_t *k, size_t len, int v, int want_old)
     }
     if (found) {
         REQUIRE(r == 0, "insert of a present key returned %d", r);
-        REQUIRE(!want_old || val_id(old) == m->a[i].v,
-                "insert: old value %d, model %d", val_id(old), m->a[i].v);
-        m->a[i].v = v;
+        REQUIRE(!want_old || val_id(old) == val_id(m->a[i].val),
+                "insert: old value %d, model %d", val_id(old),
+                val_id(m->a[i].val));
+        m->a[i].val = val_ptr(v);
         after_mutation(t, 0);
     } else {
         REQUIRE(r == 1, "insert of a new key returned %d", r);
@@ -745,7 +610,7 @@ static void do_delete(int t, const uint8_t *k, size_t len, int want_old)
     art_tree *T = &g_t[t];
     model *m = &g_m[t];
     int found;
-    size_t i = m_lower(m, k, len, &found);
+    size_t i = model_lower(m, k, len, &found);
     trace("  delete t%d ", t);
     trace_key("", k, len);
     trace("%s\n", found ? "" : " (absent)");
@@ -757,15 +622,16 @@ static void do_delete(int t, const uint8_t *k, size_t len, int want_old)
         trace("    -> ENOMEM (injected)\n");
         REQUIRE(found, "ENOMEM deleting an absent key");
         after_mutation(t, 0);
-        REQUIRE(val_id(art_search(T, k, len)) == m->a[i].v,
+        REQUIRE(val_id(art_search(T, k, len)) == val_id(m->a[i].val),
                 "key lost by a failed delete");
         return;
     }
     if (found) {
         REQUIRE(r == 1, "delete of a present key returned %d", r);
-        REQUIRE(!want_old || val_id(old) == m->a[i].v,
-                "delete: old value %d, model %d", val_id(old), m->a[i].v);
-        m_remove_at(m, i);
+        REQUIRE(!want_old || val_id(old) == val_id(m->a[i].val),
+                "delete: old value %d, model %d", val_id(old),
+                val_id(m->a[i].val));
+        model_remove_at(m, i);
         after_mutation(t, 1);
     } else {
         REQUIRE(r == 0, "delete of an absent key returned %d", r);
@@ -783,15 +649,16 @@ static void op_search(input *in, uint8_t a)
     art_tree *T = &g_t[t];
     model *m = &g_m[t];
     int found;
-    size_t i = m_lower(m, k, len, &found);
+    size_t i = model_lower(m, k, len, &found);
     long cd = T->fail_countdown;
     trace("  search t%d ", t);
     trace_key("", k, len);
     trace("\n");
     void *v = art_search(T, k, len);
     void **slot = art_search_slot(T, k, len);
-    REQUIRE(val_id(v) == (found ? m->a[i].v : -1), "search: value %d, model %d",
-            val_id(v), found ? m->a[i].v : -1);
+    REQUIRE(val_id(v) == (found ? val_id(m->a[i].val) : -1),
+            "search: value %d, model %d", val_id(v),
+            found ? val_id(m->a[i].val) : -1);
     REQUIRE((slot != NULL) == found, "search_slot: %s slot",
             slot ? "unexpected" : "missing");
     REQUIRE(!slot || *slot == v, "search_slot disagrees with search");
@@ -801,7 +668,7 @@ static void op_search(input *in, uint8_t a)
         int nv = u8(in) % 255;
         trace("    write v%d through the slot\n", nv);
         *slot = val_ptr(nv);
-        m->a[i].v = nv;
+        m->a[i].val = val_ptr(nv);
     }
     REQUIRE(T->fail_countdown == cd, "search allocated");
     note_tree(t, 0);
@@ -895,7 +762,7 @@ static size_t step_target(const mcursor *C, int forward)
 static void check_cursor_value(const mcursor *C)
 {
     const model *m = &g_m[C->t];
-    if (!C->pos || C->epoch != m->epoch)
+    if (!C->pos || C->epoch != g_epoch[C->t])
         return;
     int v = m_get(m, C->key, C->len);
     REQUIRE(v >= 0, "cursor on an unchanged tree sits on an absent key");
@@ -913,7 +780,7 @@ static void op_step(uint8_t a)
     for (size_t s = 0; s < steps; s++) {
         trace("  cursor %d (t%d) %s%s\n", a & 1, C->t,
               forward ? "next" : "prev",
-              C->pos && C->epoch != g_m[C->t].epoch ? " (tree changed)" : "");
+              C->pos && C->epoch != g_epoch[C->t] ? " (tree changed)" : "");
         check_cursor_value(C);
         size_t want = step_target(C, forward);
         long cd = T->fail_countdown;
@@ -944,7 +811,7 @@ static void op_skip(input *in, uint8_t a)
     uint8_t sel = u8(in);
     const model *m = &g_m[C->t];
     /* Defined only on a positioned cursor over an unchanged tree. */
-    if (!C->pos || C->epoch != m->epoch)
+    if (!C->pos || C->epoch != g_epoch[C->t])
         return;
     size_t n = sel % (C->len + 1);
     art_tree *T = &g_t[C->t];
@@ -952,7 +819,7 @@ static void op_skip(input *in, uint8_t a)
     check_cursor_value(C);
     size_t i = m_seek(m, C->key, C->len, ART_SEEK_GT);
     while (i != (size_t)-1 && i < m->n &&
-           starts_with(m->a[i].k, m->a[i].len, C->key, n))
+           model_starts_with(m->a[i].key, m->a[i].len, C->key, n))
         i++;
     if (i >= m->n)
         i = (size_t)-1;
@@ -1030,7 +897,7 @@ static void clear_tree(int t)
     uint64_t sum = 0;
     long cd = T->fail_countdown;
     for (size_t i = 0; i < m->n; i++)
-        sum += (uint64_t)m->a[i].v;
+        sum += (uint64_t)val_id(m->a[i].val);
     trace("  clear t%d (%zu keys)\n", t, m->n);
     art_tree_clear(T, tally_value, &ty);
     REQUIRE(ty.calls == m->n && ty.sum == sum,
@@ -1038,7 +905,7 @@ static void clear_tree(int t)
     REQUIRE(T->fail_countdown == cd, "clear allocated");
     REQUIRE(T->root == 0 && T->size == 0 && T->bytes == 0,
             "clear left a non-empty tree");
-    m_clear(m);
+    model_clear(m);
     after_mutation(t, 1);
 }
 
@@ -1070,7 +937,7 @@ static void op_copy(input *in, uint8_t a)
     }
     REQUIRE(r == ART_OK, "copy returned %d", r);
     for (size_t i = 0; i < ms->n; i++)
-        m_insert_at(md, i, ms->a[i].k, ms->a[i].len, ms->a[i].v);
+        m_insert_at(md, i, ms->a[i].key, ms->a[i].len, val_id(ms->a[i].val));
     note_tree(d, ms->n > 0);
     full_check(d);
 }
@@ -1082,10 +949,7 @@ static void op_move(uint8_t a)
     clear_tree(d);
     trace("  move t%d (%zu keys) into t%d\n", s, ms->n, d);
     art_tree_move(&g_t[d], &g_t[s]);
-    for (size_t i = 0; i < ms->n; i++)
-        md->a[i] = ms->a[i];
-    md->n = ms->n;
-    ms->n = 0;
+    model_move(md, ms);
     note_tree(s, 1);
     note_tree(d, 1);
     validate(s);
@@ -1107,7 +971,7 @@ static void op_fuzzy(input *in, uint8_t a)
     int t = a & 1, utf8 = (a >> 1) & 1;
     uint32_t maxd = maxds[(a >> 2) & 7];
     size_t len = get_key(in, t, k);
-    size_t n = to_syms(k, len, utf8, syms);
+    size_t n = model_symbols(k, len, utf8, syms);
     if (n > QUERY_SYMS) {
         len = sym_offset(k, len, utf8, QUERY_SYMS);
         n = QUERY_SYMS;
@@ -1128,6 +992,11 @@ static void op_fuzzy(input *in, uint8_t a)
         return;
     }
     REQUIRE(r == ART_OK, "fuzzy_init returned %d", r);
+    /* Slices of work per call, down to one unit: every pause and resume. */
+    static const size_t slices[8] = {
+        ART_FUZZY_SLICE, ART_FUZZY_SLICE, 0, 1, 3, 40, 300, 5000};
+    g_f.f.slice = slices[a >> 5];
+    trace("    slice %zu\n", g_f.f.slice);
     g_f.active = 1;
     g_f.t = t;
     g_f.utf8 = utf8;
@@ -1159,8 +1028,18 @@ static void op_fuzzy_next(uint8_t a)
         trace("  fuzzy next (t%d)\n", g_f.t);
         long cd = T->fail_countdown;
         int r = art_fuzzy_next(&g_f.f);
+        /* Paused: go on at once (bit 0), or leave it paused for the
+           operations that follow, which may change the tree. */
+        for (size_t pauses = 0; r == ART_EAGAIN && (a & 1); pauses++) {
+            REQUIRE(pauses < 100000000, "fuzzy_next paused for ever");
+            r = art_fuzzy_next(&g_f.f);
+        }
         check_nomem(r, cd, T, "fuzzy_next");
         note_tree(g_f.t, 0);
+        if (r == ART_EAGAIN) {
+            trace("    -> paused\n");
+            return;
+        }
         if (r == ART_ENOMEM) {
             trace("    -> ENOMEM (injected)\n");
             fuzzy_stop();
@@ -1177,8 +1056,8 @@ static void op_fuzzy_next(uint8_t a)
             }
             REQUIRE(m_get(m, c->key, c->key_len) >= 0,
                     "fuzzy_next yields an absent key");
-            REQUIRE(!g_f.has_last || cmp_keys(g_f.last, g_f.last_len, c->key,
-                                              c->key_len) < 0,
+            REQUIRE(!g_f.has_last || model_key_cmp(g_f.last, g_f.last_len,
+                                                   c->key, c->key_len) < 0,
                     "fuzzy_next not in ascending order");
         } else if (i == (size_t)-1) {
             if (r == 1)
@@ -1188,9 +1067,9 @@ static void op_fuzzy_next(uint8_t a)
             fuzzy_stop();
             return;
         } else {
-            const entry *e = &m->a[i];
-            if (r != 1 || !same_key(c->key, c->key_len, e->k, e->len)) {
-                trace_key("    expected ", e->k, e->len);
+            const model_entry *e = &m->a[i];
+            if (r != 1 || !model_key_eq(c->key, c->key_len, e->key, e->len)) {
+                trace_key("    expected ", e->key, e->len);
                 if (r == 1)
                     trace_key("\n    got ", c->key, c->key_len);
                 trace("\n");
@@ -1199,13 +1078,13 @@ static void op_fuzzy_next(uint8_t a)
                     "fuzzy_next: expected key #%zu (distance %u), "
                     "got %d",
                     i, d, r);
-            REQUIRE(same_key(c->key, c->key_len, e->k, e->len),
+            REQUIRE(model_key_eq(c->key, c->key_len, e->key, e->len),
                     "fuzzy_next: expected key #%zu (len %zu, distance %u), "
                     "got a key of len %zu (distance %u)",
                     i, e->len, d, c->key_len, g_f.f.distance);
             REQUIRE(g_f.f.distance == d, "fuzzy_next: distance %u, model %u",
                     g_f.f.distance, d);
-            trace_key("    -> ", e->k, e->len);
+            trace_key("    -> ", e->key, e->len);
             trace(" distance %u\n", d);
         }
         if (c->key_len)
@@ -1238,8 +1117,9 @@ static void op_foreach(input *in, uint8_t a)
     REQUIRE(g_log.n == want, "foreach visited %zu, expected %zu", g_log.n,
             want);
     for (size_t i = 0; i < want; i++)
-        REQUIRE(g_log.ids[i] == m->a[i].v, "foreach value %zu: %d, model %d", i,
-                g_log.ids[i], m->a[i].v);
+        REQUIRE(g_log.ids[i] == val_id(m->a[i].val),
+                "foreach value %zu: %d, model %d", i, g_log.ids[i],
+                val_id(m->a[i].val));
     art_stats_t st;
     art_stats(T, &st);
     REQUIRE(st.leaves + st.node_values == m->n && st.bytes == T->bytes,
@@ -1352,9 +1232,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     trace("input of %zu bytes, %s keys\n", size, g_utf8 ? "UTF-8" : "byte");
     for (int t = 0; t < NTREES; t++) {
         art_tree_init(&g_t[t]);
-        g_m[t].n = 0;
-        g_m[t].epoch = 0;
-        g_m[t].version = g_t[t].version;
+        model_clear(&g_m[t]);
+        g_epoch[t] = 0;
+        g_version[t] = g_t[t].version;
     }
     for (int i = 0; i < NCURSORS; i++) {
         g_c[i].t = i % NTREES;

@@ -13,7 +13,7 @@
  * size), and the step limits turn a loop that never ends into an abort.
  *
  * The seed corpus (core/fuzz/file_corpus) holds files written by blart's
- * save(); core/fuzz/make_file_inputs.py regenerates it.
+ * save(); tools/make_file_inputs.py regenerates it.
  */
 #include "art.h"
 

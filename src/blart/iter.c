@@ -77,9 +77,14 @@ static int iter_step(IterObject *it)
         it->prefix_min = it->prefix_len + 1;
         return 1;
     }
-    if (it->yield == YIELD_FUZZY)
-        r = art_fuzzy_next(&it->walk);
-    else if (it->state == ITER_RUNNING)
+    if (it->yield == YIELD_FUZZY) {
+        /* A long walk comes back in slices: signals are seen in between
+           (a KeyboardInterrupt leaves the map and the iterator as they
+           were, and the walk can go on). */
+        while ((r = art_fuzzy_next(&it->walk)) == ART_EAGAIN)
+            if (PyErr_CheckSignals() < 0)
+                return -1;
+    } else if (it->state == ITER_RUNNING)
         r = it->reverse ? art_cursor_prev(c) : art_cursor_next(c);
     else if (it->start == START_SEEK)
         r = art_cursor_seek(c, it->start_key, it->start_len, it->start_mode);

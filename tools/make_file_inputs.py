@@ -1,7 +1,7 @@
 """Writes the seed corpus of fuzz_file.c: small files saved by blart.
 
 Run with an interpreter that has blart installed:
-    python core/fuzz/make_file_inputs.py core/fuzz/file_corpus
+    python tools/make_file_inputs.py core/fuzz/file_corpus
 """
 
 import pathlib

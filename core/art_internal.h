@@ -1,0 +1,224 @@
+/*
+ * art_internal.h -- what the core's source files share beyond the node
+ * layout (art_layout.h): the allocator's interface (art_alloc.c), the
+ * child lookups that updates, walks and cursors all use, the byte
+ * helpers of lookups and seeks, and the functions one file provides to
+ * another.  Private to the core: not installed, not part of the API.
+ *
+ *   art.c        the tree: lifetime, copies, lookups, insert, delete
+ *   art_alloc.c  live-block count, slabs, large blocks, the file arena
+ *   art_walk.c   foreach, stats, validate (and art_file.c's node check)
+ *   art_cursor.c cursors
+ *   art_fuzzy.c  fuzzy search, on a guarded cursor
+ *   art_file.c   the file format: write, open, load
+ */
+#ifndef BLART_ART_INTERNAL_H
+#define BLART_ART_INTERNAL_H
+
+#include "art_layout.h"
+
+/* ------------------------------------------------------------------ */
+/* Memory (art_alloc.c)                                                */
+/* ------------------------------------------------------------------ */
+
+/* Counted blocks from malloc; each allocation counts against
+   t->fail_countdown.  art__free(NULL) does nothing. */
+void *art__malloc(art_tree *t, size_t size);
+void *art__malloc_big(art_tree *t, size_t size);
+void art__free(void *p);
+
+/* Blocks of up to this many bytes come from the tree's slabs. */
+#define ART_SLAB_MAX 512
+
+/* A node or leaf of size bytes (a multiple of 8): from the slabs, or
+   from malloc when larger than ART_SLAB_MAX (counted in t->reserved
+   either way).  art__block_free takes the same size back. */
+void *art__block_alloc(art_tree *t, size_t size);
+void art__block_free(art_tree *t, void *p, size_t size);
+
+/* Gives back every page once the tree holds no block (it became empty). */
+void art__alloc_release(art_tree *t);
+
+/* Makes block[0..size), a loaded file's nodes, part of t's memory. */
+void art__alloc_adopt(art_tree *t, void *block, size_t size);
+
+/*
+ * Clearing.  art__alloc_detach() takes the pages and the arena out of t
+ * (which then allocates afresh); the caller frees each large block with
+ * art__drop_detached() as it walks the old nodes, then everything else
+ * at once with art__alloc_free_detached().  Three words, so that nested
+ * clears (a value's destructor clearing another tree) stay cheap in
+ * stack.
+ */
+typedef struct art_detached {
+    void *pages;
+    void *arena;
+    size_t arena_size;
+} art_detached;
+
+void art__alloc_detach(art_tree *t, art_detached *d);
+void art__alloc_free_detached(const art_detached *d);
+
+/* Whether p lies in the block [arena, arena + size). */
+static inline int art__in_arena(const void *arena, size_t size, const void *p)
+{
+    return (uintptr_t)p - (uintptr_t)arena < size;
+}
+
+static inline void art__drop_detached(const art_detached *d, void *p,
+                                      size_t size)
+{
+    if (size > ART_SLAB_MAX && !art__in_arena(d->arena, d->arena_size, p))
+        art__free(p);
+}
+
+/* Grows *buf (*cap elements of size elem) to hold at least need. */
+int art__grow_slow(art_tree *t, void **buf, size_t *cap, size_t need,
+                   size_t elem);
+static inline int art__grow(art_tree *t, void **buf, size_t *cap, size_t need,
+                            size_t elem)
+{
+    return need <= *cap ? ART_OK : art__grow_slow(t, buf, cap, need, elem);
+}
+
+/* ------------------------------------------------------------------ */
+/* Children and bytes                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The child with the smallest byte >= from (from may be 256), or -1.
+ * Stores the child in *out.
+ */
+static inline int child_ge(art_node *n, int from, uintptr_t *out)
+{
+    if (from > 255)
+        return -1;
+    if (from < 0)
+        from = 0;
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        uint8_t *keys = small_keys(n);
+        for (int i = 0; i < n->num_children; i++)
+            if (keys[i] >= from) {
+                *out = small_children(n)[i];
+                return keys[i];
+            }
+        return -1;
+    }
+    case ART_NODE48: {
+        uint8_t *index = n48_index(n);
+        for (int b = from; b < 256; b++)
+            if (index[b]) {
+                *out = n48_children(n)[index[b] - 1];
+                return b;
+            }
+        return -1;
+    }
+    default: {
+        uintptr_t *ch = n256_children(n);
+        for (int b = from; b < 256; b++)
+            if (ch[b]) {
+                *out = ch[b];
+                return b;
+            }
+        return -1;
+    }
+    }
+}
+
+/* The child with the largest byte <= from (from may be -1), or -1. */
+static inline int child_le(art_node *n, int from, uintptr_t *out)
+{
+    if (from < 0)
+        return -1;
+    if (from > 255)
+        from = 255;
+    switch (n->type) {
+    case ART_NODE4:
+    case ART_NODE16: {
+        uint8_t *keys = small_keys(n);
+        for (int i = n->num_children - 1; i >= 0; i--)
+            if (keys[i] <= from) {
+                *out = small_children(n)[i];
+                return keys[i];
+            }
+        return -1;
+    }
+    case ART_NODE48: {
+        uint8_t *index = n48_index(n);
+        for (int b = from; b >= 0; b--)
+            if (index[b]) {
+                *out = n48_children(n)[index[b] - 1];
+                return b;
+            }
+        return -1;
+    }
+    default: {
+        uintptr_t *ch = n256_children(n);
+        for (int b = from; b >= 0; b--)
+            if (ch[b]) {
+                *out = ch[b];
+                return b;
+            }
+        return -1;
+    }
+    }
+}
+
+/*
+ * memcmp(a, b, n) == 0, defined for n == 0 with NULL pointers too.  Most
+ * prefixes and suffixes compared on a lookup are a few bytes long, where
+ * an inline loop of 8-byte words beats a call to memcmp.
+ */
+static inline int same_bytes(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    uint64_t x, y;
+    uint32_t u, v;
+    if (n >= 8) {
+        /* Whole words, then the last 8 bytes (overlapping if need be). */
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        if (u != v)
+            return 0;
+        memcpy(&u, a + n - 4, 4);
+        memcpy(&v, b + n - 4, 4);
+        return u == v;
+    }
+    /* 0 to 3 bytes: the first, middle and last cover them all. */
+    return n == 0 ||
+           (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+}
+
+static inline size_t common_len(const uint8_t *a, size_t na, const uint8_t *b,
+                                size_t nb)
+{
+    size_t n = na < nb ? na : nb, i = 0;
+    while (i < n && a[i] == b[i])
+        i++;
+    return i;
+}
+
+/* An empty key may be given as NULL; offsets from NULL are undefined. */
+#define NONNULL_KEY(key) ((key) ? (key) : (const uint8_t *)"")
+
+/* ------------------------------------------------------------------ */
+/* Between files                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Checks one inner node's own fields (art_walk.c; used by art_file.c's
+   checks too): NULL, or a static description of what is wrong. */
+const char *art__check_node(art_node *n);
+
+#endif /* BLART_ART_INTERNAL_H */

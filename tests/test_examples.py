@@ -277,7 +277,7 @@ def demo_sections(lines: list[str]) -> dict[str, list[dict[str, str]]]:
     assert lines[2] == ""
     assert lines[3].split() == ["blart", "dict", "blart", "is", "answer"]
     assert lines[-2] == ""
-    assert re.fullmatch(r"All answers agree with the dict's\. Total time \S+ s\.", lines[-1])
+    assert re.fullmatch(r"All answers agree with the dict's\. Total time \S+ (s|ms)\.", lines[-1])
     sections: dict[str, list[dict[str, str]]] = {}
     current = None
     for line in lines[4:-2]:

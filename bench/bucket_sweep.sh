@@ -7,8 +7,9 @@
 # (run from the repository root; B = 0 is today's tree, no buckets).
 # The last-level cache is simulated as this machine's L3 (32 MiB, 16-way):
 # its misses (DLmr) stand for trips to DRAM; L1 (D1mr) is the host's.
+# LL=2097152,16,64 simulates the 2 MiB L2 instead (misses past L2).
 # SWEEP_ARGS passes more options (e.g. SWEEP_ARGS="-a 1"); outputs are
-# named by workload, B and K only.
+# named by workload, B, K and TAG (when set).
 set -e
 W=${1:-urls}
 CONFIGS=${2:-"0:0 16:4096 32:4096 48:4096 64:4096 96:4096 128:4096"}
@@ -22,8 +23,8 @@ BIN=bench/.build/bucket_sweep
 for c in $CONFIGS; do
     B=${c%%:*}
     K=${c##*:}
-    OUT=bench/.build/callgrind.bucket.$W.$B.$K
-    valgrind --tool=callgrind --cache-sim=yes --LL=33554432,16,64 \
+    OUT=bench/.build/callgrind.bucket.$W.$B.$K${TAG:+.$TAG}
+    valgrind --tool=callgrind --cache-sim=yes --LL=${LL:-33554432,16,64} \
         --callgrind-out-file=$OUT \
         $BIN -f "$KEYS" -B "$B" -K "$K" -q "$Q" -r 1 $SWEEP_ARGS \
         -p lookup,keys,miss,reinsert >$OUT.log 2>&1

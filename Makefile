@@ -38,18 +38,34 @@ test: test-c test-py
 test-py: $(VENV)/.installed
 	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider .
 
-TEST_SRC := $(wildcard core/tests/*.c)
+# The tree's tests, one test_art binary; the bucket container (not yet part
+# of the tree, docs/buckets.md) has its own, built with its SSE2 tag scan
+# and with the portable one.
+BUCKET_SRC := core/art_bucket.c
+BUCKET_HDR := core/art_bucket.h
+TEST_SRC := $(filter-out core/tests/test_bucket.c,$(wildcard core/tests/*.c))
 TEST_HDR := $(wildcard core/tests/*.h)
 
 $(BUILD)/test_art: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) $(TEST_HDR)
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -Icore $(CORE_SRC) $(TEST_SRC) -o $@
 
-test-c: $(BUILD)/test_art
+$(BUILD)/test_bucket: $(BUCKET_SRC) $(BUCKET_HDR) core/tests/test_bucket.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -Icore $(BUCKET_SRC) core/tests/test_bucket.c -o $@
+
+$(BUILD)/test_bucket_portable: $(BUCKET_SRC) $(BUCKET_HDR) core/tests/test_bucket.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -DART_BUCKET_NO_SIMD -Icore $(BUCKET_SRC) \
+	  core/tests/test_bucket.c -o $@
+
+test-c: $(BUILD)/test_art $(BUILD)/test_bucket $(BUILD)/test_bucket_portable
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_art
+	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_bucket
+	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_bucket_portable
 
 # --- lint and format -------------------------------------------------------
-C_FILES := $(CORE_SRC) $(CORE_HDR) $(wildcard src/blart/*.c src/blart/*.h core/tests/*.[ch] core/fuzz/*.c bench/*.c)
+C_FILES := $(CORE_SRC) $(CORE_HDR) $(BUCKET_SRC) $(BUCKET_HDR) $(wildcard src/blart/*.c src/blart/*.h core/tests/*.[ch] core/fuzz/*.c bench/*.c)
 PY_DIRS := src tests examples bench
 PYINC = $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 
@@ -66,7 +82,7 @@ dev-venv: $(VENV)/.dev
 
 lint: tools $(VENV)/.dev
 	clang-format --dry-run --Werror $(C_FILES)
-	clang-tidy --quiet $(CORE_SRC) $(wildcard src/blart/*.c) -- $(CSTD) -Icore -I$(PYINC)
+	clang-tidy --quiet $(CORE_SRC) $(BUCKET_SRC) $(wildcard src/blart/*.c) -- $(CSTD) -Icore -I$(PYINC)
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy

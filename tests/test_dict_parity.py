@@ -357,3 +357,18 @@ def test_operations_that_change_the_map_are_refused_during_a_save(tmp_path, name
     assert p.seen and p.seen[0][0] == "RuntimeError", p.seen
     assert "being saved" in p.seen[0][1]
     assert dict(TreeMap.load(tmp_path / "m.blart", allow_pickle=True)) == {"a": 1, "z": 7}
+
+
+class SlottedFrozen(FrozenTreeMap):
+    __slots__ = ("tag",)
+
+
+def test_a_frozen_subclass_keeps_its_slots_through_pickle(tmp_path):
+    path = tmp_path / "m.blart"
+    TreeMap({"a": 1}).save(path)
+    f = SlottedFrozen(path)
+    f.tag = "mine"
+    for c in (pickle.loads(pickle.dumps(f)), copy.deepcopy(f), copy.copy(f)):
+        assert type(c) is SlottedFrozen
+        assert c.tag == "mine"
+        assert dict(c) == {"a": 1}

@@ -372,8 +372,6 @@ BLART_INTERNAL PyObject *blart_iter_next(IterObject *it);
 BLART_INTERNAL PyObject *blart_instance_state(PyObject *self);
 BLART_INTERNAL int blart_set_instance_state(PyObject *self, PyObject *state);
 BLART_INTERNAL PyObject *blart_find_missing(MapObject *m);
-BLART_INTERNAL PyObject *blart_instance_state_function(PyObject *module,
-                                                       PyObject *obj);
 
 BLART_INTERNAL extern PyType_Spec blart_keys_spec;
 BLART_INTERNAL extern PyType_Spec blart_values_spec;

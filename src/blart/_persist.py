@@ -22,7 +22,6 @@ import os
 from typing import Any
 
 from . import FormatError
-from ._blart import _instance_state
 
 
 def _flag(value: object) -> bool:
@@ -156,8 +155,8 @@ def open_frozen(cls: Any, path: str, allow_pickle: bool) -> Any:
 def frozen_reduce(self: Any) -> Any:
     """Support for pickle."""
     # A subclass instance's attributes, __slots__ included, travel as
-    # state, as for TreeMap.
-    state = _instance_state(self)
+    # state, as for TreeMap (the binding's reading of them).
+    state = self._state
     return open_frozen, (type(self), self.path, self._allow_pickle), state
 
 

@@ -219,11 +219,19 @@ PyDoc_STRVAR(
 PyDoc_STRVAR(path_doc, "The absolute path of the file.");
 PyDoc_STRVAR(key_type_doc, "str or bytes: the type of the keys.");
 
+static PyObject *frozen_get_state(MapObject *m, void *closure)
+{
+    (void)closure;
+    return blart_instance_state((PyObject *)m);
+}
+
 static PyGetSetDef frozen_getset[] = {
     {"path", (getter)frozen_get_path, NULL, path_doc, NULL},
     {"key_type", (getter)frozen_get_key_type, NULL, key_type_doc, NULL},
     {"_allow_pickle", (getter)frozen_get_allow_pickle, NULL,
      "Whether the map was opened with allow_pickle (for pickling it).", NULL},
+    {"_state", (getter)frozen_get_state, NULL,
+     "A subclass instance's attributes, as pickling carries them.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

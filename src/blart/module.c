@@ -220,8 +220,6 @@ static PyObject *blart_checksum(PyObject *module, PyObject *arg)
 static PyMethodDef blart_functions[] = {
     {"_checksum", blart_checksum, METH_O,
      "The 64-bit checksum of docs/format.md over a bytes-like object."},
-    {"_instance_state", blart_instance_state_function, METH_O,
-     "A subclass instance's attributes as copies and pickles carry them."},
     {"_live_allocations", blart_live_allocations, METH_NOARGS,
      "Testing: blocks the C tree library has allocated and not freed."},
     {NULL, NULL, 0, NULL},

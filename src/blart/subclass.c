@@ -3,7 +3,7 @@
  * does: its attributes (its __dict__ and its __slots__) carried by
  * copy(), copy.copy, copy.deepcopy and pickle, and its __missing__
  * called by m[key].  The methods that use them live in map.c; FrozenTreeMap's
- * __reduce__ (_persist.py) gets the same state through _instance_state.
+ * __reduce__ (_persist.py) gets the same state from its _state.
  */
 #include "_blart.h"
 
@@ -131,9 +131,3 @@ PyObject *blart_find_missing(MapObject *m)
     return found;
 }
 
-/* _instance_state(obj): blart_instance_state for _persist.py. */
-PyObject *blart_instance_state_function(PyObject *module, PyObject *obj)
-{
-    (void)module;
-    return blart_instance_state(obj);
-}

@@ -19,6 +19,7 @@ import contextlib
 import errno
 import mmap
 import os
+import sys
 from typing import Any
 
 from . import FormatError
@@ -46,20 +47,36 @@ def _create_temporary(directory: str, mode: int) -> tuple[int, str]:
     raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
 
 
+def _naming(e: OSError, path: str) -> OSError:
+    """e as the user should see it: about path, the file they asked for,
+    never the hidden temporary file (and ENOSPC or EFBIG from a write,
+    which name no file, name it too)."""
+    if e.errno is None:
+        return e
+    return OSError(e.errno, e.strerror or str(e), path)
+
+
 def save(self: Any, path: Any, *, allow_pickle: bool = False) -> None:
     """Write the map to a file (docs/format.md), atomically: a temporary
     file in the same directory is written, flushed to disk and renamed
-    over path.  None, bool, int, float, str and bytes values are stored
-    natively; any other value raises ValueError unless allow_pickle is
-    true, when it is pickled.  The map cannot be changed while it is
-    being saved (RuntimeError).
+    over path.  A symbolic link is written through: its target is
+    replaced, the link stays.  None, bool, int, float, str and bytes values
+    are stored natively; any other value raises ValueError unless
+    allow_pickle is true, when it is pickled.  The map cannot be changed
+    while it is being saved (RuntimeError).
 
     >>> TreeMap({'apple': 1, 'apply': 2}).save('words.blart')
     >>> TreeMap.load('words.blart')
     TreeMap({'apple': 1, 'apply': 2})
     """
     flag = _flag(allow_pickle)
-    target = os.fsdecode(os.fspath(path))
+    asked = os.fsdecode(os.fspath(path))
+    # Through symbolic links to the file they name, as editors save: the
+    # link stays a link and its target gets the new contents.
+    target = os.path.realpath(asked) if os.path.islink(asked) else asked
+    if os.path.isdir(target):
+        # Refused before anything is written.
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), asked)
     directory = os.path.dirname(os.path.abspath(target))
     # A file replaced keeps its mode; a new one gets the mode open() would
     # give it, which the temporary file gets by being created so.
@@ -67,7 +84,10 @@ def save(self: Any, path: Any, *, allow_pickle: bool = False) -> None:
         mode: int | None = os.stat(target).st_mode & 0o7777
     except FileNotFoundError:
         mode = None
-    fd, tmp = _create_temporary(directory, 0o666 if mode is None else 0o600)
+    try:
+        fd, tmp = _create_temporary(directory, 0o666 if mode is None else 0o600)
+    except OSError as e:
+        raise _naming(e, asked) from e
     try:
         with open(fd, "wb") as f:
             self._dump(f, flag)
@@ -76,9 +96,11 @@ def save(self: Any, path: Any, *, allow_pickle: bool = False) -> None:
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _naming(e, asked) from e
         raise
     if hasattr(os, "O_DIRECTORY"):
         # Make the rename itself durable.
@@ -121,7 +143,13 @@ def map_file(path: Any) -> tuple[mmap.mmap, str]:
     with open(full, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
             raise FormatError(f"{full!r} is empty, not a blart file")
-        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ), full
+        if sys.version_info >= (3, 13):
+            # The mapping keeps no descriptor of its own (open maps would
+            # otherwise count against the process's limit of open files).
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ, trackfd=False)
+        else:
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return mm, full
 
 
 def release_pages(mm: mmap.mmap) -> None:

@@ -180,7 +180,7 @@ TSAN_ENV = PYTHONPATH=$(CURDIR)/$(TSAN_DIR)/lib \
 test-tsan: $(VENV)/.installed
 	$(call sanitized_build,$(TSAN_DIR),-fsanitize=thread -O1 -g,-fsanitize=thread,$(TSAN_ENV))
 	cd tests && $(TSAN_ENV) ../$(VPY) -m pytest -q -p no:cacheprovider test_persistence.py \
-	  test_hardening_threads.py || { cat $(CURDIR)/$(TSAN_DIR)/report.* 2>/dev/null; exit 1; }
+	  hardening/test_hardening_threads.py || { cat $(CURDIR)/$(TSAN_DIR)/report.* 2>/dev/null; exit 1; }
 
 # --- valgrind ------------------------------------------------------------------
 # Memcheck over the C tests (built without sanitizers) and over a

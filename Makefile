@@ -14,7 +14,7 @@ CORE_SRC := core/art.c core/art_file.c
 CORE_HDR := core/art.h core/art_layout.h
 
 .PHONY: all demo test test-c test-py venv clean lint format tools dev-venv coverage wheel
-.PHONY: fuzz test-asan test-tsan valgrind
+.PHONY: fuzz test-asan test-tsan valgrind test-pythons
 
 all: test-c
 
@@ -44,6 +44,13 @@ $(BUILD)/test_art: $(CORE_SRC) $(CORE_HDR) core/tests/test_art.c
 
 test-c: $(BUILD)/test_art
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_art
+
+# The pytest suite against the package built for every other supported
+# CPython: pyenv's 3.10, 3.12 and 3.13, Debian testing's 3.14 and 3.15 in a
+# debootstrapped root cached outside the checkout (tools/test-pythons says
+# how).  One summary line per version.
+test-pythons:
+	tools/test-pythons
 
 # --- lint and format -------------------------------------------------------
 C_FILES := $(CORE_SRC) $(CORE_HDR) src/blart/_blart.c $(wildcard core/tests/*.c core/fuzz/*.c bench/*.c)

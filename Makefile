@@ -9,6 +9,9 @@ CSTD := -std=c11
 CWARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Werror
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BUILD := build/c
+# Targets that run setup.py themselves need the build-system requirement
+# of pyproject.toml (77: PEP 639 licence metadata); a venv's own is older.
+SETUPTOOLS := "setuptools>=77"
 
 CORE_SRC := core/art.c core/art_file.c
 CORE_HDR := core/art.h core/art_layout.h
@@ -100,7 +103,7 @@ coverage: $(VENV)/.dev
 	rm -rf build/cov $(COV_VENV)
 	mkdir -p build/cov
 	$(PYTHON) -m venv $(COV_VENV)
-	$(COV_VENV)/bin/python -m pip install --quiet pytest hypothesis coverage gcovr
+	$(COV_VENV)/bin/python -m pip install --quiet pytest hypothesis coverage gcovr $(SETUPTOOLS)
 	CFLAGS="--coverage -O0" LDFLAGS="--coverage" $(COV_VENV)/bin/python setup.py -q build_ext --build-temp build/cov --build-lib build/cov/lib
 	cp -r src/blart/__init__.py src/blart/_persist.py src/blart/__init__.pyi src/blart/py.typed $(wildcard src/blart/__main__.py) build/cov/lib/blart/
 	$(CC) $(CSTD) -O0 --coverage -Icore $(CORE_SRC) core/tests/test_art.c -o build/cov/test_art
@@ -164,7 +167,7 @@ ASAN_ENV = PYTHONPATH=$(CURDIR)/$(ASAN_DIR)/lib \
 # DIR/lib with the sanitizer's flags, and checked to be the one imported.
 define sanitized_build
 	rm -rf $(1)
-	$(VPY) -c "import setuptools" 2>/dev/null || $(VPY) -m pip install --quiet setuptools
+	$(VPY) -m pip install --quiet $(SETUPTOOLS)
 	CC=$(ASAN_CC) CFLAGS="$(2)" LDFLAGS="$(3)" \
 	  $(VPY) setup.py -q build_ext --force --build-temp $(1) --build-lib $(1)/lib
 	cp src/blart/*.py src/blart/*.pyi src/blart/py.typed $(1)/lib/blart/

@@ -9,12 +9,15 @@ CSTD := -std=c11
 CWARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Werror
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 BUILD := build/c
+# Targets that run setup.py themselves need the build-system requirement
+# of pyproject.toml (77: PEP 639 licence metadata); a venv's own is older.
+SETUPTOOLS := "setuptools>=77"
 
 CORE_SRC := core/art.c core/art_alloc.c core/art_walk.c core/art_cursor.c core/art_fuzzy.c core/art_file.c
 CORE_HDR := core/art.h core/art_layout.h core/art_internal.h
 
 .PHONY: all demo test test-c test-py venv clean lint format tools dev-venv coverage wheel
-.PHONY: fuzz test-asan test-tsan valgrind
+.PHONY: fuzz test-asan test-tsan valgrind test-pythons
 
 all: test-c
 
@@ -64,6 +67,13 @@ test-c: $(BUILD)/test_art $(BUILD)/test_bucket $(BUILD)/test_bucket_portable
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_bucket
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_bucket_portable
 
+# The pytest suite against the package built for every other supported
+# CPython: pyenv's 3.10, 3.12 and 3.13, Debian testing's 3.14 and 3.15 in a
+# debootstrapped root cached outside the checkout (tools/test-pythons says
+# how).  One summary line per version.
+test-pythons:
+	tools/test-pythons
+
 # --- lint and format -------------------------------------------------------
 C_FILES := $(CORE_SRC) $(CORE_HDR) $(BUCKET_SRC) $(BUCKET_HDR) $(wildcard src/blart/*.c src/blart/*.h core/tests/*.[ch] core/fuzz/*.c bench/*.c)
 PY_DIRS := src tests examples bench
@@ -112,7 +122,7 @@ coverage: $(VENV)/.dev
 	rm -rf build/cov $(COV_VENV)
 	mkdir -p build/cov
 	$(PYTHON) -m venv $(COV_VENV)
-	$(COV_VENV)/bin/python -m pip install --quiet pytest hypothesis coverage gcovr
+	$(COV_VENV)/bin/python -m pip install --quiet pytest hypothesis coverage gcovr $(SETUPTOOLS)
 	CFLAGS="--coverage -O0" LDFLAGS="--coverage" $(COV_VENV)/bin/python setup.py -q build_ext --build-temp build/cov --build-lib build/cov/lib
 	cp -r src/blart/__init__.py src/blart/_persist.py src/blart/__init__.pyi src/blart/py.typed $(wildcard src/blart/__main__.py) build/cov/lib/blart/
 	$(CC) $(CSTD) -O0 --coverage -Icore $(CORE_SRC) $(TEST_SRC) -o build/cov/test_art
@@ -176,7 +186,7 @@ ASAN_ENV = PYTHONPATH=$(CURDIR)/$(ASAN_DIR)/lib \
 # DIR/lib with the sanitizer's flags, and checked to be the one imported.
 define sanitized_build
 	rm -rf $(1)
-	$(VPY) -c "import setuptools" 2>/dev/null || $(VPY) -m pip install --quiet setuptools
+	$(VPY) -m pip install --quiet $(SETUPTOOLS)
 	CC=$(ASAN_CC) CFLAGS="$(2)" LDFLAGS="$(3)" \
 	  $(VPY) setup.py -q build_ext --force --build-temp $(1) --build-lib $(1)/lib
 	cp src/blart/*.py src/blart/*.pyi src/blart/py.typed $(1)/lib/blart/
@@ -199,7 +209,7 @@ TSAN_ENV = PYTHONPATH=$(CURDIR)/$(TSAN_DIR)/lib \
 test-tsan: $(VENV)/.installed
 	$(call sanitized_build,$(TSAN_DIR),-fsanitize=thread -O1 -g,-fsanitize=thread,$(TSAN_ENV))
 	cd tests && $(TSAN_ENV) ../$(VPY) -m pytest -q -p no:cacheprovider test_persistence.py \
-	  test_hardening_threads.py || { cat $(CURDIR)/$(TSAN_DIR)/report.* 2>/dev/null; exit 1; }
+	  hardening/test_hardening_threads.py || { cat $(CURDIR)/$(TSAN_DIR)/report.* 2>/dev/null; exit 1; }
 
 # --- valgrind ------------------------------------------------------------------
 # Memcheck over the C tests (built without sanitizers) and over a

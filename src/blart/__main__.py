@@ -34,7 +34,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from itertools import islice
-from typing import BinaryIO, NamedTuple, TextIO, Union
+from typing import BinaryIO, NamedTuple, TextIO
 
 from blart import FormatError, FrozenTreeMap, TreeMap, __version__
 
@@ -60,7 +60,7 @@ class Index(NamedTuple):
 
 
 # What the queries run on: a map built from lines, or a saved one opened in place.
-Queryable = Union[TreeMap[int], FrozenTreeMap[int]]
+Queryable = TreeMap[int] | FrozenTreeMap[int]
 
 
 # The largest count an option takes: what a Python sequence index can be.

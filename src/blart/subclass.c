@@ -130,4 +130,3 @@ PyObject *blart_find_missing(MapObject *m)
     Py_DECREF(name);
     return found;
 }
-

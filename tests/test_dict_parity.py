@@ -372,3 +372,35 @@ def test_a_frozen_subclass_keeps_its_slots_through_pickle(tmp_path):
         assert type(c) is SlottedFrozen
         assert c.tag == "mine"
         assert dict(c) == {"a": 1}
+
+
+class OwnNew(TreeMap):
+    """A subclass whose __new__ sets up state of its own: copies go through
+    it (as copyreg.__newobj__ would), never through __init__."""
+
+    made = 0
+
+    def __new__(cls, *args, **kwargs):
+        OwnNew.made += 1
+        self = super().__new__(cls)
+        self.origin = "new"
+        return self
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self["init"] = 1
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_copies_go_through_a_subclass_new_not_its_init(how):
+    """(copy() and copy.copy copy the tree in C and call neither.)"""
+    m = OwnNew({"a": 1})
+    del m["init"]
+    OwnNew.made = 0
+    c = {
+        "pickle": lambda: pickle.loads(pickle.dumps(m)),
+        "deepcopy": lambda: copy.deepcopy(m),
+    }[how]()
+    assert OwnNew.made == 1
+    assert dict(c) == {"a": 1}
+    assert c.origin == "new"

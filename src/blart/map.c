@@ -712,19 +712,35 @@ static PyObject *map_pop_last(MapObject *m, PyObject *Py_UNUSED(ignored))
 
 PyDoc_STRVAR(reduce_doc, "__reduce__($self, /)\n--\n\nSupport for pickle.");
 
+PyDoc_STRVAR(new_for_copy_doc,
+             "_new_for_copy($type, /)\n--\n\n"
+             "A new, empty instance made by type.__new__(type) alone (never "
+             "__init__),\nas copyreg.__newobj__ makes one: how pickle and "
+             "copy rebuild a map.");
+
+static PyObject *map_new_for_copy(PyObject *type, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *new = PyObject_GetAttrString(type, "__new__");
+    if (new == NULL)
+        return NULL;
+    PyObject *r = PyObject_CallOneArg(new, type);
+    Py_DECREF(new);
+    return r;
+}
+
 static PyObject *map_reduce(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
-    /* copyreg.__newobj__(type(m)), as for a dict subclass: the instance is
-       made by __new__ alone, never __init__ (which may add keys or need
-       arguments); then its attributes as state, then m's items one by one,
-       streamed (no list of the map is built). */
-    PyObject *newobj = NULL, *state = NULL, *items = NULL, *res = NULL;
-    PyObject *copyreg = PyImport_ImportModule("copyreg");
-    if (copyreg == NULL)
-        return NULL;
-    newobj = PyObject_GetAttrString(copyreg, "__newobj__");
-    Py_DECREF(copyreg);
-    if (newobj == NULL)
+    /* type(m)._new_for_copy(): the instance is made by __new__ alone,
+       never __init__ (which may add keys or need arguments), as
+       copyreg.__newobj__ makes a dict subclass's; then its attributes as
+       state, then m's items one by one, streamed (no list of the map is
+       built).  A callable with no arguments rather than __newobj__ with
+       one: copy.deepcopy deep-copies the arguments through a generator,
+       which crashes CPython 3.12 and 3.13 when an allocation fails there
+       (tests/test_nomemory.py). */
+    PyObject *make = NULL, *state = NULL, *items = NULL, *res = NULL;
+    make = PyObject_GetAttrString((PyObject *)Py_TYPE(m), "_new_for_copy");
+    if (make == NULL)
         goto done;
     state = blart_instance_state((PyObject *)m);
     if (state == NULL)
@@ -732,10 +748,9 @@ static PyObject *map_reduce(MapObject *m, PyObject *Py_UNUSED(ignored))
     items = (PyObject *)blart_iter_new(m, YIELD_ITEMS, 0);
     if (items == NULL)
         goto done;
-    res = Py_BuildValue("O(O)OOO", newobj, (PyObject *)Py_TYPE(m), state,
-                        Py_None, items);
+    res = Py_BuildValue("O()OOO", make, state, Py_None, items);
 done:
-    Py_XDECREF(newobj);
+    Py_XDECREF(make);
     Py_XDECREF(state);
     Py_XDECREF(items);
     return res;
@@ -782,6 +797,8 @@ static PyMethodDef map_methods[] = {
     {"fromkeys", (PyCFunction)(void (*)(void))map_fromkeys,
      METH_VARARGS | METH_KEYWORDS | METH_CLASS, fromkeys_doc},
     {"__reduce__", (PyCFunction)map_reduce, METH_NOARGS, reduce_doc},
+    {"_new_for_copy", (PyCFunction)map_new_for_copy, METH_CLASS | METH_NOARGS,
+     new_for_copy_doc},
     {"__sizeof__", (PyCFunction)map_sizeof, METH_NOARGS, blart_sizeof_doc},
     {"pop_first", (PyCFunction)map_pop_first, METH_NOARGS, pop_first_doc},
     {"pop_last", (PyCFunction)map_pop_last, METH_NOARGS, pop_last_doc},

@@ -63,7 +63,6 @@ def main():
         it = best_of(args.repeat, walk)
         print(f"blart {os.path.dirname(blart.__file__)}")
         print(f"urls n={n}: lookup {lookup / n * 1e9:.1f} ns/key, iter {it / n * 1e9:.1f} ns/key")
-        del fm
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ KEYS=bench/.cache/v3-urls-$N.keys
 [ -x bench/.build/micro_art ] || { mkdir -p bench/.build; cc -O2 -g -std=c11 -Icore core/*.c bench/micro_art.c -o bench/.build/micro_art -lm; }
 OUT=bench/.build/callgrind.out.micro
 valgrind --tool=callgrind --cache-sim=yes --callgrind-out-file=$OUT \
-    bench/.build/micro_art -n "$N" -f "$KEYS" -r 1 -p insert,lookup,miss,iter 2>&1 | grep -v '^==' || true
+    bench/.build/micro_art -n "$N" -f "$KEYS" -r 1 -p insert,lookup,miss,iter,frozen 2>&1 | grep -v '^==' || true
 callgrind_annotate --inclusive=yes --auto=yes $OUT > $OUT.txt 2>/dev/null
 python3 - "$OUT" <<'PY'
 import re, sys
@@ -38,6 +38,7 @@ for line in lines:
               ev.get("Dr", 0) / calls, ev.get("D1mr", 0) / calls, ev.get("D1mw", 0) / calls))
     elif line.strip() and not line.lstrip().startswith("=>"):
         prev = line
-print("(micro_art.c calls, in order: art_insert = insert phase; art_search twice = hits then misses;")
-print(" art_cursor_next = iteration.  Full listing: %s.txt)" % out)
+print("(micro_art.c calls, in order: art_insert = insert phase; art_search three times = hits, misses,")
+print(" then hits in the tree opened from a file image (FrozenTreeMap's); art_cursor_next twice =")
+print(" iteration in memory, then in the file-backed tree.  Full listing: %s.txt)" % out)
 PY

@@ -10,8 +10,10 @@
  * bench/.cache/v3-urls-1000000.keys); without -f the keys are generated
  * here with a fixed seed (URL-like, Zipf-distributed hosts and
  * directories, like bench/workloads.py but not the same strings).
- * PHASES is a comma list of insert,lookup,miss,iter,delete (default all);
- * the map is always built first, timed or not.
+ * PHASES is a comma list of insert,lookup,miss,iter,delete,frozen (default
+ * all); the map is always built first, timed or not.  frozen writes the
+ * tree as a file image in memory, opens it with art_file_open() (a
+ * FrozenTreeMap's tree) and looks up every key, then walks it in order.
  *
  * Timing is CPU time of the process (CLOCK_PROCESS_CPUTIME_ID), best of
  * REPS runs.  Under valgrind use -r 1 and read instruction counts per
@@ -231,6 +233,51 @@ static void build(art_tree *t, const keyset *ks)
         }
 }
 
+/* The file image being written (frozen phase): 8-byte aligned. */
+typedef struct {
+    uint64_t *words;
+    size_t len, cap;
+} image;
+
+static int image_write(const void *p, size_t n, void *ctx)
+{
+    image *im = ctx;
+    if (im->len + n > im->cap * 8) {
+        while (im->len + n > im->cap * 8)
+            im->cap = im->cap ? im->cap * 2 : 1 << 16;
+        im->words = xrealloc(im->words, im->cap * 8);
+    }
+    memcpy((char *)im->words + im->len, p, n);
+    im->len += n;
+    return 0;
+}
+
+/* Every value is stored as the constant None of docs/format.md. */
+static int none_ref(void *value, uint64_t *ref, void *ctx)
+{
+    (void)value, (void)ctx;
+    *ref = 2;
+    return 0;
+}
+
+/* t as a whole file: header, nodes, a values section of its tag alone. */
+static image file_image(const art_tree *t)
+{
+    image im = {0};
+    art_file_header h = {0};
+    uint8_t head[ART_FILE_HEADER_SIZE] = {0};
+    image_write(head, sizeof head, &im);
+    if (art_file_write_nodes(t, image_write, none_ref, &im, &h) != ART_OK) {
+        fprintf(stderr, "writing the file image failed\n");
+        exit(2);
+    }
+    image_write("VALUES\0\0", 8, &im);
+    h.version = ART_FILE_VERSION;
+    h.values_size = 8;
+    art_file_header_encode(&h, (uint8_t *)im.words);
+    return im;
+}
+
 static void report(const char *phase, double best, size_t ops)
 {
     printf("%-8s %9.1f ns/op  (%zu ops)\n", phase, best / (double)ops * 1e9,
@@ -240,7 +287,7 @@ static void report(const char *phase, double best, size_t ops)
 int main(int argc, char **argv)
 {
     size_t n = 1000000;
-    const char *file = NULL, *phases = "insert,lookup,miss,iter,delete";
+    const char *file = NULL, *phases = "insert,lookup,miss,iter,delete,frozen";
     int reps = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
@@ -254,7 +301,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "usage: %s [-n N] [-f KEYS_FILE] [-r REPS] [-p "
-                    "insert,lookup,miss,iter,delete]\n",
+                    "insert,lookup,miss,iter,delete,frozen]\n",
                     argv[0]);
             return 2;
         }
@@ -370,6 +417,52 @@ int main(int argc, char **argv)
         }
         art_cursor_free(&c);
         report("iter", best, t.size);
+    }
+    if (has_phase(phases, "frozen")) {
+        image im = file_image(&t);
+        art_tree ft;
+        art_file_header h;
+        const char *why = NULL;
+        if (art_file_open(&ft, (const uint8_t *)im.words, im.len, 0, NULL, NULL,
+                          &h, &why) != ART_OK) {
+            fprintf(stderr, "frozen: cannot open the image: %s\n", why);
+            exit(2);
+        }
+        best = 1e30;
+        for (int r = 0; r < reps; r++) {
+            double t0 = now();
+            size_t found = 0;
+            for (size_t i = 0; i < n; i++) {
+                size_t j = order[i];
+                found += art_search(&ft, ks_key(&ks, j), ks.len[j]) != NULL;
+            }
+            double dt = now() - t0;
+            if (found != n)
+                fprintf(stderr, "frozen: %zu keys of %zu found\n", found, n);
+            if (dt < best)
+                best = dt;
+        }
+        report("frozen", best, n);
+        best = 1e30;
+        art_cursor c;
+        art_cursor_init(&c, &ft);
+        for (int r = 0; r < reps; r++) {
+            double t0 = now();
+            size_t count = 0;
+            for (int ok = art_cursor_first(&c); ok == 1;
+                 ok = art_cursor_next(&c))
+                count++;
+            double dt = now() - t0;
+            if (count != ft.size)
+                fprintf(stderr, "frozen iter: %zu keys of %zu\n", count,
+                        ft.size);
+            if (dt < best)
+                best = dt;
+        }
+        art_cursor_free(&c);
+        report("fz-iter", best, ft.size);
+        art_file_close(&ft);
+        free(im.words);
     }
     if (has_phase(phases, "delete")) {
         best = 1e30;

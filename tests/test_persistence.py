@@ -1431,6 +1431,17 @@ def test_random_garbage_with_valid_header_never_crashes(kind, tmp_path):
     run_guarded(tmp_path, target)
 
 
+def test_frozen_docstring_warns_against_rewriting_in_place():
+    """Issue #21: a FrozenTreeMap reads its file's pages as they are, so a
+    file truncated or rewritten in place under it can kill the process
+    (bench/README.md says why reads do not check every node again); its
+    docstring says so, and how to replace the file instead."""
+    doc = " ".join(FrozenTreeMap.__doc__.split())
+    assert "Never truncate or rewrite in place a file a FrozenTreeMap has open" in doc
+    assert "replace it with save() or a rename" in doc
+    assert "SIGBUS" in doc and "SIGSEGV" in doc
+
+
 @pytest.mark.parametrize(
     "edit",
     [

@@ -214,7 +214,12 @@ PyDoc_STRVAR(
     "TreeMap; nothing changes it.  A file holding pickled values is\n"
     "refused (ValueError) unless allow_pickle is true.  A damaged file\n"
     "raises blart.FormatError, at open or at the access that meets the\n"
-    "fault.  Pickling a FrozenTreeMap pickles its path.");
+    "fault.  Pickling a FrozenTreeMap pickles its path.\n\n"
+    "Never truncate or rewrite in place a file a FrozenTreeMap has open\n"
+    "(cp onto it, open(path, 'wb')): replace it with save() or a rename.\n"
+    "The map reads the file's pages as they are now: a truncated file\n"
+    "kills the process (SIGBUS) at the next access to the lost pages, and\n"
+    "rewritten bytes can send a read anywhere (SIGSEGV).");
 
 PyDoc_STRVAR(path_doc, "The absolute path of the file.");
 PyDoc_STRVAR(key_type_doc, "str or bytes: the type of the keys.");

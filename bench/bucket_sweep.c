@@ -199,10 +199,10 @@ typedef struct shape {
                             before it, summed: rows a fuzzy step keeps */
     size_t span_nodes, span_entries, span_bytes; /* INNER_SPAN */
     size_t hot_nodes, hot_entries, hot_width[5]; /* INNER_HOT, by key width */
-    size_t prefix_bytes;  /* INNER_HOT: the key prefixes before buckets */
-    size_t parent_bytes;  /* bytes of the inner node above each bucket or
-                             leaf, summed: what a burst below rewrites */
-    size_t units;         /* buckets + leaves */
+    size_t prefix_bytes; /* INNER_HOT: the key prefixes before buckets */
+    size_t parent_bytes; /* bytes of the inner node above each bucket or
+                            leaf, summed: what a burst below rewrites */
+    size_t units;        /* buckets + leaves */
 } shape;
 
 static shape sh;
@@ -645,8 +645,9 @@ static inline uintptr_t hot_child(hot_node *h, const uint8_t *key, size_t len)
     }
 #else
     for (unsigned i = 0; i < n; i++) {
-        uint32_t v = w == 1 ? sp[i] : w == 2 ? ((const uint16_t *)sp)[i]
-                                             : ((const uint32_t *)sp)[i];
+        uint32_t v = w == 1   ? sp[i]
+                     : w == 2 ? ((const uint16_t *)sp)[i]
+                              : ((const uint32_t *)sp)[i];
         if ((d & v) == v)
             found = (int)i;
     }
@@ -667,7 +668,8 @@ static inline art_bucket *pbucket_bucket(pbucket *p)
 }
 static inline size_t pbucket_bytes(pbucket *p)
 {
-    return sizeof(pbucket) + pad8(p->plen) + art_bucket_bytes(pbucket_bucket(p));
+    return sizeof(pbucket) + pad8(p->plen) +
+           art_bucket_bytes(pbucket_bucket(p));
 }
 
 /* The conversion: the buckets and leaves of a burst trie (the units), in
@@ -1155,9 +1157,9 @@ static inline uintptr_t *child_of(art_node *n, uint8_t c)
 }
 
 /* The child of span node n for the key at offset *d (past the prefix),
-   *d moved past the entry's bytes but one (the descent adds it). */
-static inline uintptr_t *span_child(art_node *n, const uint8_t *key,
-                                    size_t len, size_t *d)
+ *d moved past the entry's bytes but one (the descent adds it). */
+static inline uintptr_t *span_child(art_node *n, const uint8_t *key, size_t len,
+                                    size_t *d)
 {
     int s = span_of(n);
     uint32_t q = 0;
@@ -1363,8 +1365,8 @@ static inline void *descend(uintptr_t p, const uint8_t *key, size_t len,
         d += plen;
         if (d == len)
             return node_value(n);
-        uintptr_t *slot =
-            n->type == SPAN_TYPE ? span_child(n, key, len, &d) : child_of(n, key[d]);
+        uintptr_t *slot = n->type == SPAN_TYPE ? span_child(n, key, len, &d)
+                                               : child_of(n, key[d]);
         if (slot == NULL)
             return NULL;
         p = *slot;

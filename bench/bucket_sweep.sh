@@ -8,7 +8,8 @@
 # The last-level cache is simulated as this machine's L3 (32 MiB, 16-way):
 # its misses (DLmr) stand for trips to DRAM; L1 (D1mr) is the host's.
 # LL=2097152,16,64 simulates the 2 MiB L2 instead (misses past L2).
-# SWEEP_ARGS passes more options (e.g. SWEEP_ARGS="-a 1"); outputs are
+# SWEEP_ARGS passes more options (e.g. SWEEP_ARGS="-a 1", or an inner
+# layout: SWEEP_ARGS="-I hot -k 32", "-I span -S 4 -C 64"); outputs are
 # named by workload, B, K and TAG (when set).
 set -e
 W=${1:-urls}
@@ -19,7 +20,8 @@ KEYS=bench/.cache/v3-$W-1000000.keys
 mkdir -p bench/.build
 BIN=bench/.build/bucket_sweep
 # -fno-ipa-icf: bucket_find and bucket_miss are the same code, kept apart.
-[ -x $BIN ] || cc -O2 -g -std=c11 -fno-ipa-icf -Icore core/art.c core/art_bucket.c bench/bucket_sweep.c -o $BIN -lm
+# -mbmi2: PEXT for the compound nodes (a portable loop without it).
+[ -x $BIN ] || cc -O2 -g -std=c11 -mbmi2 -fno-ipa-icf -Icore core/*.c bench/bucket_sweep.c -o $BIN -lm -lpthread
 for c in $CONFIGS; do
     B=${c%%:*}
     K=${c##*:}
@@ -40,7 +42,7 @@ for line in lines:
         break
 seen = {}
 for line in lines:
-    m = re.search(r"=> \S*:(lookup|touch_key|miss_lookup|bucket_find|bucket_miss|bucket_reinsert) \(([\d,]+)x\)", line)
+    m = re.search(r"=> \S*:(lookup|touch_key|miss_lookup|bucket_find|bucket_miss|bucket_reinsert|prefix_check|prefix_miss) \(([\d,]+)x\)", line)
     if not m:
         continue
     nums = re.findall(r"([\d,]+|\.)\s+(?:\([\s\d.]+%\)\s+)?", line.split("=>")[0])
@@ -51,10 +53,10 @@ for line in lines:
     seen.setdefault(name, (calls, ev))  # one call site each
 shape = ""
 for line in open(out + ".log"):
-    if line.startswith("B="):
-        shape = line.strip()
-print(shape)
-for name in ("lookup", "touch_key", "bucket_find", "miss_lookup", "bucket_miss", "bucket_reinsert"):
+    if line.startswith("B=") or line.startswith("inner="):
+        shape += line.strip() + "\n"
+print(shape, end="")
+for name in ("lookup", "touch_key", "bucket_find", "prefix_check", "miss_lookup", "bucket_miss", "prefix_miss", "bucket_reinsert"):
     if name in seen:
         calls, ev = seen[name]
         print("  %s %s %s %-16s calls %8d  Ir %6.0f  Dr %6.1f  D1mr %5.2f  DLmr %5.2f" % (

@@ -487,14 +487,14 @@ PyDoc_STRVAR(copy_doc, "copy($self, /)\n--\n\n"
 static PyObject *map_copy(MapObject *m, PyObject *Py_UNUSED(ignored))
 {
     PyObject *c = blart_map_copy_of(m);
-    if (c == NULL || (Py_TYPE(m)->tp_dictoffset == 0 &&
-                      Py_TYPE(m)->tp_basicsize == sizeof(MapObject)))
-        return c;
+    if (c == NULL)
+        return NULL;
     /* A subclass instance's attributes, in its __dict__ or its __slots__,
        come along (shallowly), as they do through copy.copy of a dict
        subclass. */
     PyObject *state = blart_instance_state((PyObject *)m);
-    if (state == NULL || blart_set_instance_state(c, state) < 0)
+    if (state == NULL ||
+        (state != Py_None && blart_set_instance_state(c, state) < 0))
         Py_CLEAR(c);
     Py_XDECREF(state);
     return c;

@@ -16,6 +16,12 @@
 PyObject *blart_instance_state(PyObject *self)
 {
     PyObject *dict = NULL, *slots = NULL, *names = NULL, *res = NULL;
+    /* No __dict__ and nothing past the map's own fields: no attributes
+       (the library's types, and subclasses with empty __slots__), known
+       without asking copyreg. */
+    if (Py_TYPE(self)->tp_dictoffset == 0 &&
+        Py_TYPE(self)->tp_basicsize == sizeof(MapObject))
+        Py_RETURN_NONE;
     if (Py_TYPE(self)->tp_dictoffset != 0) {
         dict = PyObject_GetAttrString(self, "__dict__");
         if (dict == NULL)

@@ -152,6 +152,11 @@ PyObject *blart_iter_next(IterObject *it)
             PyObject *old_v = PyTuple_GET_ITEM(res, 1);
             PyTuple_SET_ITEM(res, 0, k);
             PyTuple_SET_ITEM(res, 1, v);
+#if PY_VERSION_HEX >= 0x030E0000
+            /* 3.14 caches a tuple's hash in the tuple: the old pair's
+               would make the new one a stranger to every set and dict. */
+            ((PyTupleObject *)res)->ob_hash = -1;
+#endif
             Py_INCREF(res);
             /* The GC may have untracked it while it held only atoms. */
             if (!PyObject_GC_IsTracked(res))

@@ -466,7 +466,6 @@ def test_random_mutation_during_iteration(kind, mode, seed):
     check_consistent(m, model)
 
 
-
 def test_a_reused_pair_hashes_as_its_contents(kind):
     """The items iterator reuses its last pair when nobody kept it; the
     pair must then hash as the new contents do (CPython 3.14 caches a

@@ -30,9 +30,8 @@
 /* A node of kind type with room for cap children (Node4/16; ignored for
    Node48/256), a value slot holding value when value is not NULL or slot
    is set, the given prefix, and no children. */
-static art_node *alloc_node(art_tree *t, int type, int cap, int slot,
-                            void *value, const uint8_t *prefix,
-                            size_t prefix_len)
+art_node *art__alloc_node(art_tree *t, int type, int cap, int slot, void *value,
+                          const uint8_t *prefix, size_t prefix_len)
 {
     int shape = (type > ART_NODE16 ? 0 : cap) | (slot || value ? NODE_SLOT : 0);
     size_t size = node_size(type, shape, prefix_len);
@@ -61,8 +60,8 @@ static void free_node(art_tree *t, art_node *n)
 }
 
 /* A leaf whose suffix is a[0..na) followed by b[0..nb). */
-static art_leaf *alloc_leaf(art_tree *t, const uint8_t *a, size_t na,
-                            const uint8_t *b, size_t nb, void *value)
+art_leaf *art__alloc_leaf(art_tree *t, const uint8_t *a, size_t na,
+                          const uint8_t *b, size_t nb, void *value)
 {
     size_t size = leaf_size(na + nb);
     art_leaf *l = art__block_alloc(t, size);
@@ -92,7 +91,7 @@ static void free_leaf(art_tree *t, art_leaf *l)
  * least k - 1 (each step down consumes a child byte), so
  * min(size, max_key_len + 1) bounds the depth without measuring it.
  */
-static int reserve_walk(art_tree *t, size_t len)
+int art__reserve_walk(art_tree *t, size_t len)
 {
     size_t longest = len > t->max_key_len ? len : t->max_key_len;
     size_t need = t->size + 1;
@@ -235,7 +234,7 @@ static art_node *rebuild_node(art_tree *t, art_node *n, int type, int cap,
                               size_t prefix_len, int skip)
 {
     art_node *m =
-        alloc_node(t, type, cap, slot, node_value(n), prefix, prefix_len);
+        art__alloc_node(t, type, cap, slot, node_value(n), prefix, prefix_len);
     if (m == NULL)
         return NULL;
     if (n->type <= ART_NODE16 && type <= ART_NODE16) {
@@ -268,6 +267,86 @@ void art_tree_init(art_tree *t)
     memset(t, 0, sizeof(*t));
 }
 
+/*
+ * Frees the subtree at root, calling free_value(value, ctx) for each of
+ * its values first when free_value is not NULL, and each block with
+ * drop(dctx, block, size).  A depth-first walk that keeps its way back in
+ * the nodes it frees (pointer reversal): the slot a walk goes down through
+ * holds the parent's parent until it comes back up, and the node's child
+ * count, no longer needed, holds the next slot to visit.  No stack, no
+ * allocation, and no recursion however deep the tree.  The value of a
+ * node is released as the walk enters it.
+ */
+static void free_subtree(uintptr_t root, art_value_fn free_value, void *ctx,
+                         void (*drop)(void *dctx, void *p, size_t size),
+                         void *dctx)
+{
+    if (root == 0)
+        return;
+    if (IS_LEAF(root)) {
+        if (free_value)
+            free_value(AS_LEAF(root)->value, ctx);
+        drop(dctx, AS_LEAF(root), leaf_size(AS_LEAF(root)->len));
+        return;
+    }
+    art_node *n = AS_NODE(root), *up = NULL;
+    if (free_value && node_value(n))
+        free_value(node_value(n), ctx);
+    n->num_children = 0;
+    while (n) {
+        uintptr_t *slots = node_slots(n);
+        int count = node_cap(n), i = n->num_children;
+        while (i < count && slots[i] == 0)
+            i++; /* empty, or a slot a failed copy did not fill */
+        if (i == count) {
+            /* Done with n: back up to its parent. */
+            art_node *parent = up;
+            drop(dctx, n, node_bytes(n));
+            n = parent;
+            if (n) {
+                uintptr_t *back = &node_slots(n)[n->num_children - 1];
+                up = (art_node *)*back;
+                *back = 0;
+            }
+            continue;
+        }
+        uintptr_t child = slots[i];
+        n->num_children = (uint16_t)(i + 1);
+        if (IS_LEAF(child)) {
+            art_leaf *l = AS_LEAF(child);
+            slots[i] = 0;
+            if (free_value)
+                free_value(l->value, ctx);
+            drop(dctx, l, leaf_size(l->len));
+            continue;
+        }
+        art_node *c = AS_NODE(child);
+        if (free_value && node_value(c))
+            free_value(node_value(c), ctx);
+        c->num_children = 0;
+        slots[i] = (uintptr_t)up;
+        up = n;
+        n = c;
+    }
+}
+
+static void drop_detached(void *dctx, void *p, size_t size)
+{
+    art__drop_detached((const art_detached *)dctx, p, size);
+}
+
+static void drop_block(void *dctx, void *p, size_t size)
+{
+    art_tree *t = dctx;
+    t->bytes -= size;
+    art__block_free(t, p, size);
+}
+
+void art__free_subtree(art_tree *t, uintptr_t root)
+{
+    free_subtree(root, NULL, NULL, drop_block, t);
+}
+
 void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
 {
     /*
@@ -285,59 +364,7 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
     art_tree_init(t);
     t->version = version + 1;
     t->fail_countdown = countdown;
-    if (root && IS_LEAF(root)) {
-        if (free_value)
-            free_value(AS_LEAF(root)->value, ctx);
-        art__drop_detached(&old, AS_LEAF(root), leaf_size(AS_LEAF(root)->len));
-    } else if (root) {
-        /*
-         * A depth-first walk that keeps its way back in the nodes it
-         * frees (pointer reversal): the slot a walk goes down through
-         * holds the parent's parent until it comes back up, and the
-         * node's child count, no longer needed, holds the next slot to
-         * visit.  No stack, no allocation, and no recursion however deep
-         * the tree.  The value of a node is released as the walk enters.
-         */
-        art_node *n = AS_NODE(root), *up = NULL;
-        if (free_value && node_value(n))
-            free_value(node_value(n), ctx);
-        n->num_children = 0;
-        while (n) {
-            uintptr_t *slots = node_slots(n);
-            int count = node_cap(n), i = n->num_children;
-            while (i < count && slots[i] == 0)
-                i++; /* empty, or a slot a failed copy did not fill */
-            if (i == count) {
-                /* Done with n: back up to its parent. */
-                art_node *parent = up;
-                art__drop_detached(&old, n, node_bytes(n));
-                n = parent;
-                if (n) {
-                    uintptr_t *back = &node_slots(n)[n->num_children - 1];
-                    up = (art_node *)*back;
-                    *back = 0;
-                }
-                continue;
-            }
-            uintptr_t child = slots[i];
-            n->num_children = (uint16_t)(i + 1);
-            if (IS_LEAF(child)) {
-                art_leaf *l = AS_LEAF(child);
-                slots[i] = 0;
-                if (free_value)
-                    free_value(l->value, ctx);
-                art__drop_detached(&old, l, leaf_size(l->len));
-                continue;
-            }
-            art_node *c = AS_NODE(child);
-            if (free_value && node_value(c))
-                free_value(node_value(c), ctx);
-            c->num_children = 0;
-            slots[i] = (uintptr_t)up;
-            up = n;
-            n = c;
-        }
-    }
+    free_subtree(root, free_value, ctx, drop_detached, &old);
     art__alloc_free_detached(&old);
 }
 
@@ -379,7 +406,7 @@ static uintptr_t *child_slot(art_node *n, uint8_t c)
 
 static art_leaf *clone_leaf(art_tree *t, const art_leaf *l)
 {
-    return alloc_leaf(t, l->suffix, l->len, NULL, 0, l->value);
+    return art__alloc_leaf(t, l->suffix, l->len, NULL, 0, l->value);
 }
 
 /* A copy of n with the same key bytes and index but all child slots 0. */
@@ -595,7 +622,7 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
         uintptr_t p = *ref;
         if (p == 0) {
             /* Only the empty tree has an empty slot. */
-            art_leaf *l = alloc_leaf(t, key, len, NULL, 0, value);
+            art_leaf *l = art__alloc_leaf(t, key, len, NULL, 0, value);
             if (l == NULL)
                 return ART_ENOMEM;
             *ref = TAG_LEAF(l);
@@ -614,22 +641,23 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
             }
             /* Split: a Node4 holding the common part as its prefix, with
                the old and new keys below it or in its value slot. */
-            if (reserve_walk(t, len) < 0)
+            if (art__reserve_walk(t, len) < 0)
                 return ART_ENOMEM;
             /* One of the two keys may end at the new node. */
             void *nv = rem > m ? NULL : value;
-            art_node *n = alloc_node(t, ART_NODE4, 2, 0,
-                                     nv ? nv : (l->len > m ? NULL : l->value),
-                                     key + d, m);
+            art_node *n = art__alloc_node(
+                t, ART_NODE4, 2, 0, nv ? nv : (l->len > m ? NULL : l->value),
+                key + d, m);
             art_leaf *nl = NULL, *ol = NULL;
             if (n == NULL)
                 return ART_ENOMEM;
-            if (rem > m && (nl = alloc_leaf(t, key + d + m + 1, rem - m - 1,
-                                            NULL, 0, value)) == NULL)
+            if (rem > m &&
+                (nl = art__alloc_leaf(t, key + d + m + 1, rem - m - 1, NULL, 0,
+                                      value)) == NULL)
                 goto split_nomem;
             if (l->len > m &&
-                (ol = alloc_leaf(t, l->suffix + m + 1, l->len - m - 1, NULL, 0,
-                                 l->value)) == NULL)
+                (ol = art__alloc_leaf(t, l->suffix + m + 1, l->len - m - 1,
+                                      NULL, 0, l->value)) == NULL)
                 goto split_nomem;
             if (nl)
                 add_child(n, key[d + m], TAG_LEAF(nl));
@@ -651,11 +679,11 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
         if (m < plen) {
             /* The key leaves (or ends inside) the prefix: put a Node4 with
                the common part above a copy of n with a shorter prefix. */
-            if (reserve_walk(t, len) < 0)
+            if (art__reserve_walk(t, len) < 0)
                 return ART_ENOMEM;
             uint8_t *prefix = node_prefix(n);
-            art_node *top = alloc_node(t, ART_NODE4, 2, 0,
-                                       rem > m ? NULL : value, prefix, m);
+            art_node *top = art__alloc_node(t, ART_NODE4, 2, 0,
+                                            rem > m ? NULL : value, prefix, m);
             art_node *low = NULL;
             art_leaf *nl = NULL;
             if (top == NULL)
@@ -664,8 +692,9 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
                                plen - m - 1, -1);
             if (low == NULL)
                 goto prefix_nomem;
-            if (rem > m && (nl = alloc_leaf(t, key + d + m + 1, rem - m - 1,
-                                            NULL, 0, value)) == NULL)
+            if (rem > m &&
+                (nl = art__alloc_leaf(t, key + d + m + 1, rem - m - 1, NULL, 0,
+                                      value)) == NULL)
                 goto prefix_nomem;
             add_child(top, prefix[m], TAG_NODE(low));
             if (nl)
@@ -710,7 +739,8 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
             d++;
             continue;
         }
-        art_leaf *nl = alloc_leaf(t, key + d + 1, len - d - 1, NULL, 0, value);
+        art_leaf *nl =
+            art__alloc_leaf(t, key + d + 1, len - d - 1, NULL, 0, value);
         if (nl == NULL)
             return ART_ENOMEM;
         if (n->num_children < node_cap(n)) {
@@ -818,9 +848,9 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
                     if (left == 0) {
                         /* Only the parent's own key remains: it becomes a
                            leaf whose suffix is the parent's prefix. */
-                        art_leaf *nl = alloc_leaf(t, node_prefix(parent),
-                                                  parent->prefix_len, NULL, 0,
-                                                  node_value(parent));
+                        art_leaf *nl = art__alloc_leaf(t, node_prefix(parent),
+                                                       parent->prefix_len, NULL,
+                                                       0, node_value(parent));
                         if (nl == NULL)
                             return ART_ENOMEM;
                         repl = TAG_LEAF(nl);

@@ -178,6 +178,63 @@ void art_tree_move(art_tree *dst, art_tree *src);
 int art_tree_copy(art_tree *dst, art_tree *src);
 
 /*
+ * Building a tree from keys in ascending order.  art_build_add() takes
+ * keys in strictly ascending order and builds the tree bottom up in one
+ * pass: every node is made once, at its final kind and size, when the
+ * keys below it are all known, and blocks are laid out in key order, as
+ * art_tree_copy() lays them out; nothing is grown, split or freed on the
+ * way.  The tree is the one inserting the same keys would make.
+ *
+ *   art_builder b;
+ *   art_build_init(&b, t);                 t empty, not from a file
+ *   art_build_add(&b, key, len, value);    for each key, in order
+ *   art_build_finish(&b);                  t now holds them all
+ *   art_build_abort(&b);                   after an error: t as before
+ *
+ * Until art_build_finish() succeeds t stays empty (the blocks made so far
+ * are out of its reach) and the values stay the caller's: the tree owns
+ * them only once finish returns ART_OK, and abort frees blocks, never
+ * values.  Errors of art_build_add(): ART_EINVAL for a NULL value, a key
+ * longer than ART_MAX_KEY_LEN, a key not greater than the previous one
+ * (nothing changes: the builder goes on with the next key), or a tree
+ * that was not empty; ART_ENOMEM.  After ART_ENOMEM from add or finish,
+ * only art_build_abort() may follow.  The fields are private.
+ */
+typedef struct art_build_level {
+    size_t depth; /* its keys share their first depth bytes, then branch */
+    size_t first; /* its first child in children[] */
+    void *value;  /* of the key of length depth, or NULL */
+} art_build_level;
+typedef struct art_build_child {
+    uintptr_t ref; /* tagged, as in a node */
+    uint8_t byte;
+} art_build_child;
+typedef struct art_builder {
+    art_tree *tree;
+    uint8_t *key; /* the previous key */
+    size_t key_len, key_cap;
+    void *value;    /* its value */
+    size_t count;   /* keys added */
+    size_t longest; /* the longest of them */
+    /* The subtree the next key closes, not made yet: the previous key's
+       leaf, or when up_is_node a node whose children are the last ones in
+       children[]. */
+    art_build_level up;
+    int up_is_node;
+    art_build_level *levels; /* the open nodes on the previous key's path */
+    size_t nlevels, levels_cap;
+    art_build_child *children; /* made subtrees below them, in key order */
+    size_t nchildren, children_cap;
+    uintptr_t root; /* made by finish, linked once nothing can fail */
+    int failed;
+} art_builder;
+
+void art_build_init(art_builder *b, art_tree *t);
+int art_build_add(art_builder *b, const uint8_t *key, size_t len, void *value);
+int art_build_finish(art_builder *b);
+void art_build_abort(art_builder *b);
+
+/*
  * Maps key[0..len) to value (non-NULL).  If the key was present, its old
  * value is stored in *old (when old is not NULL) and 0 is returned; the
  * structure is untouched and version is not bumped.  If the key is new,

@@ -217,6 +217,22 @@ static inline size_t common_len(const uint8_t *a, size_t na, const uint8_t *b,
 /* Between files                                                       */
 /* ------------------------------------------------------------------ */
 
+/* Blocks of a tree (art.c), for the files that build trees (art_build.c).
+   art__alloc_node: a node of kind type with room for cap children
+   (Node4/16), a value slot holding value when value is not NULL or slot
+   is set, the given prefix and no children; art__alloc_leaf: a leaf whose
+   suffix is a[0..na) then b[0..nb).  Both count the bytes in t->bytes and
+   return NULL when the allocation fails.  art__free_subtree frees every
+   block below and at root (values untouched), without recursion.
+   art__reserve_walk keeps t's walk stack deep enough for one more key of
+   length len. */
+art_node *art__alloc_node(art_tree *t, int type, int cap, int slot, void *value,
+                          const uint8_t *prefix, size_t prefix_len);
+art_leaf *art__alloc_leaf(art_tree *t, const uint8_t *a, size_t na,
+                          const uint8_t *b, size_t nb, void *value);
+void art__free_subtree(art_tree *t, uintptr_t root);
+int art__reserve_walk(art_tree *t, size_t len);
+
 /* Checks one inner node's own fields (art_walk.c; used by art_file.c's
    checks too): NULL, or a static description of what is wrong. */
 const char *art__check_node(art_node *n);

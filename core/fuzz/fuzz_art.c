@@ -556,6 +556,7 @@ enum {
     OP_FAIL,
     OP_FOREACH,
     OP_REBIND,
+    OP_BUILD,
     OP_COUNT
 };
 
@@ -942,6 +943,57 @@ static void op_copy(input *in, uint8_t a)
     full_check(d);
 }
 
+/*
+ * Builds tree d from tree s's keys in order (art_build_*), refusing now
+ * and then a key out of order on the way (a repeat of the previous one,
+ * or the one before it), with an injected allocation failure when armed.
+ */
+static void op_build(input *in, uint8_t a)
+{
+    int s = a & 1, d = !s;
+    art_tree *D = &g_t[d];
+    model *ms = &g_m[s], *md = &g_m[d];
+    uint8_t arm = u8(in), refuse = u8(in);
+    if (!((a & 2) && md->n == 0))
+        clear_tree(d);
+    if (arm & 1) {
+        D->fail_countdown = 1 + (arm >> 1) % 64;
+        trace("  arm t%d countdown %ld\n", d, D->fail_countdown);
+    }
+    trace("  build t%d from t%d's %zu keys\n", d, s, ms->n);
+    long cd = D->fail_countdown;
+    art_builder b;
+    art_build_init(&b, D);
+    int r = ART_OK;
+    for (size_t i = 0; i < ms->n && r == ART_OK; i++) {
+        const model_entry *e = &ms->a[i];
+        if (i && refuse && i % refuse == 0) {
+            const model_entry *back = &ms->a[i - 1 - (i >= 2 && (refuse & 1))];
+            int rr = art_build_add(&b, back->key, back->len, back->val);
+            REQUIRE(rr == ART_EINVAL, "build took a key out of order (%d)", rr);
+        }
+        r = art_build_add(&b, e->key, e->len, e->val);
+        REQUIRE(r == ART_OK || r == ART_ENOMEM, "build add returned %d", r);
+        REQUIRE(D->root == 0 && D->size == 0, "build linked keys early");
+    }
+    if (r == ART_OK)
+        r = art_build_finish(&b);
+    check_nomem(r, cd, D, "build");
+    if (r == ART_ENOMEM) {
+        art_build_abort(&b);
+        trace("    -> ENOMEM (injected)\n");
+        REQUIRE(D->root == 0 && D->size == 0 && D->bytes == 0,
+                "failed build left keys");
+        after_mutation(d, 2);
+        return;
+    }
+    REQUIRE(r == ART_OK, "build returned %d", r);
+    for (size_t i = 0; i < ms->n; i++)
+        m_insert_at(md, i, ms->a[i].key, ms->a[i].len, val_id(ms->a[i].val));
+    note_tree(d, ms->n > 0);
+    full_check(d);
+}
+
 static void op_move(uint8_t a)
 {
     int s = a & 1, d = !s;
@@ -1206,8 +1258,11 @@ static void run_op(input *in)
     case OP_FOREACH:
         op_foreach(in, a);
         break;
-    default:
+    case OP_REBIND:
         op_rebind(a);
+        break;
+    default:
+        op_build(in, a);
         break;
     }
 }

@@ -145,6 +145,10 @@ int main(int argc, char **argv)
     RUN(test_enomem_copy);
     RUN(test_enomem_cursor);
     RUN(test_enomem_fuzzy);
+    RUN(test_build_matches_inserts);
+    RUN(test_build_edge_keys);
+    RUN(test_build_refusals);
+    RUN(test_enomem_build);
     RUN(test_file_checksum);
     RUN(test_file_round_trips);
     RUN(test_file_write_failures);

@@ -189,6 +189,11 @@ void test_enomem_fuzzy(void);
 void test_random_small_alphabet(void);
 void test_random_wide_alphabet(void);
 void test_random_utf8(void);
+/* test_build.c */
+void test_build_matches_inserts(void);
+void test_build_edge_keys(void);
+void test_build_refusals(void);
+void test_enomem_build(void);
 /* test_file.c */
 void test_file_round_trips(void);
 void test_file_write_failures(void);

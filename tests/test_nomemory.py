@@ -95,6 +95,8 @@ def operations(k):
         "stats": lambda m: m.stats(),
         "fromkeys": lambda m: type(m).fromkeys([k("f1"), k("f2")], 0),
         "constructor": lambda m: type(m)([(k("c1"), 1)]),
+        "constructor_sorted": lambda m: type(m)({k("c1"): 1, k("c2"): 2, k("c3"): 3}),
+        "fromkeys_unsorted": lambda m: type(m).fromkeys([k("f2"), k("f1")], 0),
     }
 
 
@@ -117,6 +119,8 @@ BUILDS_OBJECTS = {
     "stats",
     "fromkeys",
     "constructor",
+    "constructor_sorted",
+    "fromkeys_unsorted",
     "first_last",
     "pop_first_last",
     "navigation",

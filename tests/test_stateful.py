@@ -126,6 +126,23 @@ class MapMachine(RuleBasedStateMachine):
             assert alias is self.m
         self.model.update(items)
 
+    @rule(pairs=st.lists(texts, max_size=12), how=st.sampled_from(["pairs", "dict", "fromkeys"]))
+    def clear_then_build(self, pairs, how):
+        """An emptied map refilled from a batch in key order is built at
+        once (live iterators go on over the new keys)."""
+        items = sorted({self.key(t): self.value() for t in pairs}.items())
+        self.m.clear()
+        self.model.clear()
+        if how == "pairs":
+            self.m.update(items)
+        elif how == "dict":
+            self.m.update(dict(items))
+        else:
+            self.m = type(self.m).fromkeys([k for k, _ in items], "fk")
+            self.iters = []
+            items = [(k, "fk") for k, _ in items]
+        self.model.update(items)
+
     @rule(t=texts, codes=st.sets(st.integers(0, 255), min_size=1, max_size=80))
     def bulk_insert(self, t, codes):
         """Many siblings below one prefix: nodes grow up to Node256."""
@@ -143,7 +160,11 @@ class MapMachine(RuleBasedStateMachine):
             del self.m[k]
             del self.model[k]
 
-    @rule(t=texts, n=st.integers(1, 8), op=st.sampled_from(["set", "delete", "pop", "copy"]))
+    @rule(
+        t=texts,
+        n=st.integers(1, 8),
+        op=st.sampled_from(["set", "delete", "pop", "copy", "build"]),
+    )
     def failing_allocation(self, t, n, op):
         """With the n-th allocation failing, an operation either succeeds or
         raises MemoryError and leaves the map as it was."""
@@ -164,10 +185,19 @@ class MapMachine(RuleBasedStateMachine):
                     del self.model[k]
             elif op == "pop":
                 assert self.m.pop(k, "dflt") == self.model.pop(k, "dflt")
-            else:
+            elif op == "copy":
                 c = self.m.copy()
                 assert c == self.model
                 assert c._validate() is None
+            else:
+                c = type(self.m)()
+                c._fail_alloc(n)
+                try:
+                    c.update(sorted(self.model.items()))
+                except MemoryError:
+                    assert len(c) == 0 and c._validate() is None
+                else:
+                    assert c == self.model and c._validate() is None
         except MemoryError:
             assert list(self.m.items()) == before
         finally:

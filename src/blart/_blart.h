@@ -81,6 +81,7 @@ typedef struct {
     PyObject *mapping_abc; /* collections.abc.Mapping, imported lazily */
     PyObject *pickle;      /* the standard library's pickle, imported lazily */
     PyObject *UnpicklingError; /* pickle.UnpicklingError, with pickle */
+    size_t builds; /* maps filled by blart_map_build (tests ask: _builds) */
 } blart_state;
 
 struct frozen_file; /* a FrozenTreeMap's file: values.c */
@@ -324,6 +325,14 @@ BLART_INTERNAL PyObject *blart_edge_or_none(MapObject *m, int last, int pop);
 BLART_INTERNAL int blart_map_set(MapObject *m, PyObject *key, PyObject *value);
 /* A map of m's type holding the same items, without calling __init__. */
 BLART_INTERNAL PyObject *blart_map_copy_of(MapObject *m);
+/* Makes the empty dst hold src's items (nodes in key order): 0, or -1
+   with MemoryError and dst still empty. */
+BLART_INTERNAL int blart_map_copy_tree(MapObject *dst, MapObject *src);
+/* Fills the empty m from a batch whose keys are in ascending order, at
+   once (update.c): 1 when it did, 0 when the batch does not allow it (m
+   unchanged, no exception), -1 with an exception. */
+BLART_INTERNAL int blart_map_build(MapObject *m, PyObject *src,
+                                   PyObject *value);
 /* Whether o is a mapping (a dict, a map, a collections.abc.Mapping):
    1, 0, or -1 with an exception. */
 BLART_INTERNAL int blart_is_mapping(blart_state *st, PyObject *o);

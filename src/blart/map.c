@@ -141,15 +141,24 @@ PyObject *blart_map_copy_of(MapObject *m)
         return NULL;
     /* An injected failure (tests) counts the copy's allocations. */
     c->tree.fail_countdown = m->tree.fail_countdown;
-    int r = art_tree_copy(&c->tree, &m->tree);
+    int r = blart_map_copy_tree(c, m);
     m->tree.fail_countdown = c->tree.fail_countdown;
     c->tree.fail_countdown = 0;
     if (r < 0) {
         Py_DECREF(c);
-        return PyErr_NoMemory();
+        return NULL;
     }
-    art_foreach(&c->tree, incref_value, NULL);
     return (PyObject *)c;
+}
+
+int blart_map_copy_tree(MapObject *dst, MapObject *src)
+{
+    if (art_tree_copy(&dst->tree, &src->tree) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    art_foreach(&dst->tree, incref_value, NULL);
+    return 0;
 }
 
 int blart_is_mapping(blart_state *st, PyObject *o)
@@ -529,6 +538,19 @@ static PyObject *map_fromkeys(PyTypeObject *type, PyObject *args,
     PyObject *m = PyObject_CallNoArgs((PyObject *)type);
     if (m == NULL)
         return NULL;
+    /* A map whose __setitem__ is its own is built at once from keys in
+       order (blart_map_build); a subclass's __setitem__ is called for
+       each key, as dict.fromkeys does. */
+    blart_state *st = blart_find_state(Py_TYPE(m));
+    if (st && is_map(st, m) &&
+        Py_TYPE(m)->tp_as_mapping->mp_ass_subscript ==
+            (objobjargproc)map_ass_subscript) {
+        int built = blart_map_build((MapObject *)m, iterable, value);
+        if (built < 0)
+            goto error;
+        if (built)
+            return m;
+    }
     PyObject *it = PyObject_GetIter(iterable);
     if (it == NULL)
         goto error;

@@ -204,6 +204,12 @@ static PyObject *blart_live_allocations(PyObject *module,
     return PyLong_FromSize_t(art_live_allocations());
 }
 
+static PyObject *blart_builds(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSize_t(
+        ((blart_state *)PyModule_GetState(module))->builds);
+}
+
 static PyObject *blart_checksum(PyObject *module, PyObject *arg)
 {
     (void)module;
@@ -222,6 +228,9 @@ static PyMethodDef blart_functions[] = {
      "The 64-bit checksum of docs/format.md over a bytes-like object."},
     {"_live_allocations", blart_live_allocations, METH_NOARGS,
      "Testing: blocks the C tree library has allocated and not freed."},
+    {"_builds", blart_builds, METH_NOARGS,
+     "Testing: how many maps were filled at once from a batch in key "
+     "order."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -6,8 +6,108 @@
  * A map of the same key kind is copied without making key objects; a dict
  * is walked directly; anything else goes through the mapping protocol.
  * Items applied before an error stay applied, as in dict.update.
+ *
+ * An empty map filled from a batch in key order is built at once instead
+ * (blart_map_build): a dict, or a list or tuple of pairs, whose keys are
+ * exactly str (TreeMap) or bytes (BytesTreeMap) and strictly ascending;
+ * fromkeys() does the same with a list or tuple of keys.  The keys go to
+ * art_build_add() in the batch's order; the first key that is not after
+ * the one before, or not of the exact type, ends the attempt: what was
+ * made is dropped, the map is still empty, and the items go in one at a
+ * time as before (so a batch out of order costs a few keys' work, and
+ * one sorted but for its end costs a build more).  Nothing in the
+ * attempt runs Python code: exact str and bytes give their bytes without
+ * it, the values are only referenced (each gets its reference once the
+ * tree is linked), so the batch cannot change under it.
  */
 #include "_blart.h"
+
+/* The bytes of key when it is exactly the map's key type, else 0 (no
+   exception: the batch goes in one item at a time). */
+static int batch_key(MapObject *m, PyObject *key, keybuf *kb)
+{
+    if (m->bytes_keys ? !PyBytes_CheckExact(key) : !PyUnicode_CheckExact(key))
+        return 0;
+    return key_get(m, key, kb) < 0 ? -1 : 1;
+}
+
+/* Item i of a batch: of a dict (*pos is PyDict_Next's position), of a
+   sequence of pairs, or of a sequence of keys all mapped to value.
+   Borrowed references; 0 at the end or for an item that is not a pair. */
+static int batch_item(PyObject *src, PyObject *value, Py_ssize_t i,
+                      Py_ssize_t *pos, PyObject **k, PyObject **v)
+{
+    if (PyDict_CheckExact(src))
+        return PyDict_Next(src, pos, k, v);
+    if (i >= PySequence_Fast_GET_SIZE(src))
+        return 0;
+    PyObject *item = PySequence_Fast_GET_ITEM(src, i);
+    if (value) {
+        *k = item;
+        *v = value;
+        return 1;
+    }
+    if (!(PyTuple_CheckExact(item) || PyList_CheckExact(item)) ||
+        PySequence_Fast_GET_SIZE(item) != 2)
+        return 0;
+    *k = PySequence_Fast_GET_ITEM(item, 0);
+    *v = PySequence_Fast_GET_ITEM(item, 1);
+    return 1;
+}
+
+int blart_map_build(MapObject *m, PyObject *src, PyObject *value)
+{
+    Py_ssize_t n;
+    if (PyDict_CheckExact(src) && value == NULL)
+        n = PyDict_GET_SIZE(src);
+    else if (PyList_CheckExact(src) || PyTuple_CheckExact(src))
+        n = PySequence_Fast_GET_SIZE(src);
+    else
+        return 0;
+    if (m->tree.size || m->saving || n < 2)
+        return 0;
+    art_builder b;
+    art_build_init(&b, &m->tree);
+    Py_ssize_t pos = 0, i;
+    PyObject *k, *v;
+    for (i = 0; i < n; i++) {
+        keybuf kb;
+        if (!batch_item(src, value, i, &pos, &k, &v))
+            break;
+        int r = batch_key(m, k, &kb);
+        if (r <= 0) {
+            if (r < 0) {
+                art_build_abort(&b);
+                return -1;
+            }
+            break;
+        }
+        r = art_build_add(&b, kb.p, kb.n, v);
+        key_release(&kb);
+        if (r < 0) {
+            if (r == ART_ENOMEM) {
+                art_build_abort(&b);
+                PyErr_NoMemory();
+                return -1;
+            }
+            break; /* out of order (or too long: the slow path says so) */
+        }
+    }
+    if (i < n) {
+        art_build_abort(&b);
+        return 0;
+    }
+    if (art_build_finish(&b) < 0) {
+        art_build_abort(&b);
+        PyErr_NoMemory();
+        return -1;
+    }
+    pos = 0;
+    for (i = 0; i < n && batch_item(src, value, i, &pos, &k, &v); i++)
+        Py_INCREF(v);
+    m->state->builds++;
+    return 1;
+}
 
 static int update_from_pairs(MapObject *m, PyObject *seq)
 {
@@ -65,6 +165,8 @@ static int update_from_map(MapObject *m, MapObject *src)
     /* An empty map adds nothing: allowed during a save. */
     if (src->tree.size && refuse_change(m) < 0)
         return -1;
+    if (m->tree.size == 0)
+        return blart_map_copy_tree(m, src);
     art_cursor c;
     art_cursor_init(&c, &src->tree);
     int r;
@@ -131,6 +233,9 @@ static int update_from_keys(MapObject *m, PyObject *src)
 
 static int map_update_arg(MapObject *m, PyObject *arg)
 {
+    int built = blart_map_build(m, arg, NULL);
+    if (built)
+        return built < 0 ? -1 : 0;
     if (PyDict_CheckExact(arg))
         return update_from_dict(m, arg);
     if (is_map(m->state, arg) &&

@@ -920,8 +920,10 @@ def _(e):
     _with_failure(c, 2, MemoryError, c.update, e.pairs)
     c = e.cls()
     _with_failure(c, 2, MemoryError, c.update, e.d)
-    c = e.cls()
+    c = e.cls({e.new: e.value})  # not empty: update walks the source
     _with_failure(e.m, 1, MemoryError, c.update, e.m)  # the source's cursor
+    c = e.cls()
+    _with_failure(c, 1, MemoryError, c.update, e.m)  # empty: the copy
 
 
 @leak_op("memerr_iterators")

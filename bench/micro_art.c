@@ -233,6 +233,69 @@ static void build(art_tree *t, const keyset *ks)
         }
 }
 
+/* The keys' indexes in ascending key order (duplicates next to each
+   other). */
+static const keyset *sort_ks;
+static int by_key(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    return art_key_compare(ks_key(sort_ks, i), sort_ks->len[i],
+                           ks_key(sort_ks, j), sort_ks->len[j]);
+}
+
+static size_t *sorted_order(const keyset *ks)
+{
+    size_t *ix = xmalloc((ks->n + 1) * sizeof(size_t));
+    for (size_t i = 0; i < ks->n; i++)
+        ix[i] = i;
+    sort_ks = ks;
+    qsort(ix, ks->n, sizeof(size_t), by_key);
+    return ix;
+}
+
+/* t from the keys in ascending order at once; a repeated key is refused
+   (ART_EINVAL) and skipped. */
+static void build_sorted(art_tree *t, const keyset *ks, const size_t *ix)
+{
+    art_builder b;
+    art_build_init(&b, t);
+    for (size_t i = 0; i < ks->n; i++)
+        if (art_build_add(&b, ks_key(ks, ix[i]), ks->len[ix[i]],
+                          &dummy_value) == ART_ENOMEM) {
+            fprintf(stderr, "build failed\n");
+            exit(2);
+        }
+    if (art_build_finish(&b) != ART_OK) {
+        fprintf(stderr, "build failed\n");
+        exit(2);
+    }
+}
+
+/* Best time of reps walks over every key of t with one cursor. */
+static double walk_all(art_tree *t, int reps, const char *what)
+{
+    double best = 1e30;
+    art_cursor c;
+    art_cursor_init(&c, t);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        size_t count = 0, bytes = 0;
+        for (int ok = art_cursor_first(&c); ok == 1; ok = art_cursor_next(&c)) {
+            count++;
+            bytes += c.key_len;
+            sink = (uintptr_t)art_cursor_value(&c);
+        }
+        double dt = now() - t0;
+        if (count != t->size)
+            fprintf(stderr, "%s: %zu keys of %zu\n", what, count, t->size);
+        sink = bytes;
+        if (dt < best)
+            best = dt;
+    }
+    art_cursor_free(&c);
+    return best;
+}
+
 /* The file image being written (frozen phase): 8-byte aligned. */
 typedef struct {
     uint64_t *words;
@@ -287,7 +350,8 @@ static void report(const char *phase, double best, size_t ops)
 int main(int argc, char **argv)
 {
     size_t n = 1000000;
-    const char *file = NULL, *phases = "insert,lookup,miss,iter,delete,frozen";
+    const char *file = NULL,
+               *phases = "insert,lookup,miss,iter,build,delete,frozen";
     int reps = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-n") && i + 1 < argc)
@@ -301,7 +365,7 @@ int main(int argc, char **argv)
         else {
             fprintf(stderr,
                     "usage: %s [-n N] [-f KEYS_FILE] [-r REPS] [-p "
-                    "insert,lookup,miss,iter,delete,frozen]\n",
+                    "insert,lookup,miss,iter,build,delete,frozen]\n",
                     argv[0]);
             return 2;
         }
@@ -395,28 +459,40 @@ int main(int argc, char **argv)
         }
         report("miss", best, miss.n);
     }
-    if (has_phase(phases, "iter")) {
+    if (has_phase(phases, "iter"))
+        report("iter", walk_all(&t, reps, "iter"), t.size);
+    if (has_phase(phases, "build")) {
+        /* The same keys in ascending order: inserted one by one, then
+           built at once (art_build_*), then the built tree walked. */
+        size_t *ix = sorted_order(&ks);
+        art_tree s;
+        art_tree_init(&s);
         best = 1e30;
-        art_cursor c;
-        art_cursor_init(&c, &t);
         for (int r = 0; r < reps; r++) {
+            art_tree_clear(&s, NULL, NULL);
             double t0 = now();
-            size_t count = 0, bytes = 0;
-            for (int ok = art_cursor_first(&c); ok == 1;
-                 ok = art_cursor_next(&c)) {
-                count++;
-                bytes += c.key_len;
-                sink = (uintptr_t)art_cursor_value(&c);
-            }
+            for (size_t i = 0; i < n; i++)
+                art_insert(&s, ks_key(&ks, ix[i]), ks.len[ix[i]], &dummy_value,
+                           NULL);
             double dt = now() - t0;
-            if (count != t.size)
-                fprintf(stderr, "iter: %zu keys of %zu\n", count, t.size);
-            sink = bytes;
             if (dt < best)
                 best = dt;
         }
-        art_cursor_free(&c);
-        report("iter", best, t.size);
+        report("ins-sort", best, n);
+        best = 1e30;
+        for (int r = 0; r < reps; r++) {
+            art_tree_clear(&s, NULL, NULL);
+            double t0 = now();
+            build_sorted(&s, &ks, ix);
+            double dt = now() - t0;
+            if (dt < best)
+                best = dt;
+        }
+        report("build", best, n);
+        report("it-built", walk_all(&s, reps, "it-built"), s.size);
+        art_tree_clear(&s, NULL, NULL);
+        free(s.walk);
+        free(ix);
     }
     if (has_phase(phases, "frozen")) {
         image im = file_image(&t);

@@ -25,6 +25,7 @@ setup(
                 "core/art_cursor.c",
                 "core/art_fuzzy.c",
                 "core/art_build.c",
+                "core/art_scan.c",
                 "core/art_file.c",
                 *sorted(glob.glob("src/blart/*.c")),
             ],

@@ -544,9 +544,9 @@ void *art_search(const art_tree *t, const uint8_t *key, size_t len)
     return slot ? *slot : NULL;
 }
 
-/* Shared walk of art_prefix_at_least and art_longest_prefix. */
-static void *prefix_walk(const art_tree *t, const uint8_t *key, size_t len,
-                         size_t min_len, int longest, size_t *found_len)
+void *art_prefix_match(const art_tree *t, const uint8_t *key, size_t len,
+                       size_t min_len, int longest, art_accept_fn accept,
+                       void *ctx, size_t *found_len)
 {
     key = NONNULL_KEY(key);
     void *best = NULL;
@@ -556,7 +556,8 @@ static void *prefix_walk(const art_tree *t, const uint8_t *key, size_t len,
         if (IS_LEAF(p)) {
             art_leaf *l = AS_LEAF(p);
             if (l->len <= len - d && d + l->len >= min_len &&
-                same_bytes(l->suffix, key + d, l->len)) {
+                same_bytes(l->suffix, key + d, l->len) &&
+                (accept == NULL || accept(ctx, d + l->len))) {
                 *found_len = d + l->len;
                 return l->value;
             }
@@ -567,7 +568,8 @@ static void *prefix_walk(const art_tree *t, const uint8_t *key, size_t len,
         if (len - d < plen || !same_bytes(node_prefix(n), key + d, plen))
             break;
         d += plen;
-        if (node_value(n) && d >= min_len) {
+        if (node_value(n) && d >= min_len &&
+            (accept == NULL || accept(ctx, d))) {
             best = node_value(n);
             *found_len = d;
             if (!longest)
@@ -587,13 +589,13 @@ static void *prefix_walk(const art_tree *t, const uint8_t *key, size_t len,
 void *art_prefix_at_least(const art_tree *t, const uint8_t *key, size_t len,
                           size_t min_len, size_t *found_len)
 {
-    return prefix_walk(t, key, len, min_len, 0, found_len);
+    return art_prefix_match(t, key, len, min_len, 0, NULL, NULL, found_len);
 }
 
 void *art_longest_prefix(const art_tree *t, const uint8_t *key, size_t len,
                          size_t *found_len)
 {
-    return prefix_walk(t, key, len, 0, 1, found_len);
+    return art_prefix_match(t, key, len, 0, 1, NULL, NULL, found_len);
 }
 
 /* ------------------------------------------------------------------ */

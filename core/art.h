@@ -286,6 +286,81 @@ void *art_prefix_at_least(const art_tree *t, const uint8_t *key, size_t len,
 void *art_longest_prefix(const art_tree *t, const uint8_t *key, size_t len,
                          size_t *found_len);
 
+/*
+ * Whether a key of length len that is a prefix of the text being matched
+ * counts (art_prefix_match): non-zero to take it.
+ */
+typedef int (*art_accept_fn)(void *ctx, size_t len);
+
+/*
+ * The general form of the two above: the shortest (longest == 0) or the
+ * longest key of t that is a prefix of key[0..len), at least min_len bytes
+ * long and, when accept is not NULL, accepted by accept(ctx, its length).
+ * Returns its value and stores its length in *found_len, or returns NULL.
+ * One descent, O(len); never allocates; accept must not modify t.
+ */
+void *art_prefix_match(const art_tree *t, const uint8_t *key, size_t len,
+                       size_t min_len, int longest, art_accept_fn accept,
+                       void *ctx, size_t *found_len);
+
+/* ------------------------------------------------------------------ */
+/* Text scanning (art_scan.c)                                          */
+/* ------------------------------------------------------------------ */
+/*
+ * Finds the keys of a tree inside a text: every occurrence of a stored key
+ * as a substring, reported as byte offsets [start, end) into the text.  A
+ * scan holds no pointer into the tree: each art_scan_next is given the
+ * tree and descends it from the root at the scan's position, so the tree
+ * may change between two calls and the scan goes on over the tree as it
+ * is then.  Each start position costs one descent (O(longest match)); the
+ * scan never allocates.
+ *
+ * Modes (flags):
+ *  - default: leftmost-longest, non-overlapping.  From offset 0, at each
+ *    start the longest key starting there is reported and the scan goes on
+ *    at its end; where no key starts, it moves one character on.
+ *  - ART_SCAN_OVERLAPPING: every occurrence: for each start in order, each
+ *    key starting there, shortest first.
+ *  - ART_SCAN_WHOLE_WORDS: a match counts only when the character before
+ *    it and the one after it (where there are such) are not word
+ *    characters; with leftmost-longest, the longest key that ends on such
+ *    a boundary is taken.
+ *  - ART_SCAN_UTF8: the text is UTF-8 (lone surrogates allowed, encoded
+ *    as any code point) and a character is a code point: matches start only
+ *    on code point boundaries, and word characters are judged by
+ *    is_word(code point).  Without it a character is a byte.
+ * is_word NULL means ASCII letters, digits and '_'.  The empty key never
+ * matches.
+ */
+enum {
+    ART_SCAN_OVERLAPPING = 1u,
+    ART_SCAN_WHOLE_WORDS = 2u,
+    ART_SCAN_UTF8 = 4u,
+};
+
+typedef int (*art_word_fn)(uint32_t cp);
+
+typedef struct art_scan {
+    const uint8_t *text;
+    size_t len;
+    size_t pos;     /* the next start to try */
+    size_t min_len; /* overlapping: the next key at pos is this long or more */
+    unsigned flags;
+    art_word_fn is_word;
+} art_scan;
+
+/* Starts a scan of text[0..len) (the caller keeps the text alive). */
+void art_scan_init(art_scan *s, const uint8_t *text, size_t len, unsigned flags,
+                   art_word_fn is_word);
+
+/*
+ * The next match in t: returns 1 and stores its offsets in *start and
+ * *end and its value in *value, or returns 0 when the text is exhausted
+ * (and on every later call).  Starts never go backwards.
+ */
+int art_scan_next(art_scan *s, const art_tree *t, size_t *start, size_t *end,
+                  void **value);
+
 /* Shape of the tree, for art_stats(). */
 typedef struct art_stats_t {
     size_t nodes[ART_NODE_KINDS]; /* inner nodes by kind */

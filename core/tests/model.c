@@ -194,3 +194,62 @@ uint32_t model_levenshtein(const uint32_t *a, size_t na, const uint32_t *b,
     }
     return row[nb];
 }
+
+/* The reference's word test: the byte (or, for UTF-8, the lead byte of
+   the code point) is an ASCII letter, digit or '_'.  Every byte of a
+   multi-byte code point is >= 0x80, so such code points are not words. */
+static int model_word_byte(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+           (c >= 'a' && c <= 'z') || c == '_';
+}
+
+/* Whether a match may start at i: a character starts there and, for
+   whole words, none ends before it that is a word character. */
+static int model_may_start(const art_scan *s, size_t i)
+{
+    if ((s->flags & ART_SCAN_UTF8) && (s->text[i] & 0xC0) == 0x80)
+        return 0;
+    return !(s->flags & ART_SCAN_WHOLE_WORDS) || i == 0 ||
+           !model_word_byte(s->text[i - 1]);
+}
+
+int model_scan_next(const model *m, art_scan *s, size_t *start, size_t *end,
+                    void **value)
+{
+    const int overlapping = (s->flags & ART_SCAN_OVERLAPPING) != 0;
+    for (; s->pos < s->len; s->pos++, s->min_len = 1) {
+        if (!model_may_start(s, s->pos))
+            continue;
+        size_t best = 0;
+        void *best_val = NULL;
+        for (size_t i = 0; i < m->n; i++) {
+            const model_entry *e = &m->a[i];
+            size_t e_end = s->pos + e->len;
+            if (e->len < s->min_len || e->len > s->len - s->pos ||
+                memcmp(e->key, s->text + s->pos, e->len) != 0)
+                continue;
+            if ((s->flags & ART_SCAN_WHOLE_WORDS) && e_end < s->len &&
+                model_word_byte(s->text[e_end]))
+                continue;
+            if (best_val == NULL ||
+                (overlapping ? e->len < best : e->len > best)) {
+                best = e->len;
+                best_val = e->val;
+            }
+        }
+        if (best_val) {
+            *start = s->pos;
+            *end = s->pos + best;
+            *value = best_val;
+            if (overlapping)
+                s->min_len = best + 1;
+            else {
+                s->pos += best;
+                s->min_len = 1;
+            }
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -70,4 +70,13 @@ size_t model_symbols(const uint8_t *k, size_t len, int utf8, uint32_t *out);
 uint32_t model_levenshtein(const uint32_t *a, size_t na, const uint32_t *b,
                            size_t nb, uint32_t *row);
 
+/*
+ * The reference of art_scan_next (art.h) over the model, by brute force:
+ * at each start, every entry is compared with the text there.  s is an
+ * art_scan started by art_scan_init and advanced only by this function;
+ * words are ASCII letters, digits and '_' (is_word is ignored).
+ */
+int model_scan_next(const model *m, art_scan *s, size_t *start, size_t *end,
+                    void **value);
+
 #endif /* BLART_TESTS_MODEL_H */

@@ -149,6 +149,10 @@ int main(int argc, char **argv)
     RUN(test_build_edge_keys);
     RUN(test_build_refusals);
     RUN(test_enomem_build);
+    RUN(test_scan_modes);
+    RUN(test_scan_utf8_words);
+    RUN(test_scan_random);
+    RUN(test_scan_no_allocation);
     RUN(test_file_checksum);
     RUN(test_file_round_trips);
     RUN(test_file_write_failures);

@@ -194,6 +194,11 @@ void test_build_matches_inserts(void);
 void test_build_edge_keys(void);
 void test_build_refusals(void);
 void test_enomem_build(void);
+/* test_scan.c */
+void test_scan_modes(void);
+void test_scan_utf8_words(void);
+void test_scan_random(void);
+void test_scan_no_allocation(void);
 /* test_file.c */
 void test_file_round_trips(void);
 void test_file_write_failures(void);

@@ -56,6 +56,7 @@ GROUPS = {
         "range",
         "fuzzy_search",
     ],
+    "Finding keys in a text": ["finditer"],
     "Files": ["save", "load"],
     "Introspection": ["stats", "__sizeof__"],
 }

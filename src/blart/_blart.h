@@ -14,6 +14,7 @@
  *              views' constructors, first/last, floor..., prefix_iter,
  *              range, prefixes, fuzzy_search, stats
  *   iter.c     TreeMapIterator, the one iterator behind every iteration
+ *   scan.c     finditer and FindIterator: the stored keys inside a text
  *   views.c    TreeMapKeys, TreeMapValues, TreeMapItems
  *   values.c   the values of files: how each is encoded and decoded
  *   save.c     writing a map to a file object (_dump)
@@ -77,6 +78,7 @@ typedef struct {
     PyTypeObject *ValuesView_Type;
     PyTypeObject *ItemsView_Type;
     PyTypeObject *FrozenTreeMap_Type;
+    PyTypeObject *Scan_Type;
     PyObject *FormatError;
     PyObject *mapping_abc; /* collections.abc.Mapping, imported lazily */
     PyObject *pickle;      /* the standard library's pickle, imported lazily */
@@ -381,6 +383,13 @@ BLART_INTERNAL PyObject *blart_iter_next(IterObject *it);
 BLART_INTERNAL PyObject *blart_instance_state(PyObject *self);
 BLART_INTERNAL int blart_set_instance_state(PyObject *self, PyObject *state);
 BLART_INTERNAL PyObject *blart_find_missing(MapObject *m);
+
+/* scan.c: finditer(text, *, overlapping, whole_words), the method and the
+   type of its iterator. */
+BLART_INTERNAL PyObject *blart_map_finditer(MapObject *m, PyObject *args,
+                                            PyObject *kwds);
+BLART_INTERNAL extern const char blart_finditer_doc[];
+BLART_INTERNAL extern PyType_Spec blart_scan_spec;
 
 BLART_INTERNAL extern PyType_Spec blart_keys_spec;
 BLART_INTERNAL extern PyType_Spec blart_values_spec;

@@ -127,6 +127,7 @@ static int blart_exec(PyObject *module)
         add_type(module, &blart_bytestreemap_spec, &st->BytesTreeMap_Type, 1) <
             0 ||
         add_type(module, &blart_iter_spec, &st->Iter_Type, 0) < 0 ||
+        add_type(module, &blart_scan_spec, &st->Scan_Type, 0) < 0 ||
         add_type(module, &blart_keys_spec, &st->KeysView_Type, 0) < 0 ||
         add_type(module, &blart_values_spec, &st->ValuesView_Type, 0) < 0 ||
         add_type(module, &blart_items_spec, &st->ItemsView_Type, 0) < 0 ||
@@ -153,6 +154,7 @@ static int blart_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->TreeMap_Type);
     Py_VISIT(st->BytesTreeMap_Type);
     Py_VISIT(st->Iter_Type);
+    Py_VISIT(st->Scan_Type);
     Py_VISIT(st->KeysView_Type);
     Py_VISIT(st->ValuesView_Type);
     Py_VISIT(st->ItemsView_Type);
@@ -170,6 +172,7 @@ static int blart_clear(PyObject *module)
     Py_CLEAR(st->TreeMap_Type);
     Py_CLEAR(st->BytesTreeMap_Type);
     Py_CLEAR(st->Iter_Type);
+    Py_CLEAR(st->Scan_Type);
     Py_CLEAR(st->KeysView_Type);
     Py_CLEAR(st->ValuesView_Type);
     Py_CLEAR(st->ItemsView_Type);

@@ -4,7 +4,8 @@
  * __reversed__, and the ordered queries (first, last, floor, ceiling,
  * lower, higher, get_prefix, prefix_iter, prefixes, longest_prefix,
  * range, fuzzy_search), stats and _validate.  Their table,
- * blart_read_methods, is added to each map type by module.c.
+ * blart_read_methods, is added to each map type by module.c; it holds
+ * finditer too, whose code is in scan.c.
  *
  * A query that yields many pairs is an iterator (iter.c) given a start
  * and a stop here; one that finds a single pair seeks a cursor and
@@ -494,6 +495,8 @@ PyMethodDef blart_read_methods[] = {
     {"prefix_iter", (PyCFunction)(void (*)(void))map_prefix_iter,
      METH_VARARGS | METH_KEYWORDS, prefix_iter_doc},
     {"prefixes", (PyCFunction)map_prefixes, METH_O, prefixes_doc},
+    {"finditer", (PyCFunction)(void (*)(void))blart_map_finditer,
+     METH_VARARGS | METH_KEYWORDS, blart_finditer_doc},
     {"longest_prefix", (PyCFunction)map_longest_prefix, METH_O,
      longest_prefix_doc},
     {"range", (PyCFunction)(void (*)(void))map_range,

@@ -1212,3 +1212,113 @@ def test_no_progress_without_a_usable_stderr(
     monkeypatch.setattr(sys, "stderr", stream)
     assert cli.Progress.on_stderr("x") is None
     assert len(cli.load_index(str(words_file)).tree) == len(set(WORDS))
+
+
+# --- find: the lines as terms, found inside a text ---------------------------
+
+
+def find_reference(terms: set[str], text: str, overlapping: bool, whole: bool) -> list[str]:
+    """Every match by brute force, as the command prints it."""
+
+    def word(c: str) -> bool:
+        return c.isalnum() or c == "_"
+
+    out, i = [], 0
+    while i < len(text):
+        here = sorted(
+            (
+                t
+                for t in terms
+                if text.startswith(t, i)
+                and not (
+                    whole
+                    and (
+                        (i > 0 and word(text[i - 1]))
+                        or (i + len(t) < len(text) and word(text[i + len(t)]))
+                    )
+                )
+            ),
+            key=len,
+        )
+        if overlapping:
+            out += [f"{i}\t{i + len(t)}\t{t}" for t in here]
+            i += 1
+        elif here:
+            out.append(f"{i}\t{i + len(here[-1])}\t{here[-1]}")
+            i += len(here[-1])
+        else:
+            i += 1
+    return out
+
+
+@pytest.fixture
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "text.txt"
+    path.write_text("\ufeffapple pie at the café; bandanas and cane-candy\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("overlapping", [False, True])
+@pytest.mark.parametrize("whole", [False, True])
+def test_find_prints_each_term_found_in_the_text(
+    capsys: pytest.CaptureFixture[str],
+    words_file: Path,
+    text_file: Path,
+    overlapping: bool,
+    whole: bool,
+) -> None:
+    flags = (["--overlapping"] if overlapping else []) + (["--whole-words"] if whole else [])
+    text = text_file.read_text(encoding="utf-8").removeprefix("\ufeff")
+    want = find_reference(set(WORDS), text, overlapping, whole)
+    assert want  # the text holds terms in every mode
+    status, out, err = run(capsys, "find", words_file, text_file, *flags)
+    assert (status, out, err) == (0, "".join(line + "\n" for line in want), "")
+    for line in want:
+        start, end, term = line.split("\t")
+        assert text[int(start) : int(end)] == term
+
+
+def test_find_examples(capsys: pytest.CaptureFixture[str], words_file: Path, text_file: Path):
+    # Offsets are code points of the text after its byte order mark: "café"
+    # is 4 characters (5 bytes); the longest term at a position wins.
+    status, out, _ = run(capsys, "find", words_file, text_file, "--whole-words")
+    assert status == 0
+    assert out.splitlines() == ["0\t5\tapple", "17\t21\tcafé", "36\t40\tcane", "41\t46\tcandy"]
+    status, out, _ = run(capsys, "find", words_file, text_file, "--limit", "2")
+    assert out.splitlines() == ["0\t5\tapple", "17\t21\tcafé"]
+
+
+def test_find_on_a_saved_index_and_from_stdin(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    words_file: Path,
+    index_file: Path,
+    text_file: Path,
+) -> None:
+    expected = run(capsys, "find", words_file, text_file)
+    assert run(capsys, "find", "--index", index_file, text_file) == expected
+    fake_stdin(monkeypatch, text_file.read_bytes())
+    assert run(capsys, "find", "--index", index_file, "-") == expected
+
+
+def test_find_without_match_exits_1_silently(
+    capsys: pytest.CaptureFixture[str], words_file: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "nothing.txt"
+    path.write_text("xyz qqq", encoding="utf-8")
+    assert run(capsys, "find", words_file, path) == (1, "", "")
+
+
+def test_find_errors(capsys: pytest.CaptureFixture[str], words_file: Path, tmp_path: Path) -> None:
+    status, out, err = run(capsys, "find", words_file, tmp_path / "missing.txt")
+    assert status == 1 and out == ""
+    assert_one_line_error(err, "missing.txt")
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok \xff\n")
+    status, out, err = run(capsys, "find", words_file, bad)
+    assert status == 1 and out == ""
+    assert_one_line_error(err, "bad.txt")
+    status, _, err = run(capsys, "find", "-", "-")
+    assert status == 2 and "both come from standard input" in err
+    status, _, err = run(capsys, "find", words_file)
+    assert status == 2 and "TEXT_FILE" in err

@@ -9,6 +9,7 @@ one question and prints the answer, one line per result, in sorted order::
     python -m blart fuzzy /usr/share/dict/words recieve -d 2
     python -m blart range /usr/share/dict/words cat cau
     python -m blart longest-prefix routes.txt /api/v1/users/42
+    python -m blart find terms.txt article.txt --whole-words
 
 ``index`` saves that map to a file (:meth:`blart.TreeMap.save`), and every
 query subcommand takes ``--index PATH`` in place of the text file: the
@@ -21,8 +22,12 @@ in place instead of building anything::
 A build from a file that takes more than half a second shows its progress
 (lines indexed, their rate) on standard error, if that is a terminal.
 
-Exit status: 0 on success, 1 when ``longest-prefix`` finds no prefix or on
-a runtime error (unreadable file, invalid UTF-8, a damaged index file), 2 on
+``find`` takes the lines as a dictionary of terms and prints every term
+found in a second text file as ``START<TAB>END<TAB>TERM`` (offsets in code
+points of that text, as Python indexes it), leftmost-longest by default.
+
+Exit status: 0 on success, 1 when ``longest-prefix`` or ``find`` finds
+nothing or on a runtime error (unreadable file, invalid UTF-8, a damaged index file), 2 on
 a usage error.
 """
 
@@ -135,9 +140,11 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
             "  printf '/api/\\n/api/v1/\\n' | python -m blart longest-prefix - /api/v1/users\n"
             "  python -m blart index /usr/share/dict/words words.blart\n"
             "  python -m blart complete --index words.blart inter --stats\n"
+            "  python -m blart find --index words.blart article.txt --whole-words\n"
             "\n"
-            "exit status: 0 on success, 1 if longest-prefix finds nothing or on a runtime\n"
-            "error (unreadable file, invalid UTF-8, damaged index), 2 on a usage error."
+            "exit status: 0 on success, 1 if longest-prefix or find finds nothing or on a\n"
+            "runtime error (unreadable file, invalid UTF-8, damaged index), 2 on a usage\n"
+            "error."
         ),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s (blart {__version__})")
@@ -234,6 +241,35 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
     file_argument(longest)
     longest.add_argument(
         "key", metavar="KEY", help="the text whose longest prefix among the lines to print"
+    )
+
+    find = commands.add_parser(
+        "find",
+        parents=[common],
+        help="every line of FILE found inside the text of TEXT_FILE",
+        description=(
+            "Take the lines of FILE as a dictionary of terms and print each term found "
+            "inside the UTF-8 text of TEXT_FILE as START<TAB>END<TAB>TERM, where START "
+            "and END are offsets in code points (text[START:END] == TERM, a leading byte "
+            "order mark left out). By default the matches are leftmost-longest and do "
+            "not overlap: at each position the longest term starting there, then on "
+            "from its end. Exit with status 1, printing nothing, if no term is found."
+        ),
+    )
+    file_argument(find)
+    find.add_argument(
+        "text", metavar="TEXT_FILE", help="the UTF-8 text to search, or - for stdin"
+    )
+    find.add_argument(
+        "--overlapping",
+        action="store_true",
+        help="print every occurrence: for each start, each term starting there, "
+        "shortest first",
+    )
+    find.add_argument(
+        "--whole-words",
+        action="store_true",
+        help="only terms with no letter, digit or _ just before or after them",
     )
 
     index = commands.add_parser(
@@ -451,6 +487,17 @@ def run_query(args: argparse.Namespace, tree: Queryable) -> tuple[list[str], boo
         )
     elif args.command == "range":
         results = (key for key, _ in tree.range(args.start, args.stop))
+    elif args.command == "find":
+        text = _decode(_read_bytes(args.text), _display_name(args.text))
+        text = text.removeprefix("\ufeff")
+        results = (
+            f"{start}\t{end}\t{term}"
+            for start, end, term, _ in tree.finditer(
+                text, overlapping=args.overlapping, whole_words=args.whole_words
+            )
+        )
+        lines = list(results if args.limit is None else islice(results, args.limit))
+        return lines, bool(lines)
     elif args.command == "longest-prefix":
         found = tree.longest_prefix(args.key)
         if found is None:
@@ -536,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if getattr(args, "allow_pickle", False) and args.index is None:
             parser.error("--allow-pickle applies to an index read with --index")
+        if args.command == "find" and args.text == STDIN_NAME == getattr(args, "file", None):
+            parser.error("the terms and the text cannot both come from standard input")
     except SystemExit as exc:  # --help, --version, or a usage error already reported
         if exc.code is None:
             return EXIT_OK

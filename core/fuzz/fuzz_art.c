@@ -4,7 +4,8 @@
  * Each input is decoded into a sequence of operations on two trees, two
  * cursors and one fuzzy search, and every result is checked against a
  * model: a sorted array of (key, value) per tree, brute-force bounds for
- * the seeks, steps and skips, brute-force prefix scans, and a plain
+ * the seeks, steps and skips, brute-force prefix scans and text scans
+ * (model_scan_next), and a plain
  * Levenshtein distance for the fuzzy search.  art_validate() runs after
  * every mutation; at the end of each input everything is freed and
  * art_live_allocations() must be back where it started (LeakSanitizer
@@ -56,7 +57,8 @@ enum {
     KEY_LIMIT = 1100, /* bytes: long enough for malloc'd leaves and nodes */
     KEY_BUF = KEY_LIMIT + 8,
     MAX_SYMS = KEY_LIMIT,
-    QUERY_SYMS = 40, /* longest fuzzy query, in symbols */
+    QUERY_SYMS = 40,  /* longest fuzzy query, in symbols */
+    SCAN_TEXT = 1200, /* longest scanned text, in bytes */
 };
 
 /* ------------------------------------------------------------------ */
@@ -878,6 +880,51 @@ static void op_prefix(input *in, uint8_t a)
     note_tree(t, 0);
 }
 
+/* A text made of up to eight keys (existing, edited or raw, so that
+   matches overlap, nest and straddle), scanned to its end in the mode
+   the argument picks, every step against the model's brute force. */
+static void op_scan(input *in, uint8_t a)
+{
+    static uint8_t text[8 * KEY_BUF], k[KEY_BUF];
+    int t = a & 1;
+    unsigned flags = ((a >> 1) & 1 ? ART_SCAN_OVERLAPPING : 0) |
+                     ((a >> 2) & 1 ? ART_SCAN_WHOLE_WORDS : 0) |
+                     (g_utf8 ? ART_SCAN_UTF8 : 0);
+    size_t len = 0, parts = 1 + u8(in) % 8;
+    for (size_t i = 0; i < parts; i++) {
+        size_t n = get_key(in, t, k);
+        memcpy(text + len, k, n);
+        len += n;
+    }
+    /* The model compares every key at every start: a short text keeps an
+       input fast (a long match is still possible: the text is cut, not
+       its keys). */
+    if (len > SCAN_TEXT)
+        len = SCAN_TEXT;
+    art_tree *T = &g_t[t];
+    long cd = T->fail_countdown;
+    trace("  scan t%d flags %u ", t, flags);
+    trace_key("text ", text, len);
+    trace("\n");
+    art_scan s, ref;
+    art_scan_init(&s, text, len, flags, NULL);
+    art_scan_init(&ref, text, len, flags, NULL);
+    for (;;) {
+        size_t s1 = 0, e1 = 0, s2 = 0, e2 = 0;
+        void *v1 = NULL, *v2 = NULL;
+        int r1 = art_scan_next(&s, T, &s1, &e1, &v1);
+        int r2 = model_scan_next(&g_m[t], &ref, &s2, &e2, &v2);
+        REQUIRE(r1 == r2, "scan: %s, model %s", r1 ? "a match" : "the end",
+                r2 ? "a match" : "the end");
+        if (!r1)
+            break;
+        REQUIRE(s1 == s2 && e1 == e2 && v1 == v2,
+                "scan: [%zu, %zu) value %d, model [%zu, %zu) value %d", s1, e1,
+                val_id(v1), s2, e2, val_id(v2));
+    }
+    REQUIRE(T->fail_countdown == cd, "scan allocated");
+}
+
 typedef struct {
     size_t calls;
     uint64_t sum;
@@ -1232,7 +1279,11 @@ static void run_op(input *in)
         op_skip(in, a);
         break;
     case OP_PREFIX:
-        op_prefix(in, a);
+        /* The prefix walks, or (argument's high bit) a text scan on them. */
+        if (a & 0x80)
+            op_scan(in, a);
+        else
+            op_prefix(in, a);
         break;
     case OP_COPY:
         op_copy(in, a);

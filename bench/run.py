@@ -13,8 +13,10 @@ environments are created and filled on first use, and this project's blart
 is (re)installed there from a snapshot of the repository whenever its
 sources changed.  Prints a table of ratios to dict, the persistence rows
 (TreeMap.save/load and FrozenTreeMap against pickle, and the memory of a
-second process sharing a saved file), the targets that hold or miss, and
-writes bench/results/<date>.json and a PNG chart beside it.
+second process sharing a saved file), the scan rows of full runs
+(bench/scan.py: TreeMap.finditer against Aho-Corasick and flashtext), the
+targets that hold or miss, and writes bench/results/<date>.json and a PNG
+chart beside it.
 See bench/README.md.
 """
 
@@ -47,10 +49,16 @@ PEER_PACKAGES = [
     "BTrees",
     "rapidfuzz",
     "matplotlib",
-    "setuptools>=64",
+    "setuptools>=77",  # pyproject.toml's PEP 639 licence metadata
     "wheel",
 ]
 OPTIONAL_PACKAGES = ["datrie", "symspellpy"]  # may fail to build: the run goes on without them
+# the scan benchmark's peers (bench/scan.py), optional too: import name -> pip name
+SCAN_PACKAGES = {
+    "ahocorasick": "pyahocorasick",
+    "ahocorasick_rs": "ahocorasick-rs",
+    "flashtext": "flashtext",
+}
 
 MAP_IMPLS = [
     "dict",
@@ -165,15 +173,25 @@ def install_blart(force=False):
     return digest
 
 
-def setup_envs(args):
-    base = args.base_python
-    if make_venv(VENV, base) or args.setup:
+def setup_bench_venv(base, setup=False, reinstall=False):
+    """The bench venv with the peers and this repository's blart; the scan
+    peers are added to a venv made before they were on the list."""
+    if make_venv(VENV, base) or setup:
         pip(VENV, "install", *PEER_PACKAGES)
-        for p in OPTIONAL_PACKAGES:
+        for p in OPTIONAL_PACKAGES + list(SCAN_PACKAGES.values()):
             pip(VENV, "install", p, check=False)
-    if make_venv(VENV_BLARTPY, base) or args.setup:
+    else:
+        for mod, p in SCAN_PACKAGES.items():
+            if subprocess.run([vpy(VENV), "-c", "import " + mod], capture_output=True).returncode:
+                pip(VENV, "install", p, check=False)
+    return install_blart(force=reinstall)
+
+
+def setup_envs(args):
+    digest = setup_bench_venv(args.base_python, args.setup, args.reinstall)
+    if make_venv(VENV_BLARTPY, args.base_python) or args.setup:
         pip(VENV_BLARTPY, "install", "blart-py", check=False)
-    return install_blart(force=args.reinstall)
+    return digest
 
 
 def impl_python(impl):
@@ -632,6 +650,84 @@ def persist_table(entries):
 
 
 # ---------------------------------------------------------------------------
+# Scan: TreeMap.finditer against Aho-Corasick and flashtext (bench/scan.py)
+# ---------------------------------------------------------------------------
+
+SCAN_ROWS = [
+    "blart finditer",
+    "pyahocorasick iter_long",
+    "ahocorasick_rs LeftmostLongest",
+    "blart finditer whole_words",
+    "flashtext extract_keywords",
+    "pyahocorasick make_automaton",
+    "ahocorasick_rs constructor",
+    "blart set / del",
+    "pyahocorasick add/remove + make",
+]
+
+
+def run_scan(args):
+    """bench/scan.py once in the bench venv (its table goes to stderr);
+    the figures of its JSON."""
+    build = os.path.join(HERE, ".build")
+    os.makedirs(build, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="scan-", suffix=".json", dir=build)
+    os.close(fd)
+    try:
+        cmd = [vpy(VENV), os.path.join(HERE, "scan.py"), "--json", path]
+        try:
+            r = subprocess.run(cmd, stdout=sys.stderr, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": "timeout %ds" % args.timeout}
+        if r.returncode != 0:
+            log("    scan: failed (exit %d)" % r.returncode)
+            return {"error": "exit %d" % r.returncode}
+        with open(path) as f:
+            return json.load(f)
+    finally:
+        os.unlink(path)
+
+
+def seconds(t):
+    if t >= 0.1:
+        return "%.3f s" % t
+    return "%.3f ms" % (t * 1e3) if t >= 1e-4 else "%.3f us" % (t * 1e6)
+
+
+def scan_table(scan):
+    if not scan:
+        return ""
+    if "error" in scan:
+        return "\nscan: " + scan["error"]
+    p = scan["params"]
+    lines = [
+        "",
+        "scan: %d terms (%d words, %d two-word phrases) found in %d chars of words, CPU seconds"
+        % (p["terms"], p["words"], p["phrases"], p["chars"]),
+        "(bench/scan.py; last column: blart's time / this row's, where blart's is finditer's,",
+        "finditer whole_words' or set / del's; each change is a key added or removed)",
+    ]
+    for name in SCAN_ROWS:
+        r = scan["rows"].get(name)
+        if not r:
+            continue
+        if "seconds" not in r:
+            lines.append("  %-32s %s" % (name, r.get("error")))
+            continue
+        lines.append(
+            "  %-32s %12s %9s %8s"
+            % (
+                name,
+                seconds(r["seconds"]),
+                r.get("matches", ""),
+                "%.3g" % r["blart_over_this"] if "blart_over_this" in r else "",
+            )
+        )
+    lines.extend("  " + n for n in scan["notes"] if n.startswith(("WARNING", "  (pyaho")))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
 # Ratios, targets, table
 # ---------------------------------------------------------------------------
 
@@ -988,6 +1084,11 @@ def main():
         help="run only the persistence rows (at the largest size of each workload)",
     )
     ap.add_argument(
+        "--no-scan",
+        action="store_true",
+        help="skip the scan rows (bench/scan.py: finditer against Aho-Corasick; full runs only)",
+    )
+    ap.add_argument(
         "--persist-lookups",
         type=int,
         default=100000,
@@ -1102,6 +1203,10 @@ def main():
         p = entry(w, n, qpath)["persist"] = measure_persist(kpath, qpath, n, args)
         if p.get("version"):
             versions.setdefault("blart", p["version"])
+    scan = None
+    if not (args.quick or args.persist_only or args.no_scan):
+        log("[%d/%d %3.0fs] scan (bench/scan.py)" % (done, total, time.time() - t_start))
+        scan = run_scan(args)
     for e in entries:
         e["ratios"] = compute_ratios(e)
     targets = check_targets(entries)
@@ -1133,6 +1238,7 @@ def main():
         print(table(entries))
         print(scaling_table(entries))
     print(persist_table(entries))
+    print(scan_table(scan))
     print("")
     print("targets:")
     for t in targets:
@@ -1152,7 +1258,9 @@ def main():
     )
     with open(out, "w") as f:
         json.dump(
-            {"machine": info, "entries": entries, "targets": targets}, f, separators=(",", ":")
+            {"machine": info, "entries": entries, "targets": targets, "scan": scan},
+            f,
+            separators=(",", ":"),
         )
     log("wrote", out)
     if not args.no_chart:

@@ -854,6 +854,20 @@ def _(e):
     expect(TypeError, e.m.range, e.lo, 1.5)
 
 
+@leak_op("finditer")
+def _(e):
+    text = e.k("the prefix of prefixes, café \U0001f600 pre") + e.big
+    list(e.m.finditer(text))
+    list(e.m.finditer(text, overlapping=True))
+    list(e.m.finditer(text, whole_words=True, overlapping=True))
+    next(e.m.finditer(text), None)
+    e.m.finditer(text)  # created, never started
+    list(e.m.finditer(e.k("")))
+    expect(TypeError, e.m.finditer, 1)
+    expect(TypeError, e.m.finditer, text, overlapping="yes")
+    expect(TypeError, e.m.finditer, text, True)
+
+
 @leak_op("fuzzy_search")
 def _(e):
     list(e.m.fuzzy_search(e.k("prefex"), 2))

@@ -257,14 +257,11 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
         ),
     )
     file_argument(find)
-    find.add_argument(
-        "text", metavar="TEXT_FILE", help="the UTF-8 text to search, or - for stdin"
-    )
+    find.add_argument("text", metavar="TEXT_FILE", help="the UTF-8 text to search, or - for stdin")
     find.add_argument(
         "--overlapping",
         action="store_true",
-        help="print every occurrence: for each start, each term starting there, "
-        "shortest first",
+        help="print every occurrence: for each start, each term starting there, shortest first",
     )
     find.add_argument(
         "--whole-words",

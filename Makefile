@@ -13,7 +13,7 @@ BUILD := build/c
 # of pyproject.toml (77: PEP 639 licence metadata); a venv's own is older.
 SETUPTOOLS := "setuptools>=77"
 
-CORE_SRC := core/art.c core/art_alloc.c core/art_walk.c core/art_cursor.c core/art_fuzzy.c core/art_build.c core/art_scan.c core/art_file.c
+CORE_SRC := core/art.c core/art_alloc.c core/art_walk.c core/art_cursor.c core/art_fuzzy.c core/art_closest.c core/art_build.c core/art_scan.c core/art_file.c
 CORE_HDR := core/art.h core/art_layout.h core/art_internal.h
 
 .PHONY: all demo test test-c test-py venv clean lint format tools dev-venv coverage wheel

@@ -24,6 +24,7 @@ setup(
                 "core/art_walk.c",
                 "core/art_cursor.c",
                 "core/art_fuzzy.c",
+                "core/art_closest.c",
                 "core/art_build.c",
                 "core/art_scan.c",
                 "core/art_file.c",

@@ -482,10 +482,10 @@ void *art_cursor_value(const art_cursor *c);
 
 /*
  * Finds, in key order, the keys within Levenshtein distance max_distance
- * (d below) of a query.  It walks a cursor over the tree computing the
- * edit-distance matrix of the query against the cursor's key one row per
- * key symbol, and skips every subtree whose row minimum exceeds d, so it
- * visits only the part of the tree near the query.
+ * (d below) of a query, or within two variants of it (flags below).  It walks a
+ * cursor over the tree computing the edit-distance matrix of the query against
+ * the cursor's key one row per key symbol, and skips every subtree whose row
+ * minimum exceeds d, so it visits only the part of the tree near the query.
  *
  * Only a band of each row is kept: the row after i key symbols can hold a
  * value <= d only for query positions i - d .. i + d, so a row is
@@ -501,21 +501,37 @@ void *art_cursor_value(const art_cursor *c);
  * one child judged), keeping its place, so that a caller can check for
  * interrupts and call it again.
  *
- * With utf8 set, the query and the keys are UTF-8 (surrogates allowed) and
- * distance counts code points; otherwise it counts bytes.
+ * Flags:
+ *  - ART_FUZZY_UTF8: the query and the keys are UTF-8 (surrogates allowed)
+ *    and distance counts code points; otherwise it counts bytes.
+ *  - ART_FUZZY_TRANSPOSE: optimal string alignment distance (restricted
+ *    Damerau-Levenshtein): swapping two adjacent symbols costs 1, and no
+ *    substring is edited twice.  A cell may then also come from the row
+ *    two symbols back, so the row before each kept row is kept as well.
+ *  - ART_FUZZY_PREFIX: a key matches when some prefix of it (the empty one
+ *    and the whole key included) is within d of the query, and its
+ *    distance is the least over its prefixes: the least cell of the
+ *    query's last column over the key's rows.  Once that is no more than
+ *    the row's minimum, no row further on can lower it, so every key below
+ *    is yielded without computing more rows.
+ * Every variant keeps the pruning: a row's minimum never falls further
+ * along the key, and a subtree is skipped once it exceeds d (and, with a
+ * prefix, no prefix so far is within d).
  */
 typedef struct art_fuzzy {
     art_cursor cursor;
     uint32_t *query; /* query symbols (bytes or code points) */
     size_t qlen;
     uint32_t max_distance;
-    int utf8;
+    int utf8, transpose, prefix; /* the flags (ART_FUZZY_*) */
     /*
      * Rows, nrows of them at increasing key offsets (the first: the empty
      * key), row_size counters each: the key offset, the symbol count i,
      * the row's minimum, whether the row is kept when the next one is
-     * computed, then the band: the cells of query positions base .. base +
-     * band - 1, base = i - d clamped to [0, qlen + 1 - band].
+     * computed, the key symbol it took, the least last-column cell over
+     * it and the rows before it (prefix mode), then the band: the cells of
+     * query positions base .. base + band - 1, base = i - d clamped to [0, qlen
+     * + 1 - band].
      */
     uint32_t *rows;
     size_t row_size, band;
@@ -542,11 +558,16 @@ typedef struct art_fuzzy {
 /* The default slice: about a millisecond of work. */
 #define ART_FUZZY_SLICE ((size_t)1 << 20)
 
+/* art_fuzzy_init()'s flags. */
+#define ART_FUZZY_UTF8      1
+#define ART_FUZZY_TRANSPOSE 2
+#define ART_FUZZY_PREFIX    4
+
 /* Prepares a search; query is copied.  f->slice is ART_FUZZY_SLICE; the
    caller may change it before any art_fuzzy_next().  Returns ART_OK or
    ART_ENOMEM; art_fuzzy_free() is safe on f either way. */
 int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
-                   uint32_t max_distance, int utf8);
+                   uint32_t max_distance, int flags);
 /*
  * Advances to the next match: 1 (key in f->cursor, distance in
  * f->distance), 0 when done, ART_ENOMEM, or ART_EAGAIN when the slice of
@@ -558,6 +579,59 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
  */
 int art_fuzzy_next(art_fuzzy *f);
 void art_fuzzy_free(art_fuzzy *f);
+
+/*
+ * The n keys closest to a query, ordered by distance and then key (the
+ * spelling suggestions of a dictionary): fuzzy searches of growing bound,
+ * 0, 1, 2, ... up to 8 and doubling after, each keeping only the keys
+ * nearer than the levels before could find, until n are certain or the
+ * bound reaches max_distance.  A level of one distance stops at its first
+ * keys in key order that complete the n; so a query whose n-th best key
+ * is at distance k costs about the fuzzy searches up to k, the last one
+ * cut short.  Memory is O(n) besides the searches'.  flags are
+ * art_fuzzy_init()'s (ART_FUZZY_PREFIX too).
+ */
+typedef struct art_closest_hit {
+    size_t key_at, key_len; /* the key: keys[key_at .. key_at + key_len) */
+    void *value;            /* set when the search is done */
+    uint32_t distance;
+} art_closest_hit;
+
+typedef struct art_closest {
+    art_fuzzy walk; /* the current level (walking) */
+    art_tree *tree;
+    uint8_t *query;
+    size_t qlen, n;
+    uint32_t max_distance;
+    int flags;
+    size_t slice; /* work per art_closest_run() call (art_fuzzy's) */
+    /* The current level: keys at distances lo..hi, hi its bound; before
+       hits came from the levels before it, found keys it found so far. */
+    uint32_t lo, hi;
+    size_t before, found;
+    int walking, started, done;
+    uint64_t version;      /* the tree's when the hits were found */
+    art_closest_hit *hits; /* in order once done: nhits <= n of them */
+    size_t nhits, hits_cap;
+    uint8_t *keys;
+    size_t keys_len, keys_cap;
+} art_closest;
+
+/* Prepares a search (query copied; c->slice is ART_FUZZY_SLICE).  ART_OK
+   or ART_ENOMEM; art_closest_free() is safe on c either way. */
+int art_closest_init(art_closest *c, art_tree *t, const uint8_t *query,
+                     size_t len, size_t n, uint32_t max_distance, int flags);
+/*
+ * Runs the search: ART_OK when done (c->hits[0 .. c->nhits) in order,
+ * their values as the tree holds them at this return), ART_EAGAIN when a
+ * slice of work ran out first (call again; if the tree changed in between,
+ * the search starts over on the tree as it is), or ART_ENOMEM (then only
+ * art_closest_free() may follow).  Once done, it returns ART_OK again.
+ */
+int art_closest_run(art_closest *c);
+/* The key of hit i. */
+const uint8_t *art_closest_key(const art_closest *c, size_t i, size_t *len);
+void art_closest_free(art_closest *c);
 
 /* ------------------------------------------------------------------ */
 /* Files                                                               */

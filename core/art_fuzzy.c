@@ -47,8 +47,20 @@ static uint32_t next_symbol(const uint8_t *s, size_t avail, int utf8, size_t *n)
     return cp;
 }
 
-/* The fields of a row (art_fuzzy.rows), then its band of cells. */
-enum { ROW_OFFSET, ROW_SYMBOLS, ROW_MIN, ROW_KEPT, ROW_CELLS };
+/* The fields of a row (art_fuzzy.rows), then its band of cells: the key
+   offset it is the row after, its symbol count i, its minimum, whether it
+   stays when the next row is computed, the last key symbol it took (the
+   transpositions read it), and the least of the cells of column qlen of
+   this row and every row before it on the key (the prefix distance). */
+enum {
+    ROW_OFFSET,
+    ROW_SYMBOLS,
+    ROW_MIN,
+    ROW_KEPT,
+    ROW_SYM,
+    ROW_BEST,
+    ROW_CELLS
+};
 
 /* Values above max_distance are all alike (out of reach): stored as one
    more than it. */
@@ -58,8 +70,9 @@ static inline uint32_t clamp(const art_fuzzy *f, size_t v)
 }
 
 int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
-                   uint32_t max_distance, int utf8)
+                   uint32_t max_distance, int flags)
 {
+    int utf8 = flags & ART_FUZZY_UTF8;
     memset(f, 0, sizeof(*f));
     art_cursor_init(&f->cursor, t);
     f->next_at = SIZE_MAX;
@@ -70,6 +83,8 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
                           ? max_distance
                           : ART_FUZZY_MAX_DISTANCE;
     f->utf8 = utf8;
+    f->transpose = (flags & ART_FUZZY_TRANSPOSE) != 0;
+    f->prefix = (flags & ART_FUZZY_PREFIX) != 0;
     if (len >= SIZE_MAX / sizeof(uint32_t) / 2)
         return ART_ENOMEM;
     f->query = art__malloc(t, (len ? len : 1) * sizeof(uint32_t));
@@ -87,10 +102,11 @@ int art_fuzzy_init(art_fuzzy *f, art_tree *t, const uint8_t *query, size_t len,
     }
     /* The row of the empty key: column j costs j insertions. */
     uint32_t *row = f->rows;
-    row[ROW_OFFSET] = row[ROW_SYMBOLS] = row[ROW_MIN] = 0;
+    row[ROW_OFFSET] = row[ROW_SYMBOLS] = row[ROW_MIN] = row[ROW_SYM] = 0;
     row[ROW_KEPT] = 1;
     for (size_t k = 0; k < f->band; k++)
         row[ROW_CELLS + k] = clamp(f, k);
+    row[ROW_BEST] = clamp(f, f->qlen); /* the empty prefix: qlen insertions */
     f->nrows = 1;
     return ART_OK;
 }
@@ -147,10 +163,13 @@ static inline uint32_t *top_row(const art_fuzzy *f)
  * within max_distance of the diagonal that are within reach come out
  * exact; every other cell comes out out of reach (max_distance + 1: all
  * values above max_distance are stored as it, which keeps the counters
- * from growing).  Returns the row's minimum.
+ * from growing).  With transpositions, pprev is the row before prev (NULL
+ * when prev is the empty key's): cell j may also come from pprev's cell
+ * j - 2 plus one when the last two key symbols are query symbols j and
+ * j - 1 swapped (optimal string alignment).  Returns the row's minimum.
  */
-static uint32_t row_next(const art_fuzzy *f, const uint32_t *prev,
-                         uint32_t *row, uint32_t sym)
+static uint32_t row_next(const art_fuzzy *f, const uint32_t *pprev,
+                         const uint32_t *prev, uint32_t *row, uint32_t sym)
 {
     uint32_t i = prev[ROW_SYMBOLS] + 1;
     size_t base = band_base(f, i);
@@ -167,6 +186,12 @@ static uint32_t row_next(const art_fuzzy *f, const uint32_t *prev,
                 best = up;
             if (left + 1 < best)
                 best = left + 1;
+            if (pprev && j > 1 && sym == f->query[j - 2] &&
+                prev[ROW_SYM] == f->query[j - 1]) {
+                uint32_t swap = row_cell(f, pprev, j - 2) + 1;
+                if (swap < best)
+                    best = swap;
+            }
             best = clamp(f, best);
         }
         row[ROW_CELLS + k] = best;
@@ -177,11 +202,58 @@ static uint32_t row_next(const art_fuzzy *f, const uint32_t *prev,
     row[ROW_SYMBOLS] = i;
     row[ROW_MIN] = low;
     row[ROW_KEPT] = 0;
+    row[ROW_SYM] = sym;
+    if (f->prefix) {
+        uint32_t last = row_cell(f, row, f->qlen);
+        row[ROW_BEST] = last < prev[ROW_BEST] ? last : prev[ROW_BEST];
+    }
     return low;
 }
 
 /* What fuzzy_extend() returns when the slice of work ran out. */
 #define PAUSED ART_EAGAIN
+
+/* Whether the rows of the search need the row before the top one (the
+   transpositions do) and it is missing: the row below the top is then not
+   the top's predecessor on the key. */
+static inline int lacks_pprev(const art_fuzzy *f)
+{
+    const uint32_t *top = top_row(f);
+    return f->transpose && top[ROW_SYMBOLS] > 0 &&
+           (top - f->row_size)[ROW_SYMBOLS] + 1 != top[ROW_SYMBOLS];
+}
+
+/* In prefix mode, whether every key below the top row has its distance
+   already: no row further on can have a cell below the row's minimum, and
+   the best prefix so far is no more than it. */
+static inline int settled(const art_fuzzy *f, const uint32_t *row)
+{
+    return f->prefix && row[ROW_BEST] <= row[ROW_MIN];
+}
+
+/*
+ * Pushes the row just computed above the top one (at row_next()'s row):
+ * it becomes the top.  Rows are kept where the walk may come back to (the
+ * kept ones), plus, with transpositions, the predecessor of each of them
+ * and of the top; any other row is overwritten.
+ */
+static void push_row(art_fuzzy *f)
+{
+    uint32_t *prev = top_row(f), *row = prev + f->row_size;
+    size_t bytes = f->row_size * sizeof(uint32_t);
+    if (prev[ROW_KEPT]) {
+        f->nrows++;
+    } else if (!f->transpose) {
+        memcpy(prev, row, bytes); /* nobody comes back to prev */
+    } else if (f->nrows >= 2 && !(prev - f->row_size)[ROW_KEPT]) {
+        /* The row below prev is neither kept nor the predecessor of a
+           kept row or of the new top: prev and the new row move down. */
+        memcpy(prev - f->row_size, prev, bytes);
+        memcpy(prev, row, bytes);
+    } else {
+        f->nrows++;
+    }
+}
 
 /*
  * Brings the rows up to date for the cursor's key up to offset upto: all
@@ -189,22 +261,26 @@ static uint32_t row_next(const art_fuzzy *f, const uint32_t *prev,
  * far as it holds whole symbols.  Returns 1 when every row computed is
  * within reach, 0 with *cut set when the row after key[0..*cut) is the
  * first out of reach (no key starting with it can match), PAUSED when the
- * slice ran out first (the rows computed so far stay), or ART_ENOMEM.
+ * slice ran out first (the rows computed so far stay), or ART_ENOMEM.  In
+ * prefix mode the rows stop once settled: the keys below share the top
+ * row's distance.
  */
 static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
 {
     art_cursor *c = &f->cursor;
     const uint8_t *key = c->key;
     size_t from = c->changed_from < upto ? c->changed_from : upto;
-    /* Rows after key[0..s) stay right for s <= from; the others go.  The
-       rows kept are at symbol boundaries, so the top one is too. */
-    while (f->nrows > 1 && top_row(f)[ROW_OFFSET] > from)
+    /* Rows after key[0..s) stay right for s <= from; the others go, and
+       so does a top row whose predecessor the transpositions need and no
+       longer have.  The rows kept are at symbol boundaries, so the top one
+       is too. */
+    while (f->nrows > 1 && (top_row(f)[ROW_OFFSET] > from || lacks_pprev(f)))
         f->nrows--;
     size_t s = top_row(f)[ROW_OFFSET];
     c->changed_from = c->key_len;
     if (f->next_at > s)
         f->next_at = SIZE_MAX;
-    while (s < upto) {
+    while (s < upto && !settled(f, top_row(f))) {
         size_t n;
         if (!whole && f->utf8 && utf8_len(key[s]) > upto - s)
             break; /* the symbol goes on below: judge it there */
@@ -217,16 +293,16 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
                       f->row_size * sizeof(uint32_t)) < 0)
             return ART_ENOMEM;
         uint32_t *prev = top_row(f), *row = prev + f->row_size;
-        if (row_next(f, prev, row, sym) > f->max_distance) {
+        const uint32_t *pprev =
+            f->transpose && f->nrows > 1 ? prev - f->row_size : NULL;
+        if (row_next(f, pprev, prev, row, sym) > f->max_distance &&
+            !(f->prefix && row[ROW_BEST] <= f->max_distance)) {
             *cut = s + n;
             return 0;
         }
         s += n;
         row[ROW_OFFSET] = (uint32_t)s;
-        if (prev[ROW_KEPT])
-            f->nrows++;
-        else /* a row nobody comes back to: the new one replaces it */
-            memcpy(prev, row, f->row_size * sizeof(uint32_t));
+        push_row(f);
     }
     return 1;
 }
@@ -237,15 +313,19 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
  * matching no query symbol in the band gives the same row whatever it
  * is, whose minimum is one more than the least of the row above over the
  * band, or the symbol count: out of reach exactly when the row above has
- * its minimum at max_distance.  Then only bytes of query symbols in the
- * band can do better.  In UTF-8 mode only ASCII bytes are narrowed this
+ * its minimum at max_distance (and, in prefix mode, no prefix of the key
+ * so far is within reach).  Then only bytes of query symbols in the band
+ * can do better.  A transposition needs a symbol of the band too: one
+ * equal to query symbol j - 1 for a cell j >= lo, and for j = lo > 1 it
+ * comes from a cell max_distance off the diagonal two rows up, so it
+ * cannot be within reach.  In UTF-8 mode only ASCII bytes are narrowed this
  * way (a lead byte is judged once its symbol is whole).
  */
 static void fuzzy_next_bytes(art_fuzzy *f, const uint32_t *top, size_t p)
 {
     uint32_t i = top[ROW_SYMBOLS] + 1, dmax = f->max_distance;
     f->next_at = p;
-    f->narrow = top[ROW_MIN] >= dmax;
+    f->narrow = top[ROW_MIN] >= dmax && !(f->prefix && top[ROW_BEST] <= dmax);
     if (!f->narrow)
         return;
     size_t lo, hi;
@@ -330,6 +410,10 @@ static int fuzzy_rows(art_fuzzy *f)
     if (r == 0)
         return art_cursor_skip(c, cut) < 0 ? ART_ENOMEM : 0;
     const uint32_t *row = top_row(f);
+    if (f->prefix) {
+        f->distance = row[ROW_BEST];
+        return 1;
+    }
     /* Column qlen lies in the band only when the key's length in symbols
        is within max_distance of the query's. */
     uint64_t klen = row[ROW_SYMBOLS], dmax = f->max_distance;

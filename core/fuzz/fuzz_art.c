@@ -5,12 +5,12 @@
  * cursors and one fuzzy search, and every result is checked against a
  * model: a sorted array of (key, value) per tree, brute-force bounds for
  * the seeks, steps and skips, brute-force prefix scans and text scans
- * (model_scan_next), and a plain
- * Levenshtein distance for the fuzzy search.  art_validate() runs after
- * every mutation; at the end of each input everything is freed and
- * art_live_allocations() must be back where it started (LeakSanitizer
- * catches what the counter cannot).  A mismatch prints what was expected
- * and what the tree said, then aborts, so libFuzzer saves the input.
+ * (model_scan_next), and the distance of model_distance() for the fuzzy
+ * search in all its variants and for the n closest keys (art_closest).
+ * art_validate() runs after every mutation; at the end of each input everything
+ * is freed and art_live_allocations() must be back where it started
+ * (LeakSanitizer catches what the counter cannot).  A mismatch prints what was
+ * expected and what the tree said, then aborts, so libFuzzer saves the input.
  *
  * Set FUZZ_ART_TRACE=1 to print every decoded operation to stderr: that
  * is how a saved input is turned into a readable reproducer.
@@ -452,7 +452,7 @@ static mcursor g_c[NCURSORS];
 
 typedef struct {
     art_fuzzy f;
-    int active, t, utf8, exact, has_last;
+    int active, t, utf8, flags, exact, has_last;
     uint32_t q[QUERY_SYMS];
     size_t qlen;
     uint32_t maxd;
@@ -528,10 +528,13 @@ static uint32_t fuzzy_dist(const mfuzzy *F, const model_entry *e)
     static uint32_t syms[KEY_BUF];
     size_t n = model_symbols(e->key, e->len, F->utf8, syms);
     size_t diff = n > F->qlen ? n - F->qlen : F->qlen - n;
-    if (diff > F->maxd)
+    if (diff > F->maxd && !(F->flags & ART_FUZZY_PREFIX))
         return UINT32_MAX;
-    uint32_t row[QUERY_SYMS + 1];
-    uint32_t d = model_levenshtein(syms, n, F->q, F->qlen, row);
+    uint32_t rows[3 * (QUERY_SYMS + 1)], d;
+    if (F->flags & (ART_FUZZY_TRANSPOSE | ART_FUZZY_PREFIX))
+        d = model_distance(syms, n, F->q, F->qlen, F->flags, rows);
+    else
+        d = model_levenshtein(syms, n, F->q, F->qlen, rows);
     return d <= F->maxd ? d : UINT32_MAX;
 }
 
@@ -1062,6 +1065,78 @@ static void fuzzy_stop(void)
     g_f.active = 0;
 }
 
+/*
+ * The n closest keys to g_f's query (set up by op_fuzzy, not started)
+ * against the model: every entry within the bound, ordered by (distance,
+ * key), the first n.  The search runs to its end, through its pauses.
+ */
+static void op_closest(const uint8_t *k, size_t len, size_t n, size_t slice)
+{
+    art_tree *T = &g_t[g_f.t];
+    const model *m = &g_m[g_f.t];
+    art_closest c;
+    trace("    closest n %zu slice %zu\n", n, slice);
+    long cd = T->fail_countdown;
+    int r = art_closest_init(&c, T, k, len, n, g_f.maxd, g_f.flags);
+    if (r == ART_OK) {
+        c.slice = slice;
+        for (size_t pauses = 0; (r = art_closest_run(&c)) == ART_EAGAIN;
+             pauses++)
+            REQUIRE(pauses < 100000000, "closest paused for ever");
+    }
+    check_nomem(r, cd, T, "closest");
+    note_tree(g_f.t, 0);
+    if (r == ART_ENOMEM) {
+        trace("    -> ENOMEM (injected)\n");
+        art_closest_free(&c);
+        return;
+    }
+    REQUIRE(r == ART_OK, "closest returned %d", r);
+    REQUIRE(c.nhits <= n, "closest: %zu hits for n %zu", c.nhits, n);
+    /* The reference: the entries within the bound by (distance, key),
+       picked one after another (n is small). */
+    static uint32_t dist[MAX_KEYS];
+    size_t got = 0, last = SIZE_MAX;
+    for (size_t i = 0; i < m->n; i++)
+        dist[i] = fuzzy_dist(&g_f, &m->a[i]);
+    for (; got < n; got++) {
+        size_t pick = SIZE_MAX;
+        for (size_t i = 0; i < m->n; i++) {
+            if (dist[i] == UINT32_MAX)
+                continue;
+            int after_last = last == SIZE_MAX || dist[i] > dist[last] ||
+                             (dist[i] == dist[last] && i > last);
+            if (after_last && (pick == SIZE_MAX || dist[i] < dist[pick] ||
+                               (dist[i] == dist[pick] && i < pick)))
+                pick = i;
+        }
+        if (pick == SIZE_MAX)
+            break;
+        last = pick;
+        if (!g_f.exact)
+            continue; /* only the count is promised */
+        size_t klen;
+        REQUIRE(got < c.nhits, "closest: %zu hits, model has more", c.nhits);
+        const uint8_t *key = art_closest_key(&c, got, &klen);
+        const model_entry *e = &m->a[pick];
+        if (!model_key_eq(key, klen, e->key, e->len)) {
+            trace_key("    expected ", e->key, e->len);
+            trace_key("\n    got ", key, klen);
+            trace("\n");
+        }
+        REQUIRE(model_key_eq(key, klen, e->key, e->len),
+                "closest: hit %zu is not the model's key #%zu", got, pick);
+        REQUIRE(c.hits[got].distance == dist[pick] &&
+                    val_id(c.hits[got].value) == val_id(e->val),
+                "closest: hit %zu distance %u value %d, model %u %d", got,
+                c.hits[got].distance, val_id(c.hits[got].value), dist[pick],
+                val_id(e->val));
+    }
+    REQUIRE(c.nhits == got, "closest: %zu hits, model %zu", c.nhits, got);
+    trace("    -> %zu hits\n", got);
+    art_closest_free(&c);
+}
+
 static void op_fuzzy(input *in, uint8_t a)
 {
     static const uint32_t maxds[8] = {0, 1, 2, 3, 1, 2, 5, UINT32_MAX};
@@ -1069,6 +1144,11 @@ static void op_fuzzy(input *in, uint8_t a)
     static uint32_t syms[KEY_BUF];
     int t = a & 1, utf8 = (a >> 1) & 1;
     uint32_t maxd = maxds[(a >> 2) & 7];
+    /* The variants: bit 0 transpositions, bit 1 prefixes; bit 2 makes it
+       a search for the n closest keys instead, n = the bits above. */
+    uint8_t v = u8(in);
+    int flags = utf8 | (v & 1 ? ART_FUZZY_TRANSPOSE : 0) |
+                (v & 2 ? ART_FUZZY_PREFIX : 0);
     size_t len = get_key(in, t, k);
     size_t n = model_symbols(k, len, utf8, syms);
     if (n > QUERY_SYMS) {
@@ -1077,12 +1157,29 @@ static void op_fuzzy(input *in, uint8_t a)
     }
     fuzzy_stop();
     art_tree *T = &g_t[t];
-    trace("  fuzzy t%d %s max_distance %lu ", t, utf8 ? "utf8" : "bytes",
-          (unsigned long)maxd);
+    trace("  fuzzy t%d %s max_distance %lu flags %d ", t,
+          utf8 ? "utf8" : "bytes", (unsigned long)maxd, flags);
     trace_key("query ", k, len);
     trace("\n");
+    /* Slices of work per call, down to one unit: every pause and resume. */
+    static const size_t slices[8] = {
+        ART_FUZZY_SLICE, ART_FUZZY_SLICE, 0, 1, 3, 40, 300, 5000};
+    g_f.t = t;
+    g_f.utf8 = utf8;
+    g_f.flags = flags;
+    /* Exact checks need keys the decoder reads as the model does: always
+       for bytes, for UTF-8 only when every key is valid UTF-8. */
+    g_f.exact = !utf8 || g_utf8;
+    g_f.has_last = 0;
+    g_f.maxd = maxd;
+    g_f.qlen = n;
+    memcpy(g_f.q, syms, n * sizeof(uint32_t));
+    if (v & 4) {
+        op_closest(k, len, (size_t)(v >> 3), slices[a >> 5]);
+        return;
+    }
     long cd = T->fail_countdown;
-    int r = art_fuzzy_init(&g_f.f, T, k, len, maxd, utf8);
+    int r = art_fuzzy_init(&g_f.f, T, k, len, maxd, flags);
     check_nomem(r, cd, T, "fuzzy_init");
     if (r == ART_ENOMEM) {
         trace("    -> ENOMEM (injected)\n");
@@ -1091,21 +1188,9 @@ static void op_fuzzy(input *in, uint8_t a)
         return;
     }
     REQUIRE(r == ART_OK, "fuzzy_init returned %d", r);
-    /* Slices of work per call, down to one unit: every pause and resume. */
-    static const size_t slices[8] = {
-        ART_FUZZY_SLICE, ART_FUZZY_SLICE, 0, 1, 3, 40, 300, 5000};
     g_f.f.slice = slices[a >> 5];
     trace("    slice %zu\n", g_f.f.slice);
     g_f.active = 1;
-    g_f.t = t;
-    g_f.utf8 = utf8;
-    /* Exact checks need keys the decoder reads as the model does: always
-       for bytes, for UTF-8 only when every key is valid UTF-8. */
-    g_f.exact = !utf8 || g_utf8;
-    g_f.has_last = 0;
-    g_f.maxd = maxd;
-    g_f.qlen = n;
-    memcpy(g_f.q, syms, n * sizeof(uint32_t));
     note_tree(t, 0);
 }
 

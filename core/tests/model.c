@@ -195,6 +195,38 @@ uint32_t model_levenshtein(const uint32_t *a, size_t na, const uint32_t *b,
     return row[nb];
 }
 
+uint32_t model_distance(const uint32_t *a, size_t na, const uint32_t *b,
+                        size_t nb, int flags, uint32_t *rows)
+{
+    /* Three whole rows over b, by key symbol count i: i - 2, i - 1, i. */
+    uint32_t *r2 = rows, *r1 = rows + nb + 1, *r0 = rows + 2 * (nb + 1);
+    for (size_t j = 0; j <= nb; j++)
+        r1[j] = (uint32_t)j;
+    uint32_t best = r1[nb];
+    for (size_t i = 1; i <= na; i++) {
+        r0[0] = (uint32_t)i;
+        for (size_t j = 1; j <= nb; j++) {
+            uint32_t v = r1[j - 1] + (a[i - 1] != b[j - 1]);
+            if (r1[j] + 1 < v)
+                v = r1[j] + 1;
+            if (r0[j - 1] + 1 < v)
+                v = r0[j - 1] + 1;
+            if ((flags & ART_FUZZY_TRANSPOSE) && i > 1 && j > 1 &&
+                a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                r2[j - 2] + 1 < v)
+                v = r2[j - 2] + 1;
+            r0[j] = v;
+        }
+        if (r0[nb] < best)
+            best = r0[nb];
+        uint32_t *t = r2;
+        r2 = r1;
+        r1 = r0;
+        r0 = t;
+    }
+    return (flags & ART_FUZZY_PREFIX) ? best : r1[nb];
+}
+
 /* The reference's word test: the byte (or, for UTF-8, the lead byte of
    the code point) is an ASCII letter, digit or '_'.  Every byte of a
    multi-byte code point is >= 0x80, so such code points are not words. */

@@ -71,6 +71,16 @@ uint32_t model_levenshtein(const uint32_t *a, size_t na, const uint32_t *b,
                            size_t nb, uint32_t *row);
 
 /*
+ * The distance art_fuzzy computes (art.h), from whole rows of dynamic
+ * programming over key a[0..na) against query b[0..nb): Levenshtein, or
+ * with ART_FUZZY_TRANSPOSE in flags optimal string alignment; with
+ * ART_FUZZY_PREFIX the least over a's prefixes (the empty one included).
+ * rows is scratch room for 3 * (nb + 1) counters.
+ */
+uint32_t model_distance(const uint32_t *a, size_t na, const uint32_t *b,
+                        size_t nb, int flags, uint32_t *rows);
+
+/*
  * The reference of art_scan_next (art.h) over the model, by brute force:
  * at each start, every entry is compared with the text there.  s is an
  * art_scan started by art_scan_init and advanced only by this function;

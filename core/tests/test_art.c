@@ -140,6 +140,9 @@ int main(int argc, char **argv)
     RUN(test_fuzzy_long_key);
     RUN(test_fuzzy_slices);
     RUN(test_fuzzy_pause_and_change);
+    RUN(test_fuzzy_variants);
+    RUN(test_closest);
+    RUN(test_closest_far_query);
     RUN(test_enomem_insert_delete);
     RUN(test_enomem_shrink);
     RUN(test_enomem_copy);

@@ -128,16 +128,17 @@ long copy_sweep(art_tree *src, const model *m);
 void scratch_free(void);
 uint32_t levenshtein(const uint32_t *a, size_t an, const uint32_t *b,
                      size_t bn);
+/* The fuzzy search's checks take art_fuzzy_init()'s flags (ART_FUZZY_*). */
 uint32_t key_distance(const uint8_t *k, size_t len, const uint32_t *q,
-                      size_t qn, int utf8);
+                      size_t qn, int flags);
 size_t model_next_match(const model *m, size_t from, const uint32_t *q,
-                        size_t qn, uint32_t d, int utf8, uint32_t *dist);
+                        size_t qn, uint32_t d, int flags, uint32_t *dist);
 int fuzzy_run_matches(art_fuzzy *f, const model *m, const uint8_t *q,
-                      size_t qlen, uint32_t d, int utf8);
+                      size_t qlen, uint32_t d, int flags);
 int fuzzy_matches(art_tree *t, const model *m, const uint8_t *q, size_t qlen,
-                  uint32_t d, int utf8);
+                  uint32_t d, int flags);
 long fuzzy_init_sweep(art_tree *t, const model *m, const uint8_t *q,
-                      size_t qlen, uint32_t d, int utf8);
+                      size_t qlen, uint32_t d, int flags);
 void init_wide_syms(void);
 size_t gen_key(const rconf_t *cf, size_t max_syms, uint8_t *out);
 size_t gen_target(const rconf_t *cf, uint8_t *out);
@@ -178,6 +179,9 @@ void test_fuzzy_weak_consistency(void);
 /* test_fuzzy.c */
 void test_fuzzy_long_key(void);
 void test_fuzzy_slices(void);
+void test_fuzzy_variants(void);
+void test_closest(void);
+void test_closest_far_query(void);
 void test_fuzzy_pause_and_change(void);
 /* test_enomem.c */
 void test_enomem_insert_delete(void);

@@ -391,6 +391,45 @@ void test_enomem_fuzzy(void)
                 break;
             }
         }
+        /* The n closest keys, in every variant: each allocation fails in
+           turn (init, the levels' searches, the hits, the key buffers and
+           their packing); the tree stays untouched, and once nothing
+           fails the result is the same as without any failure. */
+        int flags = utf8 | (round / 2) * ART_FUZZY_TRANSPOSE;
+        art_closest ref;
+        size_t pauses = 0;
+        if (!CHECK(art_closest_init(&ref, &t, q, qlen, 1 + round * 9,
+                                    UINT32_MAX, flags) == ART_OK))
+            break;
+        while (art_closest_run(&ref) == ART_EAGAIN)
+            pauses++;
+        for (k = 1; k <= SWEEP_LIMIT; k++) {
+            art_closest c;
+            t.fail_countdown = k;
+            int r = art_closest_init(&c, &t, q, qlen, 1 + round * 9, UINT32_MAX,
+                                     flags);
+            if (r == ART_OK)
+                while ((r = art_closest_run(&c)) == ART_EAGAIN)
+                    pauses++;
+            t.fail_countdown = 0;
+            CHECK(t.bytes == bytes && t.version == version);
+            if (r != ART_ENOMEM) {
+                CHECK(r == ART_OK && c.nhits == ref.nhits);
+                for (size_t i = 0; i < c.nhits && i < ref.nhits; i++) {
+                    size_t la, lb;
+                    const uint8_t *ka = art_closest_key(&c, i, &la);
+                    const uint8_t *kb = art_closest_key(&ref, i, &lb);
+                    CHECK(model_key_eq(ka, la, kb, lb) &&
+                          c.hits[i].distance == ref.hits[i].distance &&
+                          c.hits[i].value == ref.hits[i].value);
+                }
+                art_closest_free(&c);
+                CHECK(k > 1);
+                break;
+            }
+            art_closest_free(&c);
+        }
+        art_closest_free(&ref);
         if (g_test_failures)
             break;
     }

@@ -25,7 +25,7 @@ typedef struct {
     art_cursor sc;
     /* A fuzzy search that keeps going while the tree changes. */
     art_fuzzy fz;
-    int fz_on, fz_any, fz_utf8;
+    int fz_on, fz_any, fz_flags;
     uint32_t fz_d;
     uint32_t fzq[RKEY_MAX];
     size_t fzqn;
@@ -245,6 +245,13 @@ static void r_persistent_cursor(rstate_t *st)
     st->pc_on = r == 1;
 }
 
+/* The fuzzy search's variants, each half of the time. */
+static int variant_flags(void)
+{
+    return (rnd_below(2) ? ART_FUZZY_TRANSPOSE : 0) |
+           (rnd_below(2) ? ART_FUZZY_PREFIX : 0);
+}
+
 static void r_persistent_fuzzy(rstate_t *st)
 {
     const model *m = &st->m;
@@ -259,17 +266,18 @@ static void r_persistent_fuzzy(rstate_t *st)
             return;
         qlen = gen_key(st->cf, st->cf->max_syms + 1, q);
         st->fz_d = (uint32_t)rnd_below(st->cf->max_d + 1);
-        st->fz_utf8 = st->cf->utf8 && rnd_below(4) != 0;
-        st->fzqn = model_symbols(q, qlen, st->fz_utf8, st->fzq);
+        st->fz_flags = (st->cf->utf8 && rnd_below(4) != 0) | variant_flags();
+        st->fzqn =
+            model_symbols(q, qlen, st->fz_flags & ART_FUZZY_UTF8, st->fzq);
         if (!CHECK(art_fuzzy_init(&st->fz, &st->t, q, qlen, st->fz_d,
-                                  st->fz_utf8) == ART_OK))
+                                  st->fz_flags) == ART_OK))
             return;
         st->fz_on = 1;
         st->fz_any = 0;
         return;
     }
     want = st->fz_any ? model_seek(m, st->fzk, st->fzklen, ART_SEEK_GT) : 0;
-    want = model_next_match(m, want, st->fzq, st->fzqn, st->fz_d, st->fz_utf8,
+    want = model_next_match(m, want, st->fzq, st->fzqn, st->fz_d, st->fz_flags,
                             &dist);
     r = art_fuzzy_next(&st->fz);
     if (want == m->n) {
@@ -296,11 +304,11 @@ static void r_fuzzy_full(rstate_t *st)
 {
     uint8_t q[RKEY_MAX];
     size_t qlen = gen_key(st->cf, st->cf->max_syms + 1, q);
-    int utf8 = st->cf->utf8 && rnd_below(4) != 0;
+    int flags = (st->cf->utf8 && rnd_below(4) != 0) | variant_flags();
     /* Now and then a bound beyond any key: every key matches. */
     uint32_t d = rnd_below(16) == 0 ? UINT32_MAX
                                     : (uint32_t)rnd_below(st->cf->max_d + 1);
-    fuzzy_matches(&st->t, &st->m, q, qlen, d, utf8);
+    fuzzy_matches(&st->t, &st->m, q, qlen, d, flags);
 }
 
 /* Allocation failures in the operations that do not change the tree. */
@@ -317,7 +325,7 @@ static void r_fault_other(rstate_t *st)
         klen = gen_key(st->cf, st->cf->max_syms, k);
         fuzzy_init_sweep(&st->t, &st->m, k, klen,
                          (uint32_t)rnd_below(st->cf->max_d + 1),
-                         st->cf->utf8 && rnd_below(2));
+                         (st->cf->utf8 && rnd_below(2)) | variant_flags());
         break;
     default:
         if (st->m.n <= 60)

@@ -358,23 +358,30 @@ uint32_t levenshtein(const uint32_t *a, size_t an, const uint32_t *b, size_t bn)
 }
 
 uint32_t key_distance(const uint8_t *k, size_t len, const uint32_t *q,
-                      size_t qn, int utf8)
+                      size_t qn, int flags)
 {
     size_t n;
     if (g_syms_cap < len + 1) {
         g_syms_cap = len + 1;
         g_syms = xrealloc(g_syms, g_syms_cap * sizeof *g_syms);
     }
-    n = model_symbols(k, len, utf8, g_syms);
-    return levenshtein(g_syms, n, q, qn);
+    n = model_symbols(k, len, flags & ART_FUZZY_UTF8, g_syms);
+    if (!(flags & (ART_FUZZY_TRANSPOSE | ART_FUZZY_PREFIX)))
+        return levenshtein(g_syms, n, q, qn);
+    if (g_row_cap < 3 * (qn + 1)) {
+        g_row_cap = 3 * (qn + 1);
+        g_row = xrealloc(g_row, g_row_cap * sizeof *g_row);
+    }
+    return model_distance(g_syms, n, q, qn, flags, g_row);
 }
 
 /* First model entry at or after `from` within distance d of q. */
 size_t model_next_match(const model *m, size_t from, const uint32_t *q,
-                        size_t qn, uint32_t d, int utf8, uint32_t *dist)
+                        size_t qn, uint32_t d, int flags, uint32_t *dist)
 {
     for (; from < m->n; from++) {
-        uint32_t dd = key_distance(m->a[from].key, m->a[from].len, q, qn, utf8);
+        uint32_t dd =
+            key_distance(m->a[from].key, m->a[from].len, q, qn, flags);
         if (dd <= d) {
             *dist = dd;
             return from;
@@ -385,16 +392,16 @@ size_t model_next_match(const model *m, size_t from, const uint32_t *q,
 
 /* Drains an initialised fuzzy search and compares it with the model. */
 int fuzzy_run_matches(art_fuzzy *f, const model *m, const uint8_t *q,
-                      size_t qlen, uint32_t d, int utf8)
+                      size_t qlen, uint32_t d, int flags)
 {
     uint32_t *qs = xmalloc((qlen + 1) * sizeof *qs);
-    size_t qn = model_symbols(q, qlen, utf8, qs), i = 0;
+    size_t qn = model_symbols(q, qlen, flags & ART_FUZZY_UTF8, qs), i = 0;
     uint32_t dist = 0;
     int r, ok = 1;
 
     for (;;) {
         r = art_fuzzy_next(f);
-        i = model_next_match(m, i, qs, qn, d, utf8, &dist);
+        i = model_next_match(m, i, qs, qn, d, flags, &dist);
         if (i == m->n) {
             ok = CHECK(r == 0);
             if (!ok && r == 1)
@@ -423,27 +430,27 @@ int fuzzy_run_matches(art_fuzzy *f, const model *m, const uint8_t *q,
     if (!ok) {
         dump_key("query", q, qlen);
         if (verbose())
-            fprintf(stderr, "    max_distance %u, utf8 %d\n", (unsigned)d,
-                    utf8);
+            fprintf(stderr, "    max_distance %u, flags %d\n", (unsigned)d,
+                    flags);
     }
     free(qs);
     return ok;
 }
 
 int fuzzy_matches(art_tree *t, const model *m, const uint8_t *q, size_t qlen,
-                  uint32_t d, int utf8)
+                  uint32_t d, int flags)
 {
     art_fuzzy f;
     int ok;
-    if (!CHECK(art_fuzzy_init(&f, t, q, qlen, d, utf8) == ART_OK))
+    if (!CHECK(art_fuzzy_init(&f, t, q, qlen, d, flags) == ART_OK))
         return 0;
-    ok = fuzzy_run_matches(&f, m, q, qlen, d, utf8);
+    ok = fuzzy_run_matches(&f, m, q, qlen, d, flags);
     art_fuzzy_free(&f);
     return ok;
 }
 
 long fuzzy_init_sweep(art_tree *t, const model *m, const uint8_t *q,
-                      size_t qlen, uint32_t d, int utf8)
+                      size_t qlen, uint32_t d, int flags)
 {
     size_t bytes = t->bytes;
     uint64_t version = t->version;
@@ -452,7 +459,7 @@ long fuzzy_init_sweep(art_tree *t, const model *m, const uint8_t *q,
         art_fuzzy f;
         int r, ok;
         t->fail_countdown = k;
-        r = art_fuzzy_init(&f, t, q, qlen, d, utf8);
+        r = art_fuzzy_init(&f, t, q, qlen, d, flags);
         t->fail_countdown = 0;
         if (r == ART_ENOMEM) {
             if (!CHECK(t->bytes == bytes) || !CHECK(t->version == version) ||
@@ -462,7 +469,7 @@ long fuzzy_init_sweep(art_tree *t, const model *m, const uint8_t *q,
         }
         if (!CHECK(r == ART_OK))
             return -1;
-        ok = fuzzy_run_matches(&f, m, q, qlen, d, utf8);
+        ok = fuzzy_run_matches(&f, m, q, qlen, d, flags);
         art_fuzzy_free(&f);
         return ok ? k - 1 : -1;
     }

@@ -241,13 +241,15 @@ static void push_row(art_fuzzy *f)
 {
     uint32_t *prev = top_row(f), *row = prev + f->row_size;
     size_t bytes = f->row_size * sizeof(uint32_t);
-    if (prev[ROW_KEPT]) {
-        f->nrows++;
-    } else if (!f->transpose) {
-        memcpy(prev, row, bytes); /* nobody comes back to prev */
-    } else if (f->nrows >= 2 && !(prev - f->row_size)[ROW_KEPT]) {
-        /* The row below prev is neither kept nor the predecessor of a
-           kept row or of the new top: prev and the new row move down. */
+    /* Whether a row below the new one can go: prev when nobody comes back
+       to it, or with transpositions (prev is the new row's predecessor)
+       the one below prev when neither it nor prev is kept. */
+    int drop_prev = !prev[ROW_KEPT] && !f->transpose;
+    int drop_below = !prev[ROW_KEPT] && f->transpose && f->nrows >= 2 &&
+                     !(prev - f->row_size)[ROW_KEPT];
+    if (drop_prev) {
+        memcpy(prev, row, bytes);
+    } else if (drop_below) {
         memcpy(prev - f->row_size, prev, bytes);
         memcpy(prev, row, bytes);
     } else {

@@ -141,6 +141,34 @@ def test_fuzzy_long_option(capsys: pytest.CaptureFixture[str], words_file: Path)
     assert out == "apple\t1\n"
 
 
+def test_fuzzy_closest(capsys: pytest.CaptureFixture[str], words_file: Path) -> None:
+    status, out, _ = run(capsys, "fuzzy", words_file, "aple", "--closest", "3")
+    assert status == 0
+    words = sorted(set(WORDS), key=lambda w: (levenshtein("aple", w), w))[:3]
+    assert out.splitlines() == [f"{w}\t{levenshtein('aple', w)}" for w in words]
+    # A bound given with -d keeps only the lines within it.
+    status, out, _ = run(capsys, "fuzzy", words_file, "aple", "-n", "10", "-d", "1")
+    assert (status, out) == (0, "apple\t1\n")
+
+
+def test_fuzzy_transpositions_and_prefix(
+    capsys: pytest.CaptureFixture[str], words_file: Path
+) -> None:
+    status, out, _ = run(capsys, "fuzzy", words_file, "appel", "-d", "1")
+    assert (status, out) == (0, "")  # "apple" is 2 edits away without swaps
+    status, out, _ = run(capsys, "fuzzy", words_file, "appel", "-d", "1", "--transpositions")
+    assert (status, out) == (0, "apple\t1\n")
+    status, out, _ = run(capsys, "fuzzy", words_file, "bnan", "-d", "1", "--prefix")
+    assert status == 0
+    assert [line.split("\t")[0] for line in out.splitlines()] == [
+        w
+        for w in sorted(set(WORDS))
+        if any(levenshtein("bnan", w[:i]) <= 1 for i in range(len(w) + 1))
+    ]
+    status, _, err = run(capsys, "fuzzy", words_file, "x", "--prefix", "--closest", "2")
+    assert status == 2 and "cannot be combined" in err
+
+
 # --- range ----------------------------------------------------------------
 
 

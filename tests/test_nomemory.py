@@ -92,6 +92,10 @@ def operations(k):
         "longest_prefix": lambda m: m.longest_prefix(k("abcd")),
         "range": lambda m: list(m.range(k("a"), k("b"), inclusive=(True, True))),
         "fuzzy": lambda m: list(m.fuzzy_search(k("ab"), 1)),
+        "fuzzy_variants": lambda m: list(
+            m.fuzzy_search(k("ba"), 1, transpositions=True, prefix=True)
+        ),
+        "closest": lambda m: m.closest(k("abdc"), 3, transpositions=True),
         "finditer": lambda m: list(m.finditer(k("xabcd ab_a"), overlapping=True)),
         "finditer_words": lambda m: list(m.finditer(k("é abc a"), whole_words=True)),
         "stats": lambda m: m.stats(),
@@ -118,6 +122,8 @@ BUILDS_OBJECTS = {
     "prefixes",
     "range",
     "fuzzy",
+    "fuzzy_variants",
+    "closest",
     "finditer",
     "finditer_words",
     "stats",

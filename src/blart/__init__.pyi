@@ -77,7 +77,18 @@ class _TreeMapBase(Generic[_K, _KIn, _V]):
         inclusive: tuple[bool, bool] = (True, False),
         reverse: bool = False,
     ) -> Iterator[tuple[_K, _V]]: ...
-    def fuzzy_search(self, key: _KIn, max_distance: int) -> Iterator[tuple[_K, _V, int]]: ...
+    def fuzzy_search(
+        self, key: _KIn, max_distance: int, *, transpositions: bool = False, prefix: bool = False
+    ) -> Iterator[tuple[_K, _V, int]]: ...
+    def closest(
+        self,
+        key: _KIn,
+        /,
+        n: int = 1,
+        *,
+        max_distance: int | None = None,
+        transpositions: bool = False,
+    ) -> list[tuple[_K, _V, int]]: ...
     def finditer(
         self, text: _KIn, /, *, overlapping: bool = False, whole_words: bool = False
     ) -> Iterator[tuple[int, int, _K, _V]]: ...
@@ -201,7 +212,18 @@ class FrozenTreeMap(Generic[_V]):
         inclusive: tuple[bool, bool] = (True, False),
         reverse: bool = False,
     ) -> Iterator[tuple[Any, _V]]: ...
-    def fuzzy_search(self, key: Any, max_distance: int) -> Iterator[tuple[Any, _V, int]]: ...
+    def fuzzy_search(
+        self, key: Any, max_distance: int, *, transpositions: bool = False, prefix: bool = False
+    ) -> Iterator[tuple[Any, _V, int]]: ...
+    def closest(
+        self,
+        key: Any,
+        /,
+        n: int = 1,
+        *,
+        max_distance: int | None = None,
+        transpositions: bool = False,
+    ) -> list[tuple[Any, _V, int]]: ...
     def finditer(
         self, text: Any, /, *, overlapping: bool = False, whole_words: bool = False
     ) -> Iterator[tuple[int, int, Any, _V]]: ...

@@ -7,6 +7,7 @@ one question and prints the answer, one line per result, in sorted order::
 
     python -m blart complete /usr/share/dict/words inter
     python -m blart fuzzy /usr/share/dict/words recieve -d 2
+    python -m blart fuzzy /usr/share/dict/words recieve -n 5 --transpositions
     python -m blart range /usr/share/dict/words cat cau
     python -m blart longest-prefix routes.txt /api/v1/users/42
     python -m blart find terms.txt article.txt --whole-words
@@ -205,7 +206,8 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
         help="lines within edit distance N of WORD",
         description=(
             "Print the lines within Levenshtein distance N of WORD (counted in code points) "
-            "as LINE<TAB>DISTANCE, in sorted order of the lines."
+            "as LINE<TAB>DISTANCE, in sorted order of the lines; with --closest K, the K "
+            "lines nearest to WORD instead, by distance and then line."
         ),
     )
     file_argument(fuzzy)
@@ -214,9 +216,29 @@ def build_parser(saved_index: bool = False) -> argparse.ArgumentParser:
         "-d",
         "--max-distance",
         type=_non_negative_int,
-        default=1,
+        default=None,
         metavar="N",
-        help="largest edit distance to report (default: %(default)s)",
+        help="largest edit distance to report (default: 1, or no bound with --closest)",
+    )
+    fuzzy.add_argument(
+        "-t",
+        "--transpositions",
+        action="store_true",
+        help="count swapping two adjacent characters as one edit",
+    )
+    fuzzy.add_argument(
+        "-p",
+        "--prefix",
+        action="store_true",
+        help="match the lines that start with something within N of WORD (search as you type)",
+    )
+    fuzzy.add_argument(
+        "-n",
+        "--closest",
+        type=_non_negative_int,
+        default=None,
+        metavar="K",
+        help="print the K nearest lines, by distance and then line",
     )
 
     range_ = commands.add_parser(
@@ -478,10 +500,24 @@ def run_query(args: argparse.Namespace, tree: Queryable) -> tuple[list[str], boo
     if args.command == "complete":
         results = (key for key, _ in tree.prefix_iter(args.prefix))
     elif args.command == "fuzzy":
-        results = (
-            f"{key}\t{distance}"
-            for key, _, distance in tree.fuzzy_search(args.word, args.max_distance)
-        )
+        if args.closest is not None:
+            nearest = tree.closest(
+                args.word,
+                args.closest,
+                max_distance=args.max_distance,
+                transpositions=args.transpositions,
+            )
+            results = (f"{key}\t{distance}" for key, _, distance in nearest)
+        else:
+            results = (
+                f"{key}\t{distance}"
+                for key, _, distance in tree.fuzzy_search(
+                    args.word,
+                    1 if args.max_distance is None else args.max_distance,
+                    transpositions=args.transpositions,
+                    prefix=args.prefix,
+                )
+            )
     elif args.command == "range":
         results = (key for key, _ in tree.range(args.start, args.stop))
     elif args.command == "find":
@@ -582,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--allow-pickle applies to an index read with --index")
         if args.command == "find" and args.text == STDIN_NAME == getattr(args, "file", None):
             parser.error("the terms and the text cannot both come from standard input")
+        if args.command == "fuzzy" and args.prefix and args.closest is not None:
+            parser.error("--prefix and --closest cannot be combined")
     except SystemExit as exc:  # --help, --version, or a usage error already reported
         if exc.code is None:
             return EXIT_OK

@@ -12,7 +12,8 @@
  *   update.c   update(), the constructor's arguments, | and |=
  *   queries.c  the methods that only read, FrozenTreeMap's too: get, the
  *              views' constructors, first/last, floor..., prefix_iter,
- *              range, prefixes, fuzzy_search, stats
+ *              range, prefixes, stats
+ *   fuzzy.c    fuzzy_search and closest: keys near a query
  *   iter.c     TreeMapIterator, the one iterator behind every iteration
  *   scan.c     finditer and FindIterator: the stored keys inside a text
  *   views.c    TreeMapKeys, TreeMapValues, TreeMapItems
@@ -383,6 +384,15 @@ BLART_INTERNAL PyObject *blart_iter_next(IterObject *it);
 BLART_INTERNAL PyObject *blart_instance_state(PyObject *self);
 BLART_INTERNAL int blart_set_instance_state(PyObject *self, PyObject *state);
 BLART_INTERNAL PyObject *blart_find_missing(MapObject *m);
+
+/* fuzzy.c: fuzzy_search(key, max_distance, *, transpositions, prefix) and
+   closest(key, n, *, max_distance, transpositions). */
+BLART_INTERNAL PyObject *blart_map_fuzzy_search(MapObject *m, PyObject *args,
+                                                PyObject *kwds);
+BLART_INTERNAL extern const char blart_fuzzy_search_doc[];
+BLART_INTERNAL PyObject *blart_map_closest(MapObject *m, PyObject *args,
+                                           PyObject *kwds);
+BLART_INTERNAL extern const char blart_closest_doc[];
 
 /* scan.c: finditer(text, *, overlapping, whole_words), the method and the
    type of its iterator. */

@@ -3,9 +3,9 @@
  * FrozenTreeMap included: get, is_empty, the views (keys, values, items),
  * __reversed__, and the ordered queries (first, last, floor, ceiling,
  * lower, higher, get_prefix, prefix_iter, prefixes, longest_prefix,
- * range, fuzzy_search), stats and _validate.  Their table,
- * blart_read_methods, is added to each map type by module.c; it holds
- * finditer too, whose code is in scan.c.
+ * range), stats and _validate.  Their table, blart_read_methods, is
+ * added to each map type by module.c; it holds finditer too, whose code
+ * is in scan.c, and fuzzy_search and closest, in fuzzy.c.
  *
  * A query that yields many pairs is an iterator (iter.c) given a start
  * and a stop here; one that finds a single pair seeks a cursor and
@@ -392,52 +392,6 @@ static PyObject *map_longest_prefix(MapObject *m, PyObject *key)
     return res;
 }
 
-PyDoc_STRVAR(fuzzy_doc,
-             "fuzzy_search($self, key, max_distance)\n--\n\n"
-             "Iterate over (key, value, distance) for every key within "
-             "Levenshtein\ndistance max_distance of key, in ascending key "
-             "order.  TreeMap counts\ncharacters (code points), BytesTreeMap "
-             "bytes.  Walks only the part\nof the tree within reach of key.\n\n"
-             ">>> m = TreeMap.fromkeys(['cafe', 'café', 'cafes', 'tea'], 0)\n"
-             ">>> list(m.fuzzy_search('cafe', 1))\n"
-             "[('cafe', 0, 0), ('cafes', 0, 1), ('café', 0, 1)]");
-
-static PyObject *map_fuzzy_search(MapObject *m, PyObject *args, PyObject *kwds)
-{
-    static char *kwlist[] = {"key", "max_distance", NULL};
-    PyObject *key, *dist;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:fuzzy_search", kwlist,
-                                     &key, &dist))
-        return NULL;
-    if (!PyLong_Check(dist)) {
-        PyErr_Format(PyExc_TypeError, "max_distance must be an int, not %.200s",
-                     Py_TYPE(dist)->tp_name);
-        return NULL;
-    }
-    int overflow;
-    long long d = PyLong_AsLongLongAndOverflow(dist, &overflow);
-    if (d == -1 && PyErr_Occurred())
-        return NULL;
-    if (overflow < 0 || (!overflow && d < 0)) {
-        PyErr_SetString(PyExc_ValueError, "max_distance must be >= 0");
-        return NULL;
-    }
-    /* No key is 2**32 symbols long, so a larger bound means "any key". */
-    uint32_t maxd =
-        (overflow > 0 || d > (long long)UINT32_MAX) ? UINT32_MAX : (uint32_t)d;
-    keybuf kb;
-    if (key_get(m, key, &kb) < 0)
-        return NULL;
-    IterObject *it = blart_iter_new(m, YIELD_FUZZY, 0);
-    if (it && art_fuzzy_init(&it->walk, &m->tree, kb.p, kb.n, maxd,
-                             !m->bytes_keys) < 0) {
-        Py_CLEAR(it);
-        PyErr_NoMemory();
-    }
-    key_release(&kb);
-    return (PyObject *)it;
-}
-
 PyDoc_STRVAR(stats_doc,
              "stats($self, /)\n--\n\n"
              "Shape of the tree: a dict with the number of inner nodes of "
@@ -501,8 +455,10 @@ PyMethodDef blart_read_methods[] = {
      longest_prefix_doc},
     {"range", (PyCFunction)(void (*)(void))map_range,
      METH_VARARGS | METH_KEYWORDS, range_doc},
-    {"fuzzy_search", (PyCFunction)(void (*)(void))map_fuzzy_search,
-     METH_VARARGS | METH_KEYWORDS, fuzzy_doc},
+    {"fuzzy_search", (PyCFunction)(void (*)(void))blart_map_fuzzy_search,
+     METH_VARARGS | METH_KEYWORDS, blart_fuzzy_search_doc},
+    {"closest", (PyCFunction)(void (*)(void))blart_map_closest,
+     METH_VARARGS | METH_KEYWORDS, blart_closest_doc},
     {"stats", (PyCFunction)map_stats, METH_NOARGS, stats_doc},
     {"_validate", (PyCFunction)map_validate, METH_NOARGS,
      "Check the tree's invariants; raise AssertionError if one is broken."},

@@ -881,6 +881,27 @@ def _(e):
     expect(ValueError, e.m.fuzzy_search, e.k("a"), -1)
     expect(ValueError, e.m.fuzzy_search, e.k("a"), -(10**100))
     expect(TypeError, e.m.fuzzy_search, 1, 1)
+    list(e.m.fuzzy_search(e.k("perfix"), 2, transpositions=True))
+    list(e.m.fuzzy_search(e.k("prf"), 1, prefix=True))
+    list(e.m.fuzzy_search(e.k("rpe"), 1, prefix=True, transpositions=True))
+    next(e.m.fuzzy_search(e.k("pre"), 1, prefix=True))
+    expect(TypeError, e.m.fuzzy_search, e.k("a"), 1, transpositions="yes")
+    expect(TypeError, e.m.fuzzy_search, e.k("a"), 1, True)
+
+
+@leak_op("closest")
+def _(e):
+    e.m.closest(e.k("perfix"))
+    e.m.closest(e.k("perfix"), 5, transpositions=True)
+    e.m.closest(e.k("cafe"), 3, max_distance=1)
+    e.m.closest(e.big, 2)
+    e.small.closest(e.k("a"), 10**100)
+    e.m.closest(e.k(""), 0)
+    expect(TypeError, e.m.closest, e.k("a"), 1.0)
+    expect(ValueError, e.m.closest, e.k("a"), -1)
+    expect(TypeError, e.m.closest, e.k("a"), 1, max_distance="1")
+    expect(ValueError, e.m.closest, e.k("a"), 1, max_distance=-1)
+    expect(TypeError, e.m.closest, 1)
 
 
 @leak_op("stats_sizeof")

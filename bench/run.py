@@ -13,8 +13,9 @@ environments are created and filled on first use, and this project's blart
 is (re)installed there from a snapshot of the repository whenever its
 sources changed.  Prints a table of ratios to dict, the persistence rows
 (TreeMap.save/load and FrozenTreeMap against pickle, and the memory of a
-second process sharing a saved file), the scan rows of full runs
-(bench/scan.py: TreeMap.finditer against Aho-Corasick and flashtext), the
+second process sharing a saved file), the scan and suggest rows of full
+runs (bench/scan.py: TreeMap.finditer against Aho-Corasick and flashtext;
+bench/suggest.py: fuzzy_search and closest against symspellpy), the
 targets that hold or miss, and writes bench/results/<date>.json and a PNG
 chart beside it.
 See bench/README.md.
@@ -59,6 +60,9 @@ SCAN_PACKAGES = {
     "ahocorasick_rs": "ahocorasick-rs",
     "flashtext": "flashtext",
 }
+# the suggest benchmark's peer (bench/suggest.py), also in OPTIONAL_PACKAGES:
+# added to a venv where it is missing
+SUGGEST_PACKAGES = {"symspellpy": "symspellpy"}
 
 MAP_IMPLS = [
     "dict",
@@ -175,13 +179,15 @@ def install_blart(force=False):
 
 def setup_bench_venv(base, setup=False, reinstall=False):
     """The bench venv with the peers and this repository's blart; the scan
-    peers are added to a venv made before they were on the list."""
+    and suggest peers are added to a venv made before they were on the list
+    (or where they failed to install)."""
+    extra = {**SCAN_PACKAGES, **SUGGEST_PACKAGES}
     if make_venv(VENV, base) or setup:
         pip(VENV, "install", *PEER_PACKAGES)
-        for p in OPTIONAL_PACKAGES + list(SCAN_PACKAGES.values()):
+        for p in dict.fromkeys(OPTIONAL_PACKAGES + list(extra.values())):
             pip(VENV, "install", p, check=False)
     else:
-        for mod, p in SCAN_PACKAGES.items():
+        for mod, p in extra.items():
             if subprocess.run([vpy(VENV), "-c", "import " + mod], capture_output=True).returncode:
                 pip(VENV, "install", p, check=False)
     return install_blart(force=reinstall)
@@ -666,21 +672,21 @@ SCAN_ROWS = [
 ]
 
 
-def run_scan(args):
-    """bench/scan.py once in the bench venv (its table goes to stderr);
-    the figures of its JSON."""
+def run_script(args, name):
+    """bench/NAME.py once in the bench venv (its table goes to stderr);
+    the figures of its JSON, or {"error": ...}."""
     build = os.path.join(HERE, ".build")
     os.makedirs(build, exist_ok=True)
-    fd, path = tempfile.mkstemp(prefix="scan-", suffix=".json", dir=build)
+    fd, path = tempfile.mkstemp(prefix=name + "-", suffix=".json", dir=build)
     os.close(fd)
     try:
-        cmd = [vpy(VENV), os.path.join(HERE, "scan.py"), "--json", path]
+        cmd = [vpy(VENV), os.path.join(HERE, name + ".py"), "--json", path]
         try:
             r = subprocess.run(cmd, stdout=sys.stderr, timeout=args.timeout)
         except subprocess.TimeoutExpired:
             return {"error": "timeout %ds" % args.timeout}
         if r.returncode != 0:
-            log("    scan: failed (exit %d)" % r.returncode)
+            log("    %s: failed (exit %d)" % (name, r.returncode))
             return {"error": "exit %d" % r.returncode}
         with open(path) as f:
             return json.load(f)
@@ -724,6 +730,73 @@ def scan_table(scan):
             )
         )
     lines.extend("  " + n for n in scan["notes"] if n.startswith(("WARNING", "  (pyaho")))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Suggest: TreeMap.fuzzy_search and closest against symspellpy (bench/suggest.py)
+# ---------------------------------------------------------------------------
+
+SUGGEST_ROWS = [
+    "blart fuzzy_search(q, 2)",
+    "blart fuzzy_search(q, 2, transp.)",
+    "blart fuzzy_search(p, 1, prefix)",
+    "blart closest(q, 5)",
+    "blart closest(q, 5, transp.)",
+    "blart closest(q, 5, max_distance=2)",
+    "floor: fuzzy_search(q, D - 1)",
+    "symspellpy lookup CLOSEST",
+]
+
+
+def suggest_table(sug):
+    if not sug:
+        return ""
+    if "error" in sug:
+        return "\nsuggest: " + sug["error"]
+    p = sug["params"]
+    lines = [
+        "",
+        "suggest: %d words; %d misspelt queries (1 or 2 edits), %d prefixes of %d chars; CPU time"
+        % (p["wordlist_size"], p["queries"], p["prefixes"], p["prefix_len"]),
+        "(bench/suggest.py; median per query, each query's best of %d rounds; the best round's "
+        "total; results: median count)" % p["repeat"],
+    ]
+    for name in SUGGEST_ROWS:
+        r = sug["rows"].get(name)
+        if not r:
+            continue
+        if "median_s" not in r:
+            lines.append("  %-42s %s" % (name, r.get("error")))
+            continue
+        lines.append(
+            "  %-42s %12s %12s %8g"
+            % (name, seconds(r["median_s"]), seconds(r["total_s"]), r["median_results"])
+        )
+    for name, r in sug["builds"].items():
+        lines.append(
+            "  %-42s %12s"
+            % ("build: " + name, seconds(r["seconds"]) if "seconds" in r else r["error"])
+        )
+    for name, r in sug["memory"].items():
+        lines.append(
+            "  %-42s %12s"
+            % (
+                "memory: " + name,
+                "%.1f MB" % (r["rss_growth"] / 2**20) if "rss_growth" in r else r["error"],
+            )
+        )
+    for name, r in sug["quality"].items():
+        lines.append(
+            "  %-42s %11.1f%%  of %d (the unedited word among the results)"
+            % ("found: " + name, 100 * r["rate"], r["queries"])
+        )
+    for t in sug["targets"]:
+        lines.append(
+            "  %-4s %-52s %.3g %s"
+            % ("ok" if t["ok"] else "MISS", t["target"], t["value"], t["detail"])
+        )
+    lines.extend("  " + n for n in sug["notes"] if n.startswith(("WARNING", "checks:")))
     return "\n".join(lines)
 
 
@@ -1089,6 +1162,12 @@ def main():
         help="skip the scan rows (bench/scan.py: finditer against Aho-Corasick; full runs only)",
     )
     ap.add_argument(
+        "--no-suggest",
+        action="store_true",
+        help="skip the suggest rows (bench/suggest.py: fuzzy_search and closest against "
+        "symspellpy; full runs only)",
+    )
+    ap.add_argument(
         "--persist-lookups",
         type=int,
         default=100000,
@@ -1206,7 +1285,11 @@ def main():
     scan = None
     if not (args.quick or args.persist_only or args.no_scan):
         log("[%d/%d %3.0fs] scan (bench/scan.py)" % (done, total, time.time() - t_start))
-        scan = run_scan(args)
+        scan = run_script(args, "scan")
+    suggest = None
+    if not (args.quick or args.persist_only or args.no_suggest):
+        log("[%d/%d %3.0fs] suggest (bench/suggest.py)" % (done, total, time.time() - t_start))
+        suggest = run_script(args, "suggest")
     for e in entries:
         e["ratios"] = compute_ratios(e)
     targets = check_targets(entries)
@@ -1239,6 +1322,7 @@ def main():
         print(scaling_table(entries))
     print(persist_table(entries))
     print(scan_table(scan))
+    print(suggest_table(suggest))
     print("")
     print("targets:")
     for t in targets:
@@ -1258,7 +1342,13 @@ def main():
     )
     with open(out, "w") as f:
         json.dump(
-            {"machine": info, "entries": entries, "targets": targets, "scan": scan},
+            {
+                "machine": info,
+                "entries": entries,
+                "targets": targets,
+                "scan": scan,
+                "suggest": suggest,
+            },
             f,
             separators=(",", ":"),
         )

@@ -483,14 +483,16 @@ void test_closest_far_query(void)
     model m = {0};
     art_tree_init(&t);
     uint8_t k[64];
-    /* Enough keys that the doubled levels keep only the best as they go
-       (every 2n + 64 keys). */
+    /* 300 distinct keys, enough that a doubled level keeps only the best
+       as it goes (every 2n + 64 keys): i's base-5 digits, 1 to 4 of them,
+       over "abcde". */
     for (size_t i = 0; i < 300; i++) {
-        size_t len = 1 + i % 7;
-        for (size_t j = 0; j < len; j++)
-            k[j] = (uint8_t)('a' + (i * 7 + j) % 5);
+        size_t len = 0;
+        for (size_t v = i; len == 0 || v; v /= 5)
+            k[len++] = (uint8_t)('a' + v % 5);
         tree_insert_both(&t, &m, k, len, VAL(i));
     }
+    REQUIRE(m.n == 300);
     uint8_t q[600];
     uint32_t qs[600];
     memset(q, 'z', sizeof q);
@@ -506,6 +508,26 @@ void test_closest_far_query(void)
     CHECK(closest_matches(&c, &m, idx, dist, n));
     CHECK(c.hi == 1150); /* levels 0..7, then 8-16, 17-34, ..., 575-1150 */
     art_closest_free(&c);
+    /* Every allocation failing in turn, the packing of the kept keys
+       included: ART_ENOMEM and the tree untouched, then the same result. */
+    size_t bytes = t.bytes;
+    long k_fail;
+    for (k_fail = 1; k_fail <= SWEEP_LIMIT; k_fail++) {
+        t.fail_countdown = k_fail;
+        int r = art_closest_init(&c, &t, q, sizeof q, 5, UINT32_MAX, 0);
+        if (r == ART_OK)
+            while ((r = art_closest_run(&c)) == ART_EAGAIN)
+                pauses++;
+        t.fail_countdown = 0;
+        CHECK(t.bytes == bytes);
+        if (r != ART_ENOMEM) {
+            CHECK(r == ART_OK && closest_matches(&c, &m, idx, dist, n));
+            art_closest_free(&c);
+            break;
+        }
+        art_closest_free(&c);
+    }
+    CHECK(k_fail > 20); /* the levels' searches, hits and keys did fail */
     art_tree_clear(&t, NULL, NULL);
     model_free(&m);
 }

@@ -10,8 +10,8 @@
  * of its own.  Past SINGLE_STEPS the bound doubles instead, so that a
  * query far from every key takes a logarithmic number of levels; such a
  * level keeps its keys of distance lo..hi, sorts them by (distance, key)
- * and keeps the n best, every 2n keys and at its end, so that memory
- * stays O(n) whatever the tree.
+ * and keeps the n best whenever it holds max(n, 64) more than n, and at
+ * its end, so that memory stays O(n) whatever the tree.
  */
 #include "art.h"
 
@@ -233,9 +233,10 @@ int art_closest_run(art_closest *c)
             if (c->lo == c->hi) {
                 if (c->nhits == c->n)
                     return finish(c);
-            } else if (c->nhits - c->before >= 2 * c->n + 64 &&
+            } else if (c->nhits > c->n &&
+                       c->nhits - c->n >= (c->n > 64 ? c->n : 64) &&
                        (r = keep_best(c)) < 0) {
-                return r;
+                return r; /* more than n to spare (never with n >= size) */
             }
             continue;
         }

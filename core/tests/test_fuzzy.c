@@ -484,8 +484,8 @@ void test_closest_far_query(void)
     art_tree_init(&t);
     uint8_t k[64];
     /* 300 distinct keys, enough that a doubled level keeps only the best
-       as it goes (every 2n + 64 keys): i's base-5 digits, 1 to 4 of them,
-       over "abcde". */
+       as it goes (once it holds 64 more than n): i's base-5 digits, 1 to 4 of
+       them, over "abcde". */
     for (size_t i = 0; i < 300; i++) {
         size_t len = 0;
         for (size_t v = i; len == 0 || v; v /= 5)

@@ -168,8 +168,10 @@ static inline uint32_t *top_row(const art_fuzzy *f)
  * j - 2 plus one when the last two key symbols are query symbols j and
  * j - 1 swapped (optimal string alignment).  Returns the row's minimum.
  */
-static uint32_t row_next(const art_fuzzy *f, const uint32_t *pprev,
-                         const uint32_t *prev, uint32_t *row, uint32_t sym)
+static ART_ALWAYS_INLINE uint32_t row_next(const art_fuzzy *f,
+                                           const uint32_t *pprev,
+                                           const uint32_t *prev, uint32_t *row,
+                                           uint32_t sym)
 {
     uint32_t i = prev[ROW_SYMBOLS] + 1;
     size_t base = band_base(f, i);
@@ -213,22 +215,22 @@ static uint32_t row_next(const art_fuzzy *f, const uint32_t *pprev,
 /* What fuzzy_extend() returns when the slice of work ran out. */
 #define PAUSED ART_EAGAIN
 
-/* Whether the rows of the search need the row before the top one (the
-   transpositions do) and it is missing: the row below the top is then not
-   the top's predecessor on the key. */
+/* With transpositions, whether the row before the top one, which they
+   need, is missing: the row below the top is not its predecessor on the
+   key. */
 static inline int lacks_pprev(const art_fuzzy *f)
 {
     const uint32_t *top = top_row(f);
-    return f->transpose && top[ROW_SYMBOLS] > 0 &&
+    return top[ROW_SYMBOLS] > 0 &&
            (top - f->row_size)[ROW_SYMBOLS] + 1 != top[ROW_SYMBOLS];
 }
 
 /* In prefix mode, whether every key below the top row has its distance
    already: no row further on can have a cell below the row's minimum, and
    the best prefix so far is no more than it. */
-static inline int settled(const art_fuzzy *f, const uint32_t *row)
+static inline int settled(const uint32_t *row)
 {
-    return f->prefix && row[ROW_BEST] <= row[ROW_MIN];
+    return row[ROW_BEST] <= row[ROW_MIN];
 }
 
 /*
@@ -276,14 +278,19 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
        so does a top row whose predecessor the transpositions need and no
        longer have.  The rows kept are at symbol boundaries, so the top one
        is too. */
-    while (f->nrows > 1 && (top_row(f)[ROW_OFFSET] > from || lacks_pprev(f)))
+    while (f->nrows > 1 && top_row(f)[ROW_OFFSET] > from)
         f->nrows--;
+    if (f->transpose)
+        while (f->nrows > 1 && lacks_pprev(f))
+            f->nrows--;
     size_t s = top_row(f)[ROW_OFFSET];
     c->changed_from = c->key_len;
     if (f->next_at > s)
         f->next_at = SIZE_MAX;
-    while (s < upto && !settled(f, top_row(f))) {
+    while (s < upto) {
         size_t n;
+        if (f->prefix && settled(top_row(f)))
+            break;
         if (!whole && f->utf8 && utf8_len(key[s]) > upto - s)
             break; /* the symbol goes on below: judge it there */
         if (f->work == 0)
@@ -295,9 +302,14 @@ static int fuzzy_extend(art_fuzzy *f, size_t upto, int whole, size_t *cut)
                       f->row_size * sizeof(uint32_t)) < 0)
             return ART_ENOMEM;
         uint32_t *prev = top_row(f), *row = prev + f->row_size;
-        const uint32_t *pprev =
-            f->transpose && f->nrows > 1 ? prev - f->row_size : NULL;
-        if (row_next(f, pprev, prev, row, sym) > f->max_distance &&
+        /* Two copies of the row loop: the plain one without the swap test
+           (pprev a constant NULL). */
+        uint32_t low =
+            !f->transpose
+                ? row_next(f, NULL, prev, row, sym)
+                : row_next(f, f->nrows > 1 ? prev - f->row_size : NULL, prev,
+                           row, sym);
+        if (low > f->max_distance &&
             !(f->prefix && row[ROW_BEST] <= f->max_distance)) {
             *cut = s + n;
             return 0;

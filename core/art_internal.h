@@ -59,6 +59,14 @@ typedef struct art_detached {
 void art__alloc_detach(art_tree *t, art_detached *d);
 void art__alloc_free_detached(const art_detached *d);
 
+/* For the few hot loops whose copies with constant arguments must be
+   made (a plain call may or may not be inlined). */
+#if defined(__GNUC__) || defined(__clang__)
+#define ART_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ART_ALWAYS_INLINE inline
+#endif
+
 /* Whether p lies in the block [arena, arena + size). */
 static inline int art__in_arena(const void *arena, size_t size, const void *p)
 {

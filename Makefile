@@ -13,8 +13,8 @@ BUILD := build/c
 # of pyproject.toml (77: PEP 639 licence metadata); a venv's own is older.
 SETUPTOOLS := "setuptools>=77"
 
-CORE_SRC := core/art.c core/art_alloc.c core/art_walk.c core/art_cursor.c core/art_fuzzy.c core/art_closest.c core/art_build.c core/art_scan.c core/art_file.c
-CORE_HDR := core/art.h core/art_layout.h core/art_internal.h
+CORE_SRC := core/art.c core/art_alloc.c core/art_bucket.c core/art_burst.c core/art_walk.c core/art_cursor.c core/art_fuzzy.c core/art_closest.c core/art_build.c core/art_scan.c core/art_file.c
+CORE_HDR := core/art.h core/art_layout.h core/art_internal.h core/art_bucket.h
 
 .PHONY: all demo test test-c test-py venv clean lint format tools dev-venv coverage wheel
 .PHONY: fuzz test-asan test-tsan valgrind test-pythons
@@ -41,9 +41,12 @@ test: test-c test-py
 test-py: $(VENV)/.installed
 	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider .
 
-# The tree's tests, one test_art binary; the bucket container (not yet part
-# of the tree, docs/buckets.md) has its own, built with its SSE2 tag scan
-# and with the portable one.
+# The tree's tests, one test_art binary, built twice: with the core's
+# default bucket limits, and with buckets of at most 8 keys and 256 bytes
+# as every tree's default (test_art_buckets), so that the whole suite runs
+# on trees that burst and merge buckets all the time.  The bucket
+# container has its own tests, built with its SSE2 tag scan and with the
+# portable one.
 BUCKET_SRC := core/art_bucket.c
 BUCKET_HDR := core/art_bucket.h
 TEST_SRC := $(filter-out core/tests/test_bucket.c,$(wildcard core/tests/*.c))
@@ -52,6 +55,10 @@ TEST_HDR := $(wildcard core/tests/*.h)
 $(BUILD)/test_art: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) $(TEST_HDR)
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -Icore $(CORE_SRC) $(TEST_SRC) -o $@
+
+$(BUILD)/test_art_buckets: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) $(TEST_HDR)
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -DART_DEFAULT_BUCKET_KEYS=8 -DART_DEFAULT_BUCKET_BYTES=256 -Icore $(CORE_SRC) $(TEST_SRC) -o $@
 
 $(BUILD)/test_bucket: $(BUCKET_SRC) $(BUCKET_HDR) core/tests/test_bucket.c
 	@mkdir -p $(BUILD)
@@ -62,8 +69,9 @@ $(BUILD)/test_bucket_portable: $(BUCKET_SRC) $(BUCKET_HDR) core/tests/test_bucke
 	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -DART_BUCKET_NO_SIMD -Icore $(BUCKET_SRC) \
 	  core/tests/test_bucket.c -o $@
 
-test-c: $(BUILD)/test_art $(BUILD)/test_bucket $(BUILD)/test_bucket_portable
+test-c: $(BUILD)/test_art $(BUILD)/test_art_buckets $(BUILD)/test_bucket $(BUILD)/test_bucket_portable
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_art
+	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_art_buckets
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_bucket
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_bucket_portable
 
@@ -75,7 +83,7 @@ test-pythons:
 	tools/test-pythons
 
 # --- lint and format -------------------------------------------------------
-C_FILES := $(CORE_SRC) $(CORE_HDR) $(BUCKET_SRC) $(BUCKET_HDR) $(wildcard src/blart/*.c src/blart/*.h core/tests/*.[ch] core/fuzz/*.c bench/*.c)
+C_FILES := $(CORE_SRC) $(CORE_HDR) $(wildcard src/blart/*.c src/blart/*.h core/tests/*.[ch] core/fuzz/*.c bench/*.c)
 PY_DIRS := src tests examples bench
 PYINC = $(shell $(PYTHON) -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 
@@ -92,7 +100,7 @@ dev-venv: $(VENV)/.dev
 
 lint: tools $(VENV)/.dev
 	clang-format --dry-run --Werror $(C_FILES)
-	clang-tidy --quiet $(CORE_SRC) $(BUCKET_SRC) $(wildcard src/blart/*.c) -- $(CSTD) -Icore -I$(PYINC)
+	clang-tidy --quiet $(CORE_SRC) $(wildcard src/blart/*.c) -- $(CSTD) -Icore -I$(PYINC)
 	$(VENV)/bin/ruff check $(PY_DIRS)
 	$(VENV)/bin/ruff format --check $(PY_DIRS)
 	$(VENV)/bin/mypy

@@ -21,6 +21,8 @@ setup(
             sources=[
                 "core/art.c",
                 "core/art_alloc.c",
+                "core/art_bucket.c",
+                "core/art_burst.c",
                 "core/art_walk.c",
                 "core/art_cursor.c",
                 "core/art_fuzzy.c",
@@ -35,6 +37,7 @@ setup(
                 "core/art.h",
                 "core/art_layout.h",
                 "core/art_internal.h",
+                "core/art_bucket.h",
                 "src/blart/_blart.h",
             ],
             extra_compile_args=extra_compile_args,

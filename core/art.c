@@ -262,9 +262,31 @@ static art_node *rebuild_node(art_tree *t, art_node *n, int type, int cap,
 /* Tree lifetime                                                       */
 /* ------------------------------------------------------------------ */
 
+#ifndef ART_DEFAULT_BUCKET_KEYS
+#define ART_DEFAULT_BUCKET_KEYS 0
+#endif
+#ifndef ART_DEFAULT_BUCKET_BYTES
+#define ART_DEFAULT_BUCKET_BYTES 2048
+#endif
+
 void art_tree_init(art_tree *t)
 {
     memset(t, 0, sizeof(*t));
+    t->bucket_keys = ART_DEFAULT_BUCKET_KEYS;
+    t->bucket_bytes = ART_DEFAULT_BUCKET_BYTES;
+}
+
+int art_tree_set_buckets(art_tree *t, unsigned max_keys, size_t max_bytes)
+{
+    if (t->root != 0 || t->base != 0)
+        return ART_EINVAL;
+    if (max_keys != 0 &&
+        (max_keys < 2 || max_keys > ART_BUCKET_MAX_COUNT || max_bytes < 16 ||
+         max_bytes > ART_BUCKET_MAX_KEY_BYTES))
+        return ART_EINVAL;
+    t->bucket_keys = max_keys;
+    t->bucket_bytes = max_keys ? (uint32_t)max_bytes : ART_DEFAULT_BUCKET_BYTES;
+    return ART_OK;
 }
 
 /*
@@ -277,6 +299,19 @@ void art_tree_init(art_tree *t)
  * allocation, and no recursion however deep the tree.  The value of a
  * node is released as the walk enters it.
  */
+/* A bucket's values, then its block (for free_subtree). */
+static void free_bucket_block(art_bucket *b, art_value_fn free_value, void *ctx,
+                              void (*drop)(void *dctx, void *p, size_t size),
+                              void *dctx)
+{
+    if (free_value) {
+        void **values = art_bucket_values(b);
+        for (unsigned i = 0; i < b->count; i++)
+            free_value(values[i], ctx);
+    }
+    drop(dctx, b, art_bucket_bytes(b));
+}
+
 static void free_subtree(uintptr_t root, art_value_fn free_value, void *ctx,
                          void (*drop)(void *dctx, void *p, size_t size),
                          void *dctx)
@@ -287,6 +322,10 @@ static void free_subtree(uintptr_t root, art_value_fn free_value, void *ctx,
         if (free_value)
             free_value(AS_LEAF(root)->value, ctx);
         drop(dctx, AS_LEAF(root), leaf_size(AS_LEAF(root)->len));
+        return;
+    }
+    if (is_bucket(root)) {
+        free_bucket_block(AS_BUCKET(root), free_value, ctx, drop, dctx);
         return;
     }
     art_node *n = AS_NODE(root), *up = NULL;
@@ -318,6 +357,11 @@ static void free_subtree(uintptr_t root, art_value_fn free_value, void *ctx,
             if (free_value)
                 free_value(l->value, ctx);
             drop(dctx, l, leaf_size(l->len));
+            continue;
+        }
+        if (is_bucket(child)) {
+            slots[i] = 0;
+            free_bucket_block(AS_BUCKET(child), free_value, ctx, drop, dctx);
             continue;
         }
         art_node *c = AS_NODE(child);
@@ -360,10 +404,13 @@ void art_tree_clear(art_tree *t, art_value_fn free_value, void *ctx)
     uintptr_t root = t->root;
     uint64_t version = t->version;
     long countdown = t->fail_countdown;
+    uint32_t bkeys = t->bucket_keys, bbytes = t->bucket_bytes;
     art__free(t->walk);
     art_tree_init(t);
     t->version = version + 1;
     t->fail_countdown = countdown;
+    t->bucket_keys = bkeys;
+    t->bucket_bytes = bbytes;
     free_subtree(root, free_value, ctx, drop_detached, &old);
     art__alloc_free_detached(&old);
 }
@@ -375,12 +422,15 @@ void art_tree_move(art_tree *dst, art_tree *src)
     /* dst's cursors must see a version they have never seen. */
     uint64_t dst_version =
         (dst->version > version ? dst->version : version) + 1;
+    uint32_t bkeys = src->bucket_keys, bbytes = src->bucket_bytes;
     *dst = *src;
     dst->version = dst_version;
     dst->fail_countdown = 0;
     art_tree_init(src);
     src->version = version + 1;
     src->fail_countdown = countdown;
+    src->bucket_keys = bkeys;
+    src->bucket_bytes = bbytes;
 }
 
 /* The slot of byte c in n, whether or not it holds a child. */
@@ -409,6 +459,17 @@ static art_leaf *clone_leaf(art_tree *t, const art_leaf *l)
     return art__alloc_leaf(t, l->suffix, l->len, NULL, 0, l->value);
 }
 
+static art_bucket *clone_bucket(art_tree *t, const art_bucket *b)
+{
+    size_t size = art_bucket_bytes(b);
+    art_bucket *m = art__block_alloc(t, size);
+    if (m == NULL)
+        return NULL;
+    memcpy(m, b, size);
+    t->bytes += size;
+    return m;
+}
+
 /* A copy of n with the same key bytes and index but all child slots 0. */
 static art_node *clone_node_empty(art_tree *t, art_node *n)
 {
@@ -435,9 +496,16 @@ static art_node *clone_node_empty(art_tree *t, art_node *n)
 
 int art_tree_copy(art_tree *dst, art_tree *src)
 {
+    dst->bucket_keys = src->bucket_keys;
+    dst->bucket_bytes = src->bucket_bytes;
     if (src->root == 0)
         return ART_OK;
-    if (IS_LEAF(src->root)) {
+    if (is_bucket(src->root)) {
+        art_bucket *b = clone_bucket(dst, AS_BUCKET(src->root));
+        if (b == NULL)
+            return ART_ENOMEM;
+        dst->root = TAG_NODE(b);
+    } else if (IS_LEAF(src->root)) {
         art_leaf *l = clone_leaf(dst, AS_LEAF(src->root));
         if (l == NULL)
             return ART_ENOMEM;
@@ -486,6 +554,11 @@ int art_tree_copy(art_tree *dst, art_tree *src)
                 if (l == NULL)
                     goto fail;
                 *slot = TAG_LEAF(l);
+            } else if (is_bucket(child)) {
+                art_bucket *bk = clone_bucket(dst, AS_BUCKET(child));
+                if (bk == NULL)
+                    goto fail;
+                *slot = TAG_NODE(bk);
             } else {
                 art_node *m = clone_node_empty(dst, AS_NODE(child));
                 if (m == NULL)
@@ -523,6 +596,11 @@ void **art_search_slot(const art_tree *t, const uint8_t *key, size_t len)
             return NULL;
         }
         art_node *n = AS_NODE(p);
+        if (n->type == ART_BUCKET_TYPE) {
+            art_bucket *b = AS_BUCKET(p);
+            int i = art_bucket_find(b, key + d, len - d);
+            return i < 0 ? NULL : &art_bucket_values(b)[i];
+        }
         size_t plen = n->prefix_len;
         if (len - d < plen || !same_bytes(node_prefix(n), key + d, plen))
             return NULL;
@@ -542,6 +620,52 @@ void *art_search(const art_tree *t, const uint8_t *key, size_t len)
 {
     void **slot = art_search_slot(t, key, len);
     return slot ? *slot : NULL;
+}
+
+/*
+ * The keys of bucket b (its suffixes start at key offset d) that are
+ * prefixes of key[0..len), at least min_len long and accepted: the
+ * longest, or with !longest the shortest; NULL when none.  They are all
+ * in the run of suffixes that start with key[d] (and the empty suffix),
+ * in ascending order of length.
+ */
+static void *bucket_prefix_match(art_bucket *b, const uint8_t *key, size_t len,
+                                 size_t d, size_t min_len, int longest,
+                                 art_accept_fn accept, void *ctx,
+                                 size_t *found_len)
+{
+    void **values = art_bucket_values(b);
+    void *best = NULL;
+    size_t rem = len - d, slen;
+    unsigned i = 0, n = b->count;
+    art_bucket_suffix(b, 0, &slen);
+    if (slen == 0) {
+        if (d >= min_len && (accept == NULL || accept(ctx, d))) {
+            *found_len = d;
+            best = values[0];
+            if (!longest)
+                return best;
+        }
+        i = 1;
+    }
+    if (rem == 0)
+        return best;
+    if (i < n)
+        i = art_bucket_lower_bound(b, key + d, 1, NULL);
+    for (; i < n; i++) {
+        const uint8_t *s = art_bucket_suffix(b, i, &slen);
+        if (s[0] != key[d])
+            break;
+        if (slen > rem || d + slen < min_len || !same_bytes(s, key + d, slen))
+            continue;
+        if (accept == NULL || accept(ctx, d + slen)) {
+            *found_len = d + slen;
+            best = values[i];
+            if (!longest)
+                return best;
+        }
+    }
+    return best;
 }
 
 void *art_prefix_match(const art_tree *t, const uint8_t *key, size_t len,
@@ -564,6 +688,11 @@ void *art_prefix_match(const art_tree *t, const uint8_t *key, size_t len,
             break;
         }
         art_node *n = AS_NODE(p);
+        if (n->type == ART_BUCKET_TYPE) {
+            void *v = bucket_prefix_match(AS_BUCKET(p), key, len, d, min_len,
+                                          longest, accept, ctx, found_len);
+            return v ? v : best;
+        }
         size_t plen = n->prefix_len;
         if (len - d < plen || !same_bytes(node_prefix(n), key + d, plen))
             break;
@@ -630,6 +759,16 @@ int art_insert(art_tree *t, const uint8_t *key, size_t len, void *value,
             *ref = TAG_LEAF(l);
             note_new_key(t, len);
             return 1;
+        }
+        if (t->bucket_keys && (IS_LEAF(p) || is_bucket(p))) {
+            /* A leaf meeting a second key makes a bucket of two; a bucket
+               takes the key or bursts. */
+            if (art__reserve_walk(t, len) < 0)
+                return ART_ENOMEM;
+            int r = art__bucket_insert(t, ref, key + d, len - d, value, old);
+            if (r == 1)
+                note_new_key(t, len);
+            return r;
         }
         if (IS_LEAF(p)) {
             art_leaf *l = AS_LEAF(p);
@@ -820,8 +959,84 @@ static void free_replaced(art_tree *t, uintptr_t p)
 {
     if (IS_LEAF(p))
         free_leaf(t, AS_LEAF(p));
+    else if (is_bucket(p))
+        art__bucket_free(t, AS_BUCKET(p));
     else
         free_node(t, AS_NODE(p));
+}
+
+/*
+ * What replaces node n (no value) once it is left with the single child
+ * c at byte b: c with n's prefix and b in front of its prefix, its suffix
+ * or every suffix of its bucket.  ART_OK with it in *out, or ART_ENOMEM.
+ */
+static int merge_one(art_tree *t, art_node *n, uint8_t b, uintptr_t c,
+                     uintptr_t *out)
+{
+    if (is_bucket(c))
+        return art__bucket_prepend(t, node_prefix(n), n->prefix_len, b,
+                                   AS_BUCKET(c), out);
+    *out = merge_into_child(t, n, b, c);
+    return *out ? ART_OK : ART_ENOMEM;
+}
+
+/*
+ * Unlinks the child at byte of the node at *parent_ref (the root when
+ * parent_ref is NULL), shrinking or merging the node as its new child
+ * count requires.  The child itself is not freed.  ART_OK or ART_ENOMEM
+ * (nothing changed).
+ */
+static int unlink_child(art_tree *t, uintptr_t *parent_ref, uint8_t byte)
+{
+    if (parent_ref == NULL) {
+        t->root = 0;
+        return ART_OK;
+    }
+    art_node *parent = AS_NODE(*parent_ref);
+    int left = parent->num_children - 1;
+    uintptr_t repl = 0, other = 0;
+    if (parent->type == ART_NODE4) {
+        if (left == 0) {
+            /* Only the parent's own key remains: it becomes a leaf whose
+               suffix is the parent's prefix. */
+            art_leaf *nl =
+                art__alloc_leaf(t, node_prefix(parent), parent->prefix_len,
+                                NULL, 0, node_value(parent));
+            if (nl == NULL)
+                return ART_ENOMEM;
+            repl = TAG_LEAF(nl);
+        } else if (left == 1 && node_value(parent) == NULL) {
+            int ob = child_ge(parent, 0, &other);
+            if (ob == byte)
+                ob = child_ge(parent, ob + 1, &other);
+            if (merge_one(t, parent, (uint8_t)ob, other, &repl) < 0)
+                return ART_ENOMEM;
+            free_replaced(t, other);
+        }
+    } else if (left <= shrink_at[parent->type]) {
+        int type = parent->type - 1;
+        art_node *sm =
+            rebuild_node(t, parent, type, capacity[type], 0,
+                         node_prefix(parent), parent->prefix_len, byte);
+        if (sm == NULL)
+            return ART_ENOMEM;
+        repl = TAG_NODE(sm);
+    }
+    if (repl) {
+        *parent_ref = repl;
+        free_node(t, parent);
+    } else {
+        remove_child(parent, byte);
+    }
+    return ART_OK;
+}
+
+static void note_removed_key(art_tree *t)
+{
+    t->size--;
+    t->version++;
+    if (t->size == 0) /* every block is free: give pages back */
+        art__alloc_release(t);
 }
 
 int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
@@ -840,58 +1055,36 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
             art_leaf *l = AS_LEAF(p);
             if (l->len != len - d || !same_bytes(l->suffix, key + d, l->len))
                 return 0;
-            if (parent_ref == NULL) {
-                t->root = 0;
-            } else {
-                art_node *parent = AS_NODE(*parent_ref);
-                int left = parent->num_children - 1;
-                uintptr_t repl = 0;
-                if (parent->type == ART_NODE4) {
-                    if (left == 0) {
-                        /* Only the parent's own key remains: it becomes a
-                           leaf whose suffix is the parent's prefix. */
-                        art_leaf *nl = art__alloc_leaf(t, node_prefix(parent),
-                                                       parent->prefix_len, NULL,
-                                                       0, node_value(parent));
-                        if (nl == NULL)
-                            return ART_ENOMEM;
-                        repl = TAG_LEAF(nl);
-                    } else if (left == 1 && node_value(parent) == NULL) {
-                        uintptr_t other = 0;
-                        int ob = child_ge(parent, 0, &other);
-                        if (ob == byte)
-                            ob = child_ge(parent, ob + 1, &other);
-                        repl = merge_into_child(t, parent, (uint8_t)ob, other);
-                        if (repl == 0)
-                            return ART_ENOMEM;
-                        free_replaced(t, other);
-                    }
-                } else if (left <= shrink_at[parent->type]) {
-                    int type = parent->type - 1;
-                    art_node *s = rebuild_node(t, parent, type, capacity[type],
-                                               0, node_prefix(parent),
-                                               parent->prefix_len, byte);
-                    if (s == NULL)
-                        return ART_ENOMEM;
-                    repl = TAG_NODE(s);
-                }
-                if (repl) {
-                    *parent_ref = repl;
-                    free_node(t, parent);
-                } else {
-                    remove_child(parent, byte);
-                }
-            }
+            if (unlink_child(t, parent_ref, byte) < 0)
+                return ART_ENOMEM;
             if (old)
                 *old = l->value;
             free_leaf(t, l);
-            t->size--;
-            t->version++;
-            if (t->size == 0) /* every block is free: give pages back */
-                art__alloc_release(t);
+            note_removed_key(t);
             return 1;
         }
         art_node *n = AS_NODE(p);
+        if (n->type == ART_BUCKET_TYPE) {
+            art_bucket *b = AS_BUCKET(p);
+            int i = art_bucket_find(b, key + d, len - d);
+            if (i < 0)
+                return 0;
+            if (b->count == 1) {
+                /* Its last key: the bucket goes as a leaf would. */
+                if (unlink_child(t, parent_ref, byte) < 0)
+                    return ART_ENOMEM;
+                if (old)
+                    *old = art_bucket_values(b)[0];
+                art__bucket_free(t, b);
+            } else {
+                art_bucket_alloc a = art__bucket_alloc(t);
+                if (art_bucket_delete(&a, &b, (unsigned)i, old) < 0)
+                    return ART_ENOMEM;
+                *ref = TAG_NODE(b);
+            }
+            note_removed_key(t);
+            return 1;
+        }
         size_t plen = n->prefix_len;
         if (len - d < plen || !same_bytes(node_prefix(n), key + d, plen))
             return 0;
@@ -901,10 +1094,9 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
             if (v == NULL)
                 return 0;
             if (n->num_children == 1) {
-                uintptr_t only = 0;
+                uintptr_t only = 0, repl = 0;
                 int b = child_ge(n, 0, &only);
-                uintptr_t repl = merge_into_child(t, n, (uint8_t)b, only);
-                if (repl == 0)
+                if (merge_one(t, n, (uint8_t)b, only, &repl) < 0)
                     return ART_ENOMEM;
                 *ref = repl;
                 free_replaced(t, only);

@@ -128,6 +128,9 @@ typedef struct art_tree {
        tree or for a cursor on it; the allocation that brings it to 0
        fails.  0 disables injection. */
     long fail_countdown;
+    /* Bucket nodes (art_tree_set_buckets): at most bucket_keys suffixes
+       and bucket_bytes bytes of them in one; 0 keys: no buckets. */
+    uint32_t bucket_keys, bucket_bytes;
 } art_tree;
 
 /* Called once for each value when a tree is destroyed. */
@@ -148,8 +151,22 @@ size_t art_live_allocations(void);
  */
 int art_key_compare(const uint8_t *a, size_t na, const uint8_t *b, size_t nb);
 
-/* Makes an empty tree.  Never fails. */
+/* Makes an empty tree.  Never fails.  It holds buckets when the core is
+   built with ART_DEFAULT_BUCKET_KEYS > 0 (the default is 0 while the
+   tree's support for them is being completed: docs/buckets.md). */
 void art_tree_init(art_tree *t);
+
+/*
+ * Bucket nodes (docs/buckets.md): the bottom of the tree as blocks of up
+ * to max_keys sorted key suffixes with their values and one-byte hash
+ * tags, burst into an inner node with buckets below when an insert would
+ * pass max_keys or max_bytes bytes of suffixes.  Suffixes longer than
+ * max_bytes / 4 stay leaves.  max_keys 0 turns buckets off (the plain
+ * ART); else it must be 2 .. 65535 and max_bytes 16 .. 65535.  The tree
+ * must be empty and not opened from a file: ART_EINVAL otherwise.
+ * Cleared and moved trees keep their limits; a copy takes its source's.
+ */
+int art_tree_set_buckets(art_tree *t, unsigned max_keys, size_t max_bytes);
 
 /*
  * Frees every node and leaf, calling free_value(value, ctx) for each value
@@ -365,6 +382,8 @@ int art_scan_next(art_scan *s, const art_tree *t, size_t *start, size_t *end,
 typedef struct art_stats_t {
     size_t nodes[ART_NODE_KINDS]; /* inner nodes by kind */
     size_t leaves;                /* leaf objects */
+    size_t buckets;               /* bucket nodes */
+    size_t bucket_keys;           /* keys held in them */
     size_t node_values;           /* keys stored in inner-node value slots */
     size_t max_depth;             /* inner nodes on the longest path */
     double mean_depth;            /* mean inner nodes above a key */

@@ -1,9 +1,10 @@
 /*
  * art_bucket.h -- bucket nodes: up to B sorted key suffixes with their
  * values in one contiguous block, for the bottom levels of the tree.
- * Private to the core, like art_layout.h.  Not yet wired into art.c: this
- * is the container alone, with its own tests (core/tests/test_bucket.c);
- * docs/buckets.md says how the tree will use it.
+ * Private to the core, like art_layout.h.  This is the container alone,
+ * with its own tests (core/tests/test_bucket.c); art_burst.c and the
+ * bucket cases of art.c, art_cursor.c and art_walk.c are the tree's use
+ * of it, and docs/buckets.md the design.
  *
  * Design
  * ------

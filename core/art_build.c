@@ -31,22 +31,6 @@ void art_build_init(art_builder *b, art_tree *t)
     b->tree = t;
 }
 
-/* The kind and size of a node with c children, as inserts grow one. */
-static void kind_for(size_t c, int *type, int *cap)
-{
-    static const struct {
-        size_t most;
-        int type, cap;
-    } kinds[] = {{2, ART_NODE4, 2},   {4, ART_NODE4, 4},
-                 {8, ART_NODE16, 8},  {16, ART_NODE16, 16},
-                 {48, ART_NODE48, 0}, {256, ART_NODE256, 0}};
-    size_t i = 0;
-    while (c > kinds[i].most)
-        i++;
-    *type = kinds[i].type;
-    *cap = kinds[i].cap;
-}
-
 /*
  * Makes `up`, whose own bytes start at key[from] (its parent branches on
  * key[from - 1]; from is 0 for the root), and stores its reference in
@@ -67,7 +51,7 @@ static int make_up(art_builder *b, size_t from, uintptr_t *ref)
     const art_build_level *u = &b->up;
     size_t c = b->nchildren - u->first;
     int type, cap;
-    kind_for(c, &type, &cap);
+    art__kind_for(c, &type, &cap);
     art_node *n =
         art__alloc_node(t, type, cap, 0, u->value, key + from, u->depth - from);
     if (n == NULL)

@@ -126,12 +126,115 @@ static int push_node(art_cursor *c, art_node *n)
     return key_append(c, node_prefix(n), n->prefix_len);
 }
 
+/* What settle() returns when a guard passed over everything below the
+   node it started from: the caller goes on stepping from there. */
+#define PASSED_OVER 2
+
+/*
+ * Buckets.  A bucket on the path is a frame too: its depth is the key
+ * offset where its suffixes start, its pos the entry the cursor is on
+ * (the position is then TAG_NODE(bucket)).  Neighbouring suffixes share
+ * art_bucket_common() bytes, which a step keeps in the key, so that
+ * changed_from tells a fuzzy search how many of its rows still hold.
+ */
+static inline int frame_is_bucket(const art_cursor_frame *f)
+{
+    return ((const art_node *)f->node)->type == ART_BUCKET_TYPE;
+}
+
+static int push_bucket(art_cursor *c, art_bucket *b)
+{
+    if (c->depth == c->frames_cap &&
+        art__grow(c->tree, (void **)&c->frames, &c->frames_cap, c->depth + 1,
+                  sizeof(art_cursor_frame)) < 0)
+        return ART_ENOMEM;
+    art_cursor_frame *f = &c->frames[c->depth++];
+    f->node = b;
+    f->depth = c->key_len;
+    f->byte = -1;
+    f->pos = 0;
+    return ART_OK;
+}
+
+/* Puts the cursor on entry i of the bucket on top, whose first keep bytes
+   the key already holds (after the frame's depth). */
+static int bucket_at(art_cursor *c, unsigned i, size_t keep)
+{
+    art_cursor_frame *f = &c->frames[c->depth - 1];
+    art_bucket *b = f->node;
+    size_t len;
+    const uint8_t *s = art_bucket_suffix(b, i, &len);
+    key_truncate(c, f->depth + keep);
+    if (key_append(c, s + keep, len - keep) < 0)
+        return cursor_fail(c);
+    f->pos = (int)i;
+    c->at = TAG_NODE(b);
+    return 1;
+}
+
+/*
+ * Moves forward to the first entry from i on, in the bucket on top, that
+ * the guard accepts (keep as for bucket_at).  The guard is asked about
+ * the first byte in which an entry differs from the one before it; a
+ * refusal passes over every entry sharing that byte (one binary search),
+ * and a raised *next over those whose byte there is below it.  Returns 1,
+ * PASSED_OVER with the bucket's frame popped when it refuses them all,
+ * or an error code.
+ */
+static int bucket_forward(art_cursor *c, unsigned i, size_t keep)
+{
+    art_cursor_frame *f = &c->frames[c->depth - 1];
+    art_bucket *b = f->node;
+    unsigned n = b->count;
+    while (c->guard && i < n) {
+        size_t len;
+        const uint8_t *s = art_bucket_suffix(b, i, &len);
+        if (len == keep)
+            break; /* the empty suffix first: no new byte to ask about */
+        key_truncate(c, f->depth + keep);
+        if (key_push(c, s[keep]) < 0)
+            return cursor_fail(c);
+        int next = s[keep] + 1;
+        int g = c->guard(c->guard_ctx, c, &next);
+        if (g == 1)
+            break;
+        if (g < 0) {
+            cursor_fail(c);
+            return g;
+        }
+        unsigned j = art_bucket_skip(b, i, keep + 1);
+        if (next > 255) {
+            j = art_bucket_skip(b, i, keep);
+        } else if (next > s[keep] + 1 && j < n) {
+            c->key[c->key_len - 1] = (uint8_t)next;
+            unsigned k =
+                art_bucket_lower_bound(b, c->key + f->depth, keep + 1, NULL);
+            if (k > j)
+                j = k;
+        }
+        key_truncate(c, f->depth + keep);
+        if (j >= n) {
+            i = n;
+            break;
+        }
+        keep = art_bucket_common(b, j);
+        i = j;
+    }
+    if (i >= n) {
+        c->depth--;
+        return PASSED_OVER;
+    }
+    return bucket_at(c, i, keep);
+}
+
 /*
  * Steps into child p, whose byte is already appended: a leaf becomes the
- * position (1); an inner node is pushed with its prefix (0), for the
- * caller to settle in.  ART_ENOMEM leaves the cursor unpositioned.
+ * position (1); a bucket is pushed and its first entry the guard accepts
+ * (forward) or its last becomes the position (1, or PASSED_OVER); an
+ * inner node is pushed with its prefix (0), for the caller to settle in.
+ * ART_ENOMEM leaves the cursor unpositioned.
  */
-static int enter_child(art_cursor *c, uintptr_t p)
+static int enter_child(art_cursor *c, uintptr_t p, int forward)
 {
     if (IS_LEAF(p)) {
         art_leaf *l = AS_LEAF(p);
@@ -140,14 +243,17 @@ static int enter_child(art_cursor *c, uintptr_t p)
         c->at = p;
         return 1;
     }
+    if (is_bucket(p)) {
+        art_bucket *b = AS_BUCKET(p);
+        if (push_bucket(c, b) < 0)
+            return cursor_fail(c);
+        return forward ? bucket_forward(c, 0, 0)
+                       : bucket_at(c, b->count - 1u, 0);
+    }
     if (push_node(c, AS_NODE(p)) < 0)
         return cursor_fail(c);
     return 0;
 }
-
-/* What settle() returns when a guard passed over everything below the
-   node it started from: the caller goes on stepping from there. */
-#define PASSED_OVER 2
 
 /*
  * Finds the first child of n at byte >= from that the cursor's guard
@@ -224,7 +330,7 @@ static int settle(art_cursor *c, int forward)
         f->byte = b;
         /* Unguarded, a small node's first child is at position 0. */
         f->pos = forward && c->guard == NULL && n->type <= ART_NODE16 ? 0 : -1;
-        int r = enter_child(c, child);
+        int r = enter_child(c, child, forward);
         if (r != 0)
             return r;
     }
@@ -233,7 +339,7 @@ static int settle(art_cursor *c, int forward)
 /* Goes down from child p (its byte already appended) to an extreme key. */
 static int descend(art_cursor *c, uintptr_t p, int forward)
 {
-    int r = enter_child(c, p);
+    int r = enter_child(c, p, forward);
     return r != 0 ? r : settle(c, forward);
 }
 
@@ -264,6 +370,20 @@ static int step(art_cursor *c, int forward)
 {
     while (c->depth > 0) {
         art_cursor_frame *f = &c->frames[c->depth - 1];
+        if (frame_is_bucket(f)) {
+            art_bucket *bk = f->node;
+            unsigned i = (unsigned)f->pos;
+            if (forward && i + 1 < bk->count) {
+                int r = bucket_forward(c, i + 1, art_bucket_common(bk, i + 1));
+                if (r != PASSED_OVER)
+                    return r;
+                continue; /* popped: on in the parent */
+            }
+            if (!forward && i > 0)
+                return bucket_at(c, i - 1, art_bucket_common(bk, i));
+            c->depth--;
+            continue;
+        }
         art_node *n = f->node;
         size_t base = f->depth + n->prefix_len;
         uintptr_t child;
@@ -358,6 +478,21 @@ int art_cursor_seek(art_cursor *c, const uint8_t *key, size_t len,
     if (p == 0)
         return 0;
     while (1) {
+        if (is_bucket(p)) {
+            art_bucket *bk = AS_BUCKET(p);
+            int exact;
+            if (push_bucket(c, bk) < 0)
+                return cursor_fail(c);
+            long i = art_bucket_lower_bound(bk, key + d, len - d, &exact);
+            if (mode == ART_SEEK_GT)
+                i += exact;
+            else if (mode == ART_SEEK_LT || (mode == ART_SEEK_LE && !exact))
+                i--;
+            if (i >= 0 && i < (long)bk->count)
+                return bucket_at(c, (unsigned)i, 0);
+            c->depth--;
+            return step(c, forward);
+        }
         if (IS_LEAF(p)) {
             art_leaf *l = AS_LEAF(p);
             int cmp = art_key_compare(l->suffix, l->len, key + d, len - d);
@@ -461,6 +596,22 @@ int art_cursor_skip(art_cursor *c, size_t n)
     c->changed_from = c->key_len;
     while (c->depth > 0) {
         art_cursor_frame *f = &c->frames[c->depth - 1];
+        if (frame_is_bucket(f)) {
+            art_bucket *bk = f->node;
+            if (f->depth >= n) {
+                c->depth--;
+                continue;
+            }
+            unsigned j = art_bucket_skip(bk, (unsigned)f->pos, n - f->depth);
+            if (j < bk->count) {
+                int r = bucket_forward(c, j, art_bucket_common(bk, j));
+                if (r != PASSED_OVER)
+                    return r;
+            } else {
+                c->depth--;
+            }
+            return step(c, 1);
+        }
         art_node *node = f->node;
         /* A node whose prefix reaches offset n lies wholly inside the
            skipped range; otherwise the range is the child we are in. */
@@ -478,5 +629,9 @@ void *art_cursor_value(const art_cursor *c)
 {
     if (c->at == 0)
         return NULL;
-    return IS_LEAF(c->at) ? AS_LEAF(c->at)->value : node_value(AS_NODE(c->at));
+    if (IS_LEAF(c->at))
+        return AS_LEAF(c->at)->value;
+    if (is_bucket(c->at))
+        return art_bucket_values(AS_BUCKET(c->at))[c->frames[c->depth - 1].pos];
+    return node_value(AS_NODE(c->at));
 }

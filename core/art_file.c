@@ -344,6 +344,10 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
     w.buf = art__malloc(mt, OUT_CHUNK);
     if (w.buf == NULL)
         return ART_ENOMEM;
+    if (t->root && is_bucket(t->root)) {
+        err = ART_EINVAL; /* version 2 has no buckets: docs/buckets.md */
+        goto fail;
+    }
     if (t->root && IS_LEAF(t->root)) {
         if (write_leaf(&w, AS_LEAF(t->root), &root) < 0)
             goto fail;
@@ -367,6 +371,9 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
                         goto fail;
                     if (below + 1 + AS_LEAF(child)->len > longest)
                         longest = below + 1 + AS_LEAF(child)->len;
+                } else if (is_bucket(child)) {
+                    err = ART_EINVAL;
+                    goto fail;
                 } else {
                     size_t first = results.len;
                     wframe *g = stack_push(mt, &frames);

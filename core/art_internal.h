@@ -15,6 +15,7 @@
 #ifndef BLART_ART_INTERNAL_H
 #define BLART_ART_INTERNAL_H
 
+#include "art_bucket.h"
 #include "art_layout.h"
 
 /* ------------------------------------------------------------------ */
@@ -244,5 +245,88 @@ int art__reserve_walk(art_tree *t, size_t len);
 /* Checks one inner node's own fields (art_walk.c; used by art_file.c's
    checks too): NULL, or a static description of what is wrong. */
 const char *art__check_node(art_node *n);
+
+/* The kind and size of a node with c children, as inserts grow one. */
+static inline void art__kind_for(size_t c, int *type, int *cap)
+{
+    static const struct {
+        size_t most;
+        int type, cap;
+    } kinds[] = {{2, ART_NODE4, 2},   {4, ART_NODE4, 4},
+                 {8, ART_NODE16, 8},  {16, ART_NODE16, 16},
+                 {48, ART_NODE48, 0}, {256, ART_NODE256, 0}};
+    size_t i = 0;
+    while (c > kinds[i].most)
+        i++;
+    *type = kinds[i].type;
+    *cap = kinds[i].cap;
+}
+
+/* ------------------------------------------------------------------ */
+/* Buckets in the tree (art_burst.c)                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A bucket hangs where a leaf or an inner node may: an untagged child
+ * reference whose kind byte is ART_BUCKET_TYPE.  Every descent tests the
+ * kind before it reads a node's prefix.  Trees hold buckets only when
+ * t->bucket_keys is not 0 (art_tree_set_buckets).
+ */
+#define AS_BUCKET(p) ((art_bucket *)(p))
+
+static inline int is_bucket(uintptr_t p)
+{
+    return p != 0 && !IS_LEAF(p) && AS_NODE(p)->type == ART_BUCKET_TYPE;
+}
+
+/* Suffixes longer than this never enter a bucket: they stay leaves, so a
+   bucket's block stays small and a huge key copies no neighbour. */
+static inline size_t art__bucket_max_suffix(const art_tree *t)
+{
+    return t->bucket_bytes / 4;
+}
+
+/* The tree's allocator for bucket blocks (counted in t->bytes). */
+art_bucket_alloc art__bucket_alloc(art_tree *t);
+void art__bucket_free(art_tree *t, art_bucket *b);
+
+/* A suffix with its value: the input of art__build_subtree. */
+typedef struct art_span {
+    const uint8_t *s;
+    size_t len;
+    void *value;
+} art_span;
+
+/*
+ * Makes the subtree of the n >= 1 distinct suffixes e[0..n), in ascending
+ * order: a leaf for one, a bucket for a run that fits the tree's limits,
+ * else an inner node (the run's common prefix, a value slot for the
+ * suffix that ends there) over the runs of each next byte.  Stores the
+ * reference in *out.  All or nothing: ART_OK or ART_ENOMEM (nothing
+ * left allocated, *out 0).  No recursion.
+ */
+int art__build_subtree(art_tree *t, const art_span *e, size_t n,
+                       uintptr_t *out);
+
+/*
+ * Inserts s[0..len) -> value below *ref, a leaf or a bucket, in a tree
+ * with buckets: replaces the value of an equal suffix in place (0, the
+ * old value in *old), adds the suffix to the bucket (a new block), or
+ * replaces *ref by the subtree of its suffixes and s (a burst; a leaf and
+ * a new key make a bucket of two) and frees the old block (1).  Returns
+ * ART_ENOMEM with the tree unchanged.  The caller counts the new key.
+ */
+int art__bucket_insert(art_tree *t, uintptr_t *ref, const uint8_t *s,
+                       size_t len, void *value, void **old);
+
+/*
+ * What replaces a node with no value whose only child, at byte, is the
+ * bucket b: b's suffixes, each with prefix[0..plen) and byte in front, as
+ * one bucket when they fit the tree's limits, else as the subtree
+ * art__build_subtree makes of them.  ART_OK with it in *out, or
+ * ART_ENOMEM.  b is not changed.
+ */
+int art__bucket_prepend(art_tree *t, const uint8_t *prefix, size_t plen,
+                        uint8_t byte, const art_bucket *b, uintptr_t *out);
 
 #endif /* BLART_ART_INTERNAL_H */

@@ -18,10 +18,11 @@
  * A pre-order walk in key order over the tree's inner nodes and leaves,
  * on the tree's own walk stack, so it never allocates.  Each call reports
  * the next item: an inner node on entry (before its children; depth is
- * its level, 1 for the root) or a leaf (depth: the inner nodes above it).
+ * its level, 1 for the root), a leaf or a bucket (depth: the inner nodes
+ * above it).
  * foreach, stats and validate are all made of it.
  */
-enum { WALK_END, WALK_NODE, WALK_LEAF, WALK_EMPTY, WALK_TOO_DEEP };
+enum { WALK_END, WALK_NODE, WALK_LEAF, WALK_BUCKET, WALK_EMPTY, WALK_TOO_DEEP };
 
 typedef struct walker {
     const art_tree *t;
@@ -51,6 +52,8 @@ static int walk_next(walker *w, uintptr_t *item, size_t *depth)
             return WALK_END;
         if (IS_LEAF(root))
             return WALK_LEAF;
+        if (is_bucket(root))
+            return WALK_BUCKET;
         if (t->walk_cap == 0)
             return WALK_TOO_DEEP;
         w->state = 1;
@@ -79,6 +82,8 @@ static int walk_next(walker *w, uintptr_t *item, size_t *depth)
         *item = child;
         if (IS_LEAF(child))
             return WALK_LEAF;
+        if (is_bucket(child))
+            return WALK_BUCKET;
         if (w->sp + 1 >= t->walk_cap) {
             w->state = 2;
             return WALK_TOO_DEEP;
@@ -98,9 +103,17 @@ int art_foreach(const art_tree *t, art_visit_fn visit, void *ctx)
     size_t depth;
     int e;
     walk_start(&w, t);
-    while ((e = walk_next(&w, &p, &depth)) == WALK_NODE || e == WALK_LEAF) {
-        void *v = e == WALK_LEAF ? AS_LEAF(p)->value : node_value(AS_NODE(p));
+    while ((e = walk_next(&w, &p, &depth)) == WALK_NODE || e == WALK_LEAF ||
+           e == WALK_BUCKET) {
         int r;
+        if (e == WALK_BUCKET) {
+            art_bucket *b = AS_BUCKET(p);
+            for (unsigned i = 0; i < b->count; i++)
+                if ((r = visit(art_bucket_values(b)[i], ctx)) != 0)
+                    return r;
+            continue;
+        }
+        void *v = e == WALK_LEAF ? AS_LEAF(p)->value : node_value(AS_NODE(p));
         if (v && (r = visit(v, ctx)) != 0)
             return r;
     }
@@ -117,10 +130,18 @@ void art_stats(const art_tree *t, art_stats_t *out)
     memset(out, 0, sizeof(*out));
     out->bytes = t->bytes;
     walk_start(&w, t);
-    while ((e = walk_next(&w, &p, &depth)) == WALK_NODE || e == WALK_LEAF) {
+    while ((e = walk_next(&w, &p, &depth)) == WALK_NODE || e == WALK_LEAF ||
+           e == WALK_BUCKET) {
         if (e == WALK_LEAF) {
             out->leaves++;
             depth_sum += (double)depth;
+            continue;
+        }
+        if (e == WALK_BUCKET) {
+            size_t n = AS_BUCKET(p)->count;
+            out->buckets++;
+            out->bucket_keys += n;
+            depth_sum += (double)depth * (double)n;
             continue;
         }
         art_node *n = AS_NODE(p);
@@ -132,7 +153,7 @@ void art_stats(const art_tree *t, art_stats_t *out)
             depth_sum += (double)depth;
         }
     }
-    size_t keys = out->leaves + out->node_values;
+    size_t keys = out->leaves + out->node_values + out->bucket_keys;
     out->mean_depth = keys ? depth_sum / (double)keys : 0.0;
 }
 
@@ -212,6 +233,28 @@ static const char *check_node(art_node *n)
     return NULL;
 }
 
+/* A bucket of the tree: the container's invariants, and the tree's
+   limits (a bucket is never empty: its last key takes it away). */
+static const char *check_bucket(const art_tree *t, const art_bucket *b)
+{
+    const char *msg = art_bucket_check(b, art_bucket_bytes(b));
+    if (msg)
+        return msg;
+    if (t->bucket_keys == 0)
+        return "bucket in a tree without buckets";
+    if (b->count == 0)
+        return "empty bucket";
+    if (b->count > t->bucket_keys || b->key_bytes > t->bucket_bytes)
+        return "bucket over the tree's limits";
+    for (unsigned i = 0; i < b->count; i++) {
+        size_t len;
+        art_bucket_suffix(b, i, &len);
+        if (len > art__bucket_max_suffix(t))
+            return "suffix too long for a bucket";
+    }
+    return NULL;
+}
+
 int art_validate(const art_tree *t, const char **why)
 {
     walker w;
@@ -228,6 +271,14 @@ int art_validate(const art_tree *t, const char **why)
         if (e == WALK_LEAF) {
             keys++;
             bytes += leaf_size(AS_LEAF(p)->len);
+            continue;
+        }
+        if (e == WALK_BUCKET) {
+            const char *msg = check_bucket(t, AS_BUCKET(p));
+            if (msg)
+                INVALID(msg);
+            keys += AS_BUCKET(p)->count;
+            bytes += art_bucket_bytes(AS_BUCKET(p));
             continue;
         }
         /* Checked on entry, before the walk reads the node's children. */

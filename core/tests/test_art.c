@@ -156,6 +156,11 @@ int main(int argc, char **argv)
     RUN(test_scan_utf8_words);
     RUN(test_scan_random);
     RUN(test_scan_no_allocation);
+    RUN(test_bucket_limits);
+    RUN(test_bucket_bursts);
+    RUN(test_bucket_merges);
+    RUN(test_bucket_random);
+    RUN(test_bucket_file_refused);
     RUN(test_file_checksum);
     RUN(test_file_round_trips);
     RUN(test_file_write_failures);

@@ -115,6 +115,9 @@ int cursor_on(const art_cursor *c, int r, const model *m, size_t i);
 int tree_matches(art_tree *t, const model *m);
 size_t total_nodes(const art_stats_t *s);
 int stats_consistent(const art_tree *t);
+/* An empty tree without buckets, whatever the core's default: for the
+   tests of the inner nodes' shapes and of the version 2 file format. */
+void plain_tree_init(art_tree *t);
 void tally_value(void *value, void *ctx);
 uintptr_t model_value_sum(const model *m);
 int visit_in_order(void *value, void *ctx);
@@ -147,6 +150,11 @@ void build_random(art_tree *t, model *m, const rconf_t *cf, size_t n);
 /* The tests, in the order test_art.c runs them. */
 /* test_tree.c */
 void test_empty_tree(void);
+void test_bucket_limits(void);
+void test_bucket_bursts(void);
+void test_bucket_merges(void);
+void test_bucket_random(void);
+void test_bucket_file_refused(void);
 void test_insert_search_delete(void);
 void test_keys_that_are_prefixes(void);
 void test_empty_key_and_extreme_bytes(void);

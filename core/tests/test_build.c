@@ -42,8 +42,8 @@ static int built_like_inserted(const model *m)
     art_tree built, inserted;
     art_stats_t a, b;
     int ok;
-    art_tree_init(&built);
-    art_tree_init(&inserted);
+    plain_tree_init(&built);
+    plain_tree_init(&inserted);
     ok = CHECK(build_from(&built, m) == ART_OK) && CHECK(valid(&built)) &&
          tree_matches(&built, m) && stats_consistent(&built);
     insert_shuffled(&inserted, m);
@@ -152,7 +152,7 @@ void test_build_refusals(void)
     art_tree t;
     art_builder b;
     model m = {0};
-    art_tree_init(&t);
+    plain_tree_init(&t);
     art_build_init(&b, &t);
     REQUIRE(art_build_add(&b, K("b"), VAL(1)) == ART_OK);
     model_put(&m, K("b"), VAL(1));
@@ -213,7 +213,7 @@ void test_enomem_build(void)
     long k_fail;
     for (k_fail = 1; k_fail <= SWEEP_LIMIT; k_fail++) {
         art_tree t;
-        art_tree_init(&t);
+        plain_tree_init(&t);
         t.fail_countdown = k_fail;
         int r = build_from(&t, &m);
         t.fail_countdown = 0;

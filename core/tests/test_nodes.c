@@ -63,7 +63,7 @@ static void node_transitions(int with_value, int nested, int order)
         shuffle(ins, 256);
         shuffle(del, 256);
     }
-    art_tree_init(&t);
+    plain_tree_init(&t);
     if (nested) {
         tree_insert_both(&t, &m, K("q"), VAL(1000));
         base[ART_NODE4] = 1;
@@ -169,7 +169,7 @@ void test_node_sizes(void)
     uint8_t k;
     size_t n;
 
-    art_tree_init(&t);
+    plain_tree_init(&t);
     tree_insert_both(&t, &m, K(""), VAL(1000));
     for (n = 1; n <= 256; n++) {
         k = (uint8_t)(n - 1);
@@ -207,7 +207,7 @@ void test_node_oscillation(void)
     uint8_t key[3] = {'o', 's', 0};
     size_t b, round;
 
-    art_tree_init(&t);
+    plain_tree_init(&t);
     tree_insert_both(&t, &m, key, 2, VAL(7777));
     for (b = 0; b < sizeof bands / sizeof bands[0]; b++) {
         size_t lo = bands[b][0], hi = bands[b][1];
@@ -268,7 +268,7 @@ void test_node256_all_bytes(void)
     int r;
     uint8_t key[2];
 
-    art_tree_init(&t);
+    plain_tree_init(&t);
     tree_insert_both(&t, &m, K(""), VAL(5000));
     for (i = 0; i < 256; i++)
         order[i] = i;
@@ -341,7 +341,7 @@ void test_stats_simple(void)
     art_tree t;
     art_stats_t s;
 
-    art_tree_init(&t);
+    plain_tree_init(&t);
     art_insert(&t, K("abc"), VAL(1), NULL);
     art_stats(&t, &s);
     CHECK(total_nodes(&s) == 0);
@@ -381,7 +381,7 @@ void test_merge_on_delete(void)
     uint8_t *a = xmalloc(700), *key = xmalloc(720);
     size_t i;
 
-    art_tree_init(&t);
+    plain_tree_init(&t);
     tree_insert_both(&t, &m, K("ab"), VAL(1));
     tree_insert_both(&t, &m, K("abcd"), VAL(2));
     tree_insert_both(&t, &m, K("abce"), VAL(3));
@@ -467,7 +467,7 @@ void test_long_shared_prefixes(void)
         for (i = 0; i < L; i++)
             base[i] =
                 fill ? (uint8_t)(i * 37 + 11) : (uint8_t)(i % 2 ? 0xFF : 0);
-        art_tree_init(&t);
+        plain_tree_init(&t);
         tree_insert_both(&t, &m, base, L, VAL(0));
         for (i = 1; i < NK; i++) {
             size_t s = rnd_below(L + 1), len = s;
@@ -541,7 +541,7 @@ void test_huge_keys(void)
 
     for (i = 0; i < HUGE_LEN; i++)
         k[i] = (uint8_t)(i ^ (i >> 8));
-    art_tree_init(&t);
+    plain_tree_init(&t);
     tree_insert_both(&t, &m, k, HUGE_LEN, VAL(1));
     tree_insert_both(&t, &m, k, HUGE_LEN / 2, VAL(2));
     k[HUGE_LEN - 1] ^= 1;
@@ -554,7 +554,7 @@ void test_huge_keys(void)
     CHECK(cursor_on(&c, art_cursor_prev(&c), &m, 0));
     CHECK(cursor_on(&c, art_cursor_skip(&c, HUGE_LEN / 2), &m, m.n));
     art_cursor_free(&c);
-    art_tree_init(&cp);
+    plain_tree_init(&cp);
     CHECK(art_tree_copy(&cp, &t) == ART_OK);
     CHECK(tree_matches(&cp, &m));
     art_tree_clear(&cp, NULL, NULL);
@@ -587,7 +587,7 @@ void test_deep_chain(void)
     int r, r2;
 
     memset(a, 'a', DEEP_N + 1);
-    art_tree_init(&t);
+    plain_tree_init(&t);
     art_cursor_init(&c, &t);
     for (i = 0; i < DEEP_N; i++)
         if (!CHECK(art_insert(&t, a, i, VAL(i), NULL) == 1))
@@ -655,7 +655,7 @@ void test_deep_chain(void)
         art_fuzzy_free(&f);
     }
 
-    art_tree_init(&cp);
+    plain_tree_init(&cp);
     if (CHECK(art_tree_copy(&cp, &t) == ART_OK) && CHECK(valid(&cp))) {
         art_cursor_init(&c2, &cp);
         for (r = art_cursor_first(&c), r2 = art_cursor_first(&c2);

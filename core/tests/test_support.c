@@ -162,13 +162,24 @@ size_t total_nodes(const art_stats_t *s)
     return n;
 }
 
+void plain_tree_init(art_tree *t)
+{
+    art_tree_init(t);
+    CHECK(art_tree_set_buckets(t, 0, 0) == ART_OK);
+}
+
 int stats_consistent(const art_tree *t)
 {
     art_stats_t s;
     art_stats(t, &s);
-    return CHECK(s.leaves + s.node_values == t->size) &&
+    /* Without buckets two keys need an inner node; with them, a tree
+       without one is a single leaf or bucket. */
+    return CHECK(s.leaves + s.node_values + s.bucket_keys == t->size) &&
            CHECK(s.bytes == t->bytes) &&
-           CHECK((t->size < 2) == (total_nodes(&s) == 0));
+           CHECK(t->size >= 2 || total_nodes(&s) == 0) &&
+           CHECK(t->bucket_keys
+                     ? total_nodes(&s) > 0 || t->size <= t->bucket_keys
+                     : (t->size < 2) == (total_nodes(&s) == 0));
 }
 
 /* ------------------------------------------------------------------ */

@@ -191,7 +191,7 @@ void test_keys_that_are_prefixes(void)
             art_tree t;
             art_stats_t s;
             int present[3] = {0, 0, 0};
-            art_tree_init(&t);
+            plain_tree_init(&t);
             for (j = 0; j < 3; j++) {
                 size_t w = g_perms3[p][j], i;
                 const char *kk = keys[w];

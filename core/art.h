@@ -670,7 +670,7 @@ void art_closest_free(art_closest *c);
  * elsewhere, and the functions below then return ART_EINVAL.
  */
 #define ART_FILE_HEADER_SIZE 64
-#define ART_FILE_VERSION     2
+#define ART_FILE_VERSION     3
 #define ART_FILE_MAGIC       "BLARTMAP"
 
 #if UINTPTR_MAX == UINT64_MAX && defined(__BYTE_ORDER__) &&                    \

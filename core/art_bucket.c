@@ -500,8 +500,8 @@ const char *art_bucket_check(const art_bucket *b, size_t size)
     const uint8_t *prev = NULL;
     size_t prev_len = 0, start = 0;
     for (size_t i = 0; i < n; i++) {
-        if (ends[i] < start)
-            return "bucket: ends decrease";
+        if (ends[i] < start || ends[i] > kb)
+            return "bucket: ends decrease or pass the key bytes";
         size_t len = ends[i] - start;
         const uint8_t *s = keys + start;
         if (prev && compare(prev, prev_len, s, len) >= 0)

@@ -32,6 +32,88 @@ void art_build_init(art_builder *b, art_tree *t)
 }
 
 /*
+ * With buckets: makes `up`, a node whose prefix would be prefix[0..plen),
+ * one bucket instead when all its keys fit one (a subtree fits only if
+ * each of its own subtrees does, so its children are then leaves and
+ * buckets), as an insert would have kept them: the tree's shape does not
+ * depend on the order of inserts.  Returns 1 with the bucket in *ref and
+ * the children freed, 0 when they do not fit (the caller makes the node),
+ * or ART_ENOMEM.
+ */
+static int make_bucket(art_builder *b, const uint8_t *prefix, size_t plen,
+                       uintptr_t *ref)
+{
+    art_tree *t = b->tree;
+    const art_build_level *u = &b->up;
+    const art_build_child *ch = b->children + u->first;
+    size_t c = b->nchildren - u->first, count = u->value != NULL, len;
+    size_t bytes = u->value ? plen : 0, most = art__bucket_max_suffix(t);
+    if (u->value && plen > most)
+        return 0;
+    for (size_t i = 0; i < c; i++) {
+        if (IS_LEAF(ch[i].ref)) {
+            len = plen + 1 + AS_LEAF(ch[i].ref)->len;
+            if (len > most)
+                return 0;
+            count++;
+            bytes += len;
+        } else if (is_bucket(ch[i].ref)) {
+            const art_bucket *bk = AS_BUCKET(ch[i].ref);
+            for (unsigned j = 0; j < bk->count; j++) {
+                art_bucket_suffix(bk, j, &len);
+                if (plen + 1 + len > most)
+                    return 0;
+            }
+            count += bk->count;
+            bytes += bk->count * (plen + 1) + bk->key_bytes;
+        } else {
+            return 0;
+        }
+        if (count > t->bucket_keys || bytes > t->bucket_bytes)
+            return 0;
+    }
+    /* Each child's suffixes get prefix + its byte in front. */
+    uint8_t *heads = art__malloc(t, c * (plen + 1));
+    art_bucket_entry *e = art__malloc(t, count * sizeof *e);
+    art_bucket *made = NULL;
+    if (heads && e) {
+        size_t n = 0;
+        if (u->value)
+            e[n++] = (art_bucket_entry){prefix, plen, NULL, 0, u->value};
+        for (size_t i = 0; i < c; i++) {
+            uint8_t *h = heads + i * (plen + 1);
+            if (plen)
+                memcpy(h, prefix, plen);
+            h[plen] = ch[i].byte;
+            if (IS_LEAF(ch[i].ref)) {
+                art_leaf *l = AS_LEAF(ch[i].ref);
+                e[n++] = (art_bucket_entry){h, plen + 1, l->suffix, l->len,
+                                            l->value};
+                continue;
+            }
+            art_bucket *bk = AS_BUCKET(ch[i].ref);
+            for (unsigned j = 0; j < bk->count; j++, n++) {
+                e[n].a = h;
+                e[n].na = plen + 1;
+                e[n].b = art_bucket_suffix(bk, j, &e[n].nb);
+                e[n].value = art_bucket_values(bk)[j];
+            }
+        }
+        art_bucket_alloc a = art__bucket_alloc(t);
+        made = art_bucket_make(&a, e, count);
+    }
+    art__free(heads);
+    art__free(e);
+    if (made == NULL)
+        return ART_ENOMEM;
+    for (size_t i = 0; i < c; i++)
+        art__free_subtree(t, ch[i].ref);
+    b->nchildren = u->first;
+    *ref = TAG_NODE(made);
+    return 1;
+}
+
+/*
  * Makes `up`, whose own bytes start at key[from] (its parent branches on
  * key[from - 1]; from is 0 for the root), and stores its reference in
  * *ref.  A node takes its children off the end of children[].
@@ -50,6 +132,11 @@ static int make_up(art_builder *b, size_t from, uintptr_t *ref)
     }
     const art_build_level *u = &b->up;
     size_t c = b->nchildren - u->first;
+    if (t->bucket_keys) {
+        int r = make_bucket(b, key + from, u->depth - from, ref);
+        if (r != 0)
+            return r < 0 ? r : ART_OK;
+    }
     int type, cap;
     art__kind_for(c, &type, &cap);
     art_node *n =

@@ -323,6 +323,37 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
     return 0;
 }
 
+/*
+ * Writes bucket b as in memory, each value replaced by its reference;
+ * its reference (untagged, like an inner node's) in *ref, the length of
+ * its longest suffix in *longest.
+ */
+static int write_bucket(writer *w, art_bucket *b, uint64_t *ref,
+                        uint64_t *longest)
+{
+    void **values = art_bucket_values(b);
+    size_t head = (size_t)((uint8_t *)values - (uint8_t *)b), len;
+    *longest = 0;
+    for (unsigned i = 0; i < b->count; i++) {
+        art_bucket_suffix(b, i, &len);
+        if (len > *longest)
+            *longest = len;
+    }
+    *ref = w->pos;
+    if (out_bytes(w, (const uint8_t *)b, head) < 0)
+        return -1;
+    for (unsigned i = 0; i < b->count; i++) {
+        uint64_t value;
+        uint8_t *p;
+        if (encode_value(w, values[i], &value) < 0 ||
+            (p = out_reserve(w, 8)) == NULL)
+            return -1;
+        store_le64(p, value);
+    }
+    return out_bytes(w, art_bucket_keys(b),
+                     art_bucket_bytes(b) - head - 8 * (size_t)b->count);
+}
+
 typedef struct wframe {
     art_node *node;
     int next;       /* next_child position */
@@ -345,10 +376,9 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
     if (w.buf == NULL)
         return ART_ENOMEM;
     if (t->root && is_bucket(t->root)) {
-        err = ART_EINVAL; /* version 2 has no buckets: docs/buckets.md */
-        goto fail;
-    }
-    if (t->root && IS_LEAF(t->root)) {
+        if (write_bucket(&w, AS_BUCKET(t->root), &root, &longest) < 0)
+            goto fail;
+    } else if (t->root && IS_LEAF(t->root)) {
         if (write_leaf(&w, AS_LEAF(t->root), &root) < 0)
             goto fail;
         longest = AS_LEAF(t->root)->len;
@@ -372,8 +402,12 @@ int art_file_write_nodes(const art_tree *t, art_write_fn write,
                     if (below + 1 + AS_LEAF(child)->len > longest)
                         longest = below + 1 + AS_LEAF(child)->len;
                 } else if (is_bucket(child)) {
-                    err = ART_EINVAL;
-                    goto fail;
+                    uint64_t *r = stack_push(mt, &results), most;
+                    if (r == NULL ||
+                        write_bucket(&w, AS_BUCKET(child), r, &most) < 0)
+                        goto fail;
+                    if (below + 1 + most > longest)
+                        longest = below + 1 + most;
                 } else {
                     size_t first = results.len;
                     wframe *g = stack_push(mt, &frames);
@@ -537,7 +571,7 @@ int art_file_read_header(const uint8_t *head, uint64_t file_len,
     h->nodes_size = load_le64(head + 40);
     h->values_size = load_le64(head + 48);
     h->checksum = load_le64(head + 56);
-    if (h->version != ART_FILE_VERSION)
+    if (h->version != ART_FILE_VERSION && h->version != 2)
         BAD("unsupported format version");
     if (h->nodes_size % 8 || h->values_size % 8 || file_len % 8)
         BAD("section sizes not multiples of 8");
@@ -546,7 +580,7 @@ int art_file_read_header(const uint8_t *head, uint64_t file_len,
         BAD("section sizes do not match the file size");
     if (h->max_key_len > ART_MAX_KEY_LEN)
         BAD("longest key too long");
-    if (h->count > h->nodes_size / 16)
+    if (h->count > h->nodes_size / 8) /* a value reference each at least */
         BAD("more keys than the nodes section can hold");
 done:
     return err;
@@ -577,6 +611,9 @@ static int open_nodes(art_tree *t, const art_file_header *h, uint8_t *nodes,
     stack todo = {NULL, 0, 0, sizeof(rframe)};
     int err = ART_OK;
     uint64_t keys = 0, longest = 0, depth = 0;
+    /* The largest bucket's count and bytes, and the longest suffix in a
+       bucket: the limits the tree takes (art_tree_set_buckets). */
+    uint64_t bucket_count = 0, bucket_bytes = 0, bucket_suffix = 0;
     const int utf8 = (options & ART_FILE_UTF8_KEYS) != 0;
     if (why == NULL)
         why = &ignored;
@@ -639,6 +676,51 @@ static int open_nodes(art_tree *t, const art_file_header *h, uint8_t *nodes,
         }
         uint8_t type = p[0];
         uint32_t plen = load_le32(p + 4);
+        if (type == ART_BUCKET_TYPE) {
+            art_bucket *b = (art_bucket *)(void *)p;
+            if (h->version < 3)
+                BAD("bucket in a version 2 file");
+            if (art_bucket_bytes(b) != end - off)
+                BAD("bucket size does not match the layout");
+            const char *msg = art_bucket_check(b, (size_t)(end - off));
+            if (msg)
+                BAD(msg);
+            if (b->count == 0)
+                BAD("empty bucket");
+            void **values = art_bucket_values(b);
+            for (unsigned i = 0; i < b->count; i++) {
+                size_t n;
+                const uint8_t *sfx = art_bucket_suffix(b, i, &n);
+                if (n > ART_BUCKET_MAX_KEY_BYTES / 4)
+                    BAD("suffix too long for a bucket");
+                if (n > bucket_suffix)
+                    bucket_suffix = n;
+                if (fr.key_len + n > longest)
+                    longest = fr.key_len + n;
+                if (utf8 && utf8_run(fr.utf8, sfx, n) != 0)
+                    BAD("a key is not valid UTF-8");
+                uint64_t value;
+                memcpy(&value, &values[i], 8);
+                if (!load && check_value && check_value(value, ctx) != 0)
+                    BAD("bad value reference");
+            }
+            if (b->count > bucket_count)
+                bucket_count = b->count;
+            if (b->key_bytes > bucket_bytes)
+                bucket_bytes = b->key_bytes;
+            end = off;
+            /* Each slot once the whole bucket has passed, counted as a
+               leaf's is. */
+            for (unsigned i = 0; i < b->count; i++) {
+                if (++keys > h->count)
+                    BAD("more keys than the header says");
+                if (load && on_value && on_value(&values[i], ctx) != 0) {
+                    err = ART_ECALLBACK;
+                    goto done;
+                }
+            }
+            continue;
+        }
         if (type >= ART_NODE_KINDS || !valid_shape(type, p[1]))
             BAD("inner node of unknown kind or size");
         if (node_size(type, p[1], plen) != end - off)
@@ -713,6 +795,23 @@ static int open_nodes(art_tree *t, const art_file_header *h, uint8_t *nodes,
     if (t->walk == NULL)
         goto nomem;
     t->walk_cap = cap;
+    if (bucket_count) {
+        /* Limits that every bucket of the file keeps to, and no lower
+           than the tree's own: they decide only when inserts burst. */
+        uint64_t keys_at = t->bucket_keys, bytes_at = t->bucket_bytes;
+        if (keys_at < bucket_count)
+            keys_at = bucket_count < 2 ? 2 : bucket_count;
+        if (bytes_at < bucket_bytes)
+            bytes_at = bucket_bytes;
+        if (bytes_at < 4 * bucket_suffix)
+            bytes_at = 4 * bucket_suffix;
+        if (bytes_at < 16)
+            bytes_at = 16;
+        if (bytes_at > ART_BUCKET_MAX_KEY_BYTES)
+            bytes_at = ART_BUCKET_MAX_KEY_BYTES;
+        t->bucket_keys = (uint32_t)keys_at;
+        t->bucket_bytes = (uint32_t)bytes_at;
+    }
     t->root = h->root ? (uintptr_t)h->root + base : 0;
     t->size = (size_t)h->count;
     t->bytes = (size_t)h->nodes_size;

@@ -160,13 +160,13 @@ int main(int argc, char **argv)
     RUN(test_bucket_bursts);
     RUN(test_bucket_merges);
     RUN(test_bucket_random);
-    RUN(test_bucket_file_refused);
     RUN(test_file_checksum);
     RUN(test_file_round_trips);
     RUN(test_file_write_failures);
     RUN(test_file_load_failures);
     RUN(test_file_utf8_and_layout_checks);
     RUN(test_file_hostile);
+    RUN(test_file_versions);
     RUN(test_random_small_alphabet);
     RUN(test_random_wide_alphabet);
     RUN(test_random_utf8);

@@ -154,7 +154,6 @@ void test_bucket_limits(void);
 void test_bucket_bursts(void);
 void test_bucket_merges(void);
 void test_bucket_random(void);
-void test_bucket_file_refused(void);
 void test_insert_search_delete(void);
 void test_keys_that_are_prefixes(void);
 void test_empty_key_and_extreme_bytes(void);
@@ -217,6 +216,7 @@ void test_file_write_failures(void);
 void test_file_load_failures(void);
 void test_file_utf8_and_layout_checks(void);
 void test_file_hostile(void);
+void test_file_versions(void);
 void test_file_checksum(void);
 
 #endif /* BLART_TEST_ART_H */

@@ -532,6 +532,14 @@ static void test_fixed(void)
     memcpy(copy, b, size);
     copy[8 + 3] = 7; /* tag padding */
     CHECK(art_bucket_check((art_bucket *)(void *)copy, size) != NULL);
+    /* An end past the key bytes in the middle (the last one right): the
+       check must not read past the block (found by test_file_hostile). */
+    memcpy(copy, b, size);
+    {
+        uint16_t far = 0xFFFF;
+        memcpy(copy + 8 + 8 + 2, &far, 2); /* ends[1] */
+    }
+    CHECK(art_bucket_check((art_bucket *)(void *)copy, size) != NULL);
     free(copy);
     /* Tags are a fixed function (they are stored in files). */
     CHECK(art_bucket_tag(NULL, 0) == art_bucket_tag((const uint8_t *)"", 0));

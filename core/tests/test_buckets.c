@@ -188,18 +188,3 @@ void test_bucket_random(void)
         model_free(&m);
     }
 }
-
-/* Until the file format has buckets (version 3), a tree that holds one
-   cannot be written: the writer refuses it rather than write a wrong
-   file. */
-void test_bucket_file_refused(void)
-{
-    art_tree t;
-    art_tree_init(&t);
-    CHECK(art_tree_set_buckets(&t, 4, 64) == ART_OK);
-    CHECK(art_insert(&t, K("a"), VAL(1), NULL) == 1);
-    CHECK(art_insert(&t, K("b"), VAL(2), NULL) == 1);
-    art_file_header h;
-    CHECK(art_file_write_nodes(&t, NULL, NULL, NULL, &h) == ART_EINVAL);
-    art_tree_clear(&t, NULL, NULL);
-}

@@ -42,8 +42,8 @@ static int built_like_inserted(const model *m)
     art_tree built, inserted;
     art_stats_t a, b;
     int ok;
-    plain_tree_init(&built);
-    plain_tree_init(&inserted);
+    art_tree_init(&built);
+    art_tree_init(&inserted);
     ok = CHECK(build_from(&built, m) == ART_OK) && CHECK(valid(&built)) &&
          tree_matches(&built, m) && stats_consistent(&built);
     insert_shuffled(&inserted, m);
@@ -51,7 +51,8 @@ static int built_like_inserted(const model *m)
     art_stats(&inserted, &b);
     for (int kind = 0; ok && kind < ART_NODE_KINDS; kind++)
         ok = CHECK(a.nodes[kind] == b.nodes[kind]);
-    ok = ok && CHECK(a.leaves == b.leaves) &&
+    ok = ok && CHECK(a.leaves == b.leaves) && CHECK(a.buckets == b.buckets) &&
+         CHECK(a.bucket_keys == b.bucket_keys) &&
          CHECK(a.node_values == b.node_values) &&
          CHECK(a.max_depth == b.max_depth) &&
          CHECK(a.mean_depth == b.mean_depth) && CHECK(a.bytes == b.bytes) &&
@@ -152,7 +153,7 @@ void test_build_refusals(void)
     art_tree t;
     art_builder b;
     model m = {0};
-    plain_tree_init(&t);
+    art_tree_init(&t);
     art_build_init(&b, &t);
     REQUIRE(art_build_add(&b, K("b"), VAL(1)) == ART_OK);
     model_put(&m, K("b"), VAL(1));
@@ -213,7 +214,7 @@ void test_enomem_build(void)
     long k_fail;
     for (k_fail = 1; k_fail <= SWEEP_LIMIT; k_fail++) {
         art_tree t;
-        plain_tree_init(&t);
+        art_tree_init(&t);
         t.fail_countdown = k_fail;
         int r = build_from(&t, &m);
         t.fail_countdown = 0;

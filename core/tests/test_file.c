@@ -84,7 +84,7 @@ static int load_round_trip(const image_t *im, const model *m)
     buf = art_file_buffer((size_t)h.nodes_size);
     if (h.nodes_size)
         memcpy(buf, im->data + ART_FILE_HEADER_SIZE, (size_t)h.nodes_size);
-    plain_tree_init(&dst);
+    art_tree_init(&dst);
     if (!CHECK(art_file_load(&dst, &h, buf, 0, NULL, NULL, &why) == ART_OK)) {
         art_file_buffer_free(buf);
         return 0;
@@ -128,7 +128,7 @@ static int file_round_trip(art_tree *t, const model *m)
     ok &= CHECK(ft.bytes == h.nodes_size && h.nodes_size == t->bytes);
     ok = ok && tree_matches(&ft, m) && stats_consistent(&ft);
     /* A copy back into memory is an ordinary tree. */
-    plain_tree_init(&cp);
+    art_tree_init(&cp);
     if (CHECK(art_tree_copy(&cp, &ft) == ART_OK)) {
         ok = ok && tree_matches(&cp, m);
         ok = ok && CHECK(art_insert(&cp, K("zz-new"), VAL(77), NULL) >= 0);
@@ -152,7 +152,7 @@ void test_file_round_trips(void)
     size_t i;
 
     /* Empty, one leaf, one node with values, then random trees. */
-    plain_tree_init(&t);
+    art_tree_init(&t);
     CHECK(file_round_trip(&t, &m));
     tree_insert_both(&t, &m, K("only"), VAL(1));
     CHECK(file_round_trip(&t, &m));
@@ -191,7 +191,7 @@ void test_file_write_failures(void)
     long k;
     uint8_t *big = xmalloc(200000);
     memset(big, 'b', 200000);
-    plain_tree_init(&t);
+    art_tree_init(&t);
     build_random(&t, &m, &g_wide_conf, 3000);
     /* Over 64 KiB of suffix: the section takes several writes. */
     tree_insert_both(&t, &m, big, 200000, VAL(5));
@@ -317,7 +317,7 @@ void test_file_load_failures(void)
     long k;
     size_t i;
     int r;
-    plain_tree_init(&t);
+    art_tree_init(&t);
     build_random(&t, &m, &g_wide_conf, 1500);
     REQUIRE(save_image(&t, &im) == ART_OK);
     /* on_value refusing after k slots: the load stops there. */
@@ -373,7 +373,7 @@ void test_file_load_failures(void)
     art_tree_clear(&t, NULL, NULL);
     model_free(&m);
     free(im.data);
-    plain_tree_init(&t);
+    art_tree_init(&t);
     tree_insert_both(&t, &m, K("caf\xc3\xa9"), VAL(1));
     tree_insert_both(&t, &m, K("\xed\xa0\x80"), VAL(2)); /* U+D800 */
     REQUIRE(save_image(&t, &im) == ART_OK);
@@ -448,7 +448,7 @@ void test_file_utf8_and_layout_checks(void)
         snprintf(g_ctx, sizeof(g_ctx), "case %zu", i);
         /* Alone (a leaf at the root), and below a node that branches on
            the key's bytes (prefix, child byte, suffix). */
-        plain_tree_init(&t);
+        art_tree_init(&t);
         art_insert(&t, (const uint8_t *)cases[i].key, cases[i].len, VAL(1),
                    NULL);
         CHECK((open_utf8(&t) == ART_OK) == cases[i].ok);
@@ -461,13 +461,13 @@ void test_file_utf8_and_layout_checks(void)
     }
     g_ctx[0] = '\0';
     /* A child byte that cannot follow: "a" then 0x80 below one node. */
-    plain_tree_init(&t);
+    art_tree_init(&t);
     art_insert(&t, K("a\x80x"), VAL(1), NULL);
     art_insert(&t, K("a\x81y"), VAL(2), NULL);
     CHECK(open_utf8(&t) == ART_EFORMAT);
     /* An object in the nodes section that the tree does not reach. */
     art_tree_clear(&t, NULL, NULL);
-    plain_tree_init(&t);
+    art_tree_init(&t);
     art_insert(&t, K("only"), VAL(1), NULL);
     REQUIRE(save_image(&t, &im) == ART_OK);
     REQUIRE(art_file_read_header(im.data, im.len, &h, NULL) == ART_OK);
@@ -538,7 +538,7 @@ static void load_survivor(const uint8_t *file, size_t len, const model *m)
     REQUIRE(art_file_read_header(file, len, &h, NULL) == ART_OK);
     buf = art_file_buffer((size_t)h.nodes_size);
     memcpy(buf, file + 64, (size_t)h.nodes_size);
-    plain_tree_init(&dst);
+    art_tree_init(&dst);
     REQUIRE(art_file_load(&dst, &h, buf, 0, NULL, NULL, NULL) == ART_OK);
     CHECK(valid(&dst));
     exercise(&dst, m);
@@ -566,7 +566,7 @@ void test_file_hostile(void)
     uint8_t *bad;
     size_t i, len, opened = 0;
     const char *why;
-    plain_tree_init(&t);
+    art_tree_init(&t);
     build_random(&t, &m, &g_wide_conf, 120);
     tree_insert_both(&t, &m, K("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a"),
                      VAL(999));
@@ -665,5 +665,47 @@ void test_file_checksum(void)
         art_hash_update(&h, data, sizeof(data));
         CHECK(art_hash_final(&h) != whole);
         data[i] ^= 1;
+    }
+}
+
+/* Version 3 adds buckets (kind 4) to version 2, which stays readable; a
+   bucket in a file that says version 2 is refused.  An opened tree takes
+   limits that its buckets keep to. */
+void test_file_versions(void)
+{
+    for (int buckets = 0; buckets < 2; buckets++) {
+        art_tree t, ft;
+        art_file_header h;
+        model m = {0};
+        image_t im;
+        art_tree_init(&t);
+        CHECK(art_tree_set_buckets(&t, buckets ? 6 : 0, 64) == ART_OK);
+        build_random(&t, &m, &g_wide_conf, 300);
+        art_stats_t s;
+        art_stats(&t, &s);
+        CHECK((s.buckets > 0) == buckets);
+        REQUIRE(save_image(&t, &im) == ART_OK);
+        art_file_header saved;
+        REQUIRE(art_file_read_header(im.data, im.len, &saved, NULL) == ART_OK);
+        for (uint32_t v = 1; v <= 4; v++) {
+            h = saved;
+            h.version = v;
+            art_file_header_encode(&h, im.data);
+            int want = v == 3 || (v == 2 && !buckets) ? ART_OK : ART_EFORMAT;
+            CHECK(art_file_open(&ft, im.data, im.len, 0, NULL, NULL, &h,
+                                NULL) == want);
+            if (want == ART_OK) {
+                CHECK(valid(&ft) && ft.size == m.n);
+                for (size_t i = 0; i < m.n; i += 7)
+                    CHECK(art_search(&ft, m.a[i].key, m.a[i].len) ==
+                          m.a[i].val);
+                if (buckets)
+                    CHECK(ft.bucket_keys >= 2 && ft.bucket_bytes >= 16);
+                art_file_close(&ft);
+            }
+        }
+        free(im.data);
+        art_tree_clear(&t, NULL, NULL);
+        model_free(&m);
     }
 }

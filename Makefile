@@ -41,10 +41,11 @@ test: test-c test-py
 test-py: $(VENV)/.installed
 	cd tests && ../$(VPY) -m pytest -q -p no:cacheprovider .
 
-# The tree's tests, one test_art binary, built twice: with the core's
-# default bucket limits, and with buckets of at most 8 keys and 256 bytes
-# as every tree's default (test_art_buckets), so that the whole suite runs
-# on trees that burst and merge buckets all the time.  The bucket
+# The tree's tests, one test_art binary, built three times: with the
+# core's default bucket limits (64 keys, 2 KiB), with buckets of at most 8
+# keys and 256 bytes as every tree's default (test_art_buckets), so that
+# the whole suite runs on trees that burst and merge buckets all the time,
+# and without buckets (test_art_nobuckets: the plain ART).  The bucket
 # container has its own tests, built with its SSE2 tag scan and with the
 # portable one.
 BUCKET_SRC := core/art_bucket.c
@@ -60,6 +61,10 @@ $(BUILD)/test_art_buckets: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) $(TEST_HDR)
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -DART_DEFAULT_BUCKET_KEYS=8 -DART_DEFAULT_BUCKET_BYTES=256 -Icore $(CORE_SRC) $(TEST_SRC) -o $@
 
+$(BUILD)/test_art_nobuckets: $(CORE_SRC) $(CORE_HDR) $(TEST_SRC) $(TEST_HDR)
+	@mkdir -p $(BUILD)
+	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -DART_DEFAULT_BUCKET_KEYS=0 -Icore $(CORE_SRC) $(TEST_SRC) -o $@
+
 $(BUILD)/test_bucket: $(BUCKET_SRC) $(BUCKET_HDR) core/tests/test_bucket.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -Icore $(BUCKET_SRC) core/tests/test_bucket.c -o $@
@@ -69,9 +74,10 @@ $(BUILD)/test_bucket_portable: $(BUCKET_SRC) $(BUCKET_HDR) core/tests/test_bucke
 	$(CC) $(CSTD) $(CWARN) -O1 -g $(SAN) -DART_BUCKET_NO_SIMD -Icore $(BUCKET_SRC) \
 	  core/tests/test_bucket.c -o $@
 
-test-c: $(BUILD)/test_art $(BUILD)/test_art_buckets $(BUILD)/test_bucket $(BUILD)/test_bucket_portable
+test-c: $(BUILD)/test_art $(BUILD)/test_art_buckets $(BUILD)/test_art_nobuckets $(BUILD)/test_bucket $(BUILD)/test_bucket_portable
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_art
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_art_buckets
+	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_art_nobuckets
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_bucket
 	UBSAN_OPTIONS=print_stacktrace=1 $(BUILD)/test_bucket_portable
 

@@ -263,7 +263,7 @@ static art_node *rebuild_node(art_tree *t, art_node *n, int type, int cap,
 /* ------------------------------------------------------------------ */
 
 #ifndef ART_DEFAULT_BUCKET_KEYS
-#define ART_DEFAULT_BUCKET_KEYS 0
+#define ART_DEFAULT_BUCKET_KEYS 64
 #endif
 #ifndef ART_DEFAULT_BUCKET_BYTES
 #define ART_DEFAULT_BUCKET_BYTES 2048

@@ -21,3 +21,16 @@ settings.load_profile("blart")
 def kind(request):
     """Each mapping test runs once for TreeMap and once for BytesTreeMap."""
     return request.param
+
+
+@pytest.fixture
+def plain_nodes():
+    """Maps made during the test have no buckets (the plain ART), for the
+    tests of the inner nodes' shapes and of their file layout."""
+    from blart import _blart
+
+    old = _blart._set_bucket_limits(0, 2048)
+    try:
+        yield
+    finally:
+        _blart._set_bucket_limits(*old)

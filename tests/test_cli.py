@@ -631,11 +631,12 @@ def test_damaged_index_is_a_one_line_error(
 
 
 def test_damage_found_during_the_query_is_a_one_line_error(
-    capsys: pytest.CaptureFixture[str], index_file: Path
+    capsys: pytest.CaptureFixture[str], plain_nodes: None, index_file: Path
 ) -> None:
     """A key that is not UTF-8 under a valid checksum: the open accepts the
     file (it checks the structure, not each key's text), the query that
-    makes that key reports it."""
+    makes that key reports it.  In a plain tree: a bucket's tags would
+    give the damage away at open (tests/test_persistence.py)."""
     data = bytearray(index_file.read_bytes())
     assert data.count(b"ebra") == 1  # the suffix of "zebra", the only key under "z"
     at = data.index(b"ebra")

@@ -537,7 +537,7 @@ def test_round_trip_one_mebibyte_keys(kind, tmp_path):
     assert fm.longest_prefix(kind.k(big + "zz")) == (kind.k(big), 1)
 
 
-def test_round_trip_node_kinds(kind, tmp_path):
+def test_round_trip_node_kinds(kind, tmp_path, plain_nodes):
     """Nodes of every kind and size, and node values next to them."""
     m = kind.new(craft_texts())
     path = saved(tmp_path, m)
@@ -1112,13 +1112,19 @@ def differential_queries(kind, probes, rng):
     return qs
 
 
-def test_frozen_queries_match_the_in_memory_map(kind, tmp_path):
+@pytest.mark.parametrize("buckets", [True, False], ids=["buckets", "plain"])
+def test_frozen_queries_match_the_in_memory_map(kind, tmp_path, buckets, request):
+    if not buckets:
+        request.getfixturevalue("plain_nodes")
     texts = query_map_texts()
     m = kind.cls({kind.k(t): i for i, t in enumerate(texts)})
     path = saved(tmp_path, m)
     fm = FrozenTreeMap(path)
     kinds_seen = {o.kind for o in parse_image(path.read_bytes()).objs if not o.leaf}
-    assert kinds_seen == {NODE4, NODE16, NODE48, NODE256}
+    if buckets:
+        assert BUCKET in kinds_seen and NODE256 in kinds_seen, kinds_seen
+    else:
+        assert kinds_seen == {NODE4, NODE16, NODE48, NODE256}
     rng = random.Random(7)
     probes = differential_probes(kind, texts, rng)
     mismatches = []
@@ -1831,8 +1837,71 @@ CRAFTED = {
 
 
 @pytest.mark.parametrize("case", list(CRAFTED))
-def test_crafted_file(kind, tmp_path, case):
-    edit, when = CRAFTED[case]
+def test_crafted_file(kind, tmp_path, case, plain_nodes):
+    _crafted_file(kind, tmp_path, CRAFTED[case])
+
+
+def first_bucket(p, min_keys=2):
+    return next(o for o in p.objs if not o.leaf and o.kind == BUCKET and o.n >= min_keys)
+
+
+def bucket_edit(change):
+    """An edit of the first bucket of two keys or more: change(data, off,
+    n, ends_at, values_at, keys_at)."""
+
+    def edit(data, p):
+        b = first_bucket(p)
+        ends_at = b.off + 8 + pad8(b.n)
+        values_at = ends_at + pad8(2 * b.n)
+        change(data, b.off, b.n, ends_at, values_at, values_at + 8 * b.n)
+
+    return edit
+
+
+def zero_suffixes(data, off, n, ends_at, values_at, keys_at):
+    # Every suffix byte 0: equal suffixes out of order, or wrong tags.
+    (kbytes,) = struct.unpack_from("<I", data, off + 4)
+    data[keys_at : keys_at + kbytes] = bytes(kbytes)
+
+
+# (edit of a bucket, when it is found), on a map of buckets (the default).
+CRAFTED_BUCKETS = {
+    "unchanged": (lambda data, p: None, None),
+    "flags": (bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(off + 1, 1)), "open"),
+    "count-up": (bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(off + 2, n + 1)), "open"),
+    "count-zero": (
+        bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(slice(off + 2, off + 4), b"\0\0")),
+        "open",
+    ),
+    "key-bytes-up": (
+        bucket_edit(lambda d, off, n, e, v, k: put_u64(d, off, u64(d, off) + (8 << 32))),
+        "open",
+    ),
+    "tag": (bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(off + 8, d[off + 8] ^ 1)), "open"),
+    "end-past-keys": (
+        bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(slice(e, e + 2), b"\xff\xff")),
+        "open",
+    ),
+    "ends-decrease": (
+        bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(slice(e + 2, e + 4), b"\0\0")),
+        "open",
+    ),
+    "value-zero": (bucket_edit(lambda d, off, n, e, v, k: put_u64(d, v, 0)), "open"),
+    "value-bad-tag": (bucket_edit(lambda d, off, n, e, v, k: put_u64(d, v, 3)), "open"),
+    "value-past-values": (bucket_edit(lambda d, off, n, e, v, k: put_u64(d, v, 1 << 40)), "open"),
+    "suffixes-zeroed": (bucket_edit(zero_suffixes), "open"),
+    "kind-5": (bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(off, 5)), "open"),
+    "version-2": (edit_header(version=-1), "open"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CRAFTED_BUCKETS))
+def test_crafted_bucket_file(kind, tmp_path, case):
+    _crafted_file(kind, tmp_path, CRAFTED_BUCKETS[case])
+
+
+def _crafted_file(kind, tmp_path, spec):
+    edit, when = spec
     m = kind.new(craft_texts())
     data = bytearray(saved(tmp_path, m).read_bytes())
     edit(data, parse_image(data))

@@ -1419,10 +1419,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     input in = {data, size, 0};
     size_t live = art_live_allocations();
-    g_utf8 = u8(&in) & 1;
-    trace("input of %zu bytes, %s keys\n", size, g_utf8 ? "UTF-8" : "byte");
+    /* The first byte: bit 0 UTF-8 keys, bits 1-3 the trees' bucket
+       limits, small ones most often so that inputs burst and merge. */
+    static const unsigned limits[8][2] = {{2, 16},  {3, 32},   {4, 64},
+                                          {8, 256}, {2, 16},   {16, 128},
+                                          {0, 0},   {64, 2048}};
+    uint8_t first = u8(&in);
+    g_utf8 = first & 1;
+    const unsigned *lim = limits[(first >> 1) & 7];
+    trace("input of %zu bytes, %s keys, buckets of %u keys and %u bytes\n",
+          size, g_utf8 ? "UTF-8" : "byte", lim[0], lim[1]);
     for (int t = 0; t < NTREES; t++) {
         art_tree_init(&g_t[t]);
+        art_tree_set_buckets(&g_t[t], lim[0], lim[1]);
         model_clear(&g_m[t]);
         g_epoch[t] = 0;
         g_version[t] = g_t[t].version;

@@ -85,6 +85,11 @@ typedef struct {
     PyObject *pickle;      /* the standard library's pickle, imported lazily */
     PyObject *UnpicklingError; /* pickle.UnpicklingError, with pickle */
     size_t builds; /* maps filled by blart_map_build (tests ask: _builds) */
+    /* Bucket limits of new maps (art_tree_set_buckets): the core's
+       defaults; tests of the inner nodes' shapes turn buckets off with
+       _set_bucket_limits. */
+    unsigned bucket_keys;
+    size_t bucket_bytes;
 } blart_state;
 
 struct frozen_file; /* a FrozenTreeMap's file: values.c */

@@ -251,6 +251,7 @@ static int load_nodes(blart_state *st, struct frozen_file *f,
         return -1;
     }
     art_tree_init(t);
+    art_tree_set_buckets(t, st->bucket_keys, st->bucket_bytes);
 #ifdef BLART_THREADS
     /* Not beside unpickling: it runs any code, which might fork. */
     if (!f->has_pickle && progress_init(&j.pass) == 0) {

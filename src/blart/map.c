@@ -125,6 +125,7 @@ MapObject *blart_map_alloc(PyTypeObject *type, blart_state *st, int bytes_keys)
     if (m == NULL)
         return NULL;
     art_tree_init(&m->tree);
+    art_tree_set_buckets(&m->tree, st->bucket_keys, st->bucket_bytes);
     m->state = st;
     m->bytes_keys = bytes_keys;
     m->saving = 0;

@@ -123,6 +123,10 @@ static int add_methods(PyTypeObject *type, PyMethodDef *defs)
 static int blart_exec(PyObject *module)
 {
     blart_state *st = PyModule_GetState(module);
+    art_tree probe; /* the core's default bucket limits */
+    art_tree_init(&probe);
+    st->bucket_keys = probe.bucket_keys;
+    st->bucket_bytes = probe.bucket_bytes;
     if (add_type(module, &blart_treemap_spec, &st->TreeMap_Type, 1) < 0 ||
         add_type(module, &blart_bytestreemap_spec, &st->BytesTreeMap_Type, 1) <
             0 ||
@@ -226,7 +230,35 @@ static PyObject *blart_checksum(PyObject *module, PyObject *arg)
     return PyLong_FromUnsignedLongLong(art_hash_final(&h));
 }
 
+static PyObject *blart_set_bucket_limits(PyObject *module, PyObject *args)
+{
+    blart_state *st = PyModule_GetState(module);
+    unsigned keys;
+    Py_ssize_t bytes;
+    if (!PyArg_ParseTuple(args, "In:_set_bucket_limits", &keys, &bytes))
+        return NULL;
+    art_tree probe;
+    art_tree_init(&probe);
+    if (bytes < 0 || art_tree_set_buckets(&probe, keys, (size_t)bytes) < 0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "bucket limits: 0 keys (none), or 2..65535 keys and "
+                        "16..65535 bytes");
+        return NULL;
+    }
+    PyObject *old =
+        Py_BuildValue("(In)", st->bucket_keys, (Py_ssize_t)st->bucket_bytes);
+    if (old == NULL)
+        return NULL;
+    st->bucket_keys = keys;
+    st->bucket_bytes = (size_t)bytes;
+    return old;
+}
+
 static PyMethodDef blart_functions[] = {
+    {"_set_bucket_limits", blart_set_bucket_limits, METH_VARARGS,
+     "Testing: _set_bucket_limits(keys, bytes) sets the bucket limits of "
+     "maps made from now on (0 keys: no buckets) and returns the old "
+     "ones."},
     {"_checksum", blart_checksum, METH_O,
      "The 64-bit checksum of docs/format.md over a bytes-like object."},
     {"_live_allocations", blart_live_allocations, METH_NOARGS,

@@ -97,7 +97,16 @@ def sweep_atomic(m, op, *, name, expect_failures=True):
 def _kinds_delta(before, after):
     return {
         k: after[k] - before[k]
-        for k in ("node4", "node16", "node48", "node256", "leaves", "node_values")
+        for k in (
+            "node4",
+            "node16",
+            "node48",
+            "node256",
+            "leaves",
+            "node_values",
+            "buckets",
+            "bucket_keys",
+        )
     }
 
 
@@ -138,10 +147,54 @@ INSERT_CASES = {
 }
 
 
+# The same with buckets (the default: 64 keys, 2 KiB of suffixes each).
+BUCKET_INSERT_CASES = {
+    "into_empty": ([], "abc", {"leaves": 1}),
+    "leaf_becomes_bucket": (["abc"], "abd", {"leaves": -1, "buckets": 1, "bucket_keys": 2}),
+    "bucket_grows": (["abc", "abd"], "ab", {"buckets": 0, "bucket_keys": 1}),
+    # 64 keys in one bucket; the 65th bursts it into a node over the runs
+    # of each first digit: 10 keys each for 0-5, 4 for 6, and "99x" alone
+    # a leaf.
+    "bucket_bursts": (
+        [f"{i:02d}" for i in range(64)],
+        "99x",
+        {"node16": 1, "buckets": 6, "bucket_keys": 0, "leaves": 1},
+    ),
+    # "p" and "p00".."p62": the node takes the prefix "p" and "p"'s value.
+    "bucket_bursts_with_a_value": (
+        ["p"] + [f"p{i:02d}" for i in range(63)],
+        "p64",
+        {"node16": 1, "node_values": 1, "buckets": 6, "bucket_keys": 0, "leaves": 0},
+    ),
+    # Over 2 KiB / 4 = 512 bytes: never in a bucket, so "a" and "b" leave
+    # theirs too, under a node of three leaves.
+    "long_suffix_stays_a_leaf": (
+        ["a", "b"],
+        "L" * 600,
+        {"node4": 1, "leaves": 3, "buckets": -1, "bucket_keys": -2},
+    ),
+    "new_leaf_beside_buckets": (
+        [f"{i:02d}" for i in range(65)],
+        "x",
+        {"leaves": 1, "buckets": 0},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BUCKET_INSERT_CASES))
+@pytest.mark.parametrize("api", ["setitem", "update"])
+def test_insert_sweep_with_buckets(kind, case, api):
+    _insert_sweep(kind, BUCKET_INSERT_CASES[case], case, api)
+
+
 @pytest.mark.parametrize("case", sorted(INSERT_CASES))
 @pytest.mark.parametrize("api", ["setitem", "insert", "setdefault", "update"])
-def test_insert_sweep(kind, case, api):
-    texts, new_text, shape_change = INSERT_CASES[case]
+def test_insert_sweep(kind, case, api, plain_nodes):
+    _insert_sweep(kind, INSERT_CASES[case], case, api)
+
+
+def _insert_sweep(kind, spec, case, api):
+    texts, new_text, shape_change = spec
     m = kind.cls({kind.k(t): Value(t) for t in texts})
     new = kind.k(new_text)
     value = Value("new")
@@ -177,8 +230,12 @@ def test_replacing_a_value_never_allocates(kind):
     check_consistent(m, {key: "again" for key in m})
 
 
-def test_insert_sweep_builds_a_large_map(kind):
-    """Inserting 600 keys one by one, each swept: every node kind grows."""
+@pytest.mark.parametrize("buckets", [True, False], ids=["buckets", "plain"])
+def test_insert_sweep_builds_a_large_map(kind, buckets, request):
+    """Inserting 600 keys one by one, each swept: every node kind grows
+    (with buckets: above them; the 60-way node needs 60 buckets' worth)."""
+    if not buckets:
+        request.getfixturevalue("plain_nodes")
     texts = [f"{i:03d}" for i in range(0, 1000, 7)]
     texts += [chr(0x21 + i) for i in range(94)]
     texts += ["k" + chr(0x21 + i) for i in range(60)]
@@ -186,7 +243,7 @@ def test_insert_sweep_builds_a_large_map(kind):
     texts += ["é" * i for i in range(1, 30)] + [""]
     m = kind.cls()
     expected = {}
-    seen = {"node4": 0, "node16": 0, "node48": 0, "node256": 0}
+    seen = {"node4": 0, "node16": 0, "node48": 0, "node256": 0, "buckets": 0}
     for t in texts:
         key = kind.k(t)
         # A key ending at an existing inner node only fills its value slot.
@@ -198,7 +255,11 @@ def test_insert_sweep_builds_a_large_map(kind):
         for kind_name in seen:
             seen[kind_name] = max(seen[kind_name], stats[kind_name])
     check_consistent(m, expected)
-    assert all(seen.values()), seen
+    if buckets:
+        assert seen["buckets"] and seen["node256"], seen
+    else:
+        assert all(v for k, v in seen.items() if k != "buckets"), seen
+        assert seen["buckets"] == 0
     assert FIGURES["insert:large-map"] >= len(texts) // 2
 
 

@@ -29,7 +29,7 @@ void *art__malloc_big(art_tree *t, size_t size);
 void art__free(void *p);
 
 /* Blocks of up to this many bytes come from the tree's slabs. */
-#define ART_SLAB_MAX 512
+#define ART_SLAB_MAX 4096
 
 /* A node or leaf of size bytes (a multiple of 8): from the slabs, or
    from malloc when larger than ART_SLAB_MAX (counted in t->reserved

@@ -1306,9 +1306,11 @@ static void op_foreach(input *in, uint8_t a)
                 val_id(m->a[i].val));
     art_stats_t st;
     art_stats(T, &st);
-    REQUIRE(st.leaves + st.node_values == m->n && st.bytes == T->bytes,
-            "stats: %zu leaves + %zu node values for %zu keys", st.leaves,
-            st.node_values, m->n);
+    REQUIRE(st.leaves + st.node_values + st.bucket_keys == m->n &&
+                st.bytes == T->bytes,
+            "stats: %zu leaves + %zu node values + %zu in buckets for %zu "
+            "keys",
+            st.leaves, st.node_values, st.bucket_keys, m->n);
     REQUIRE(T->fail_countdown == cd, "foreach/stats allocated");
     note_tree(t, 0);
 }

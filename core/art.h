@@ -97,7 +97,7 @@ typedef struct art_walk_frame {
 typedef union art_alloc {
     void *align_pointer;
     uint64_t align_integer;
-    unsigned char space[136 * sizeof(void *)];
+    unsigned char space[72 * sizeof(void *)];
 } art_alloc;
 
 /*

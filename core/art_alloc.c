@@ -124,35 +124,17 @@ int art__grow_slow(art_tree *t, void **buf, size_t *cap, size_t need,
  * 56 bytes plus its prefix, a leaf 12 plus its suffix) and malloc would
  * add a header and round each to 16 bytes: about a fifth of the tree's
  * memory on URL-like keys.  Blocks of up to ART_SLAB_MAX bytes are carved
- * from pages owned by the tree instead, with one free list per size
- * class: 8-byte steps up to SLAB_FINE bytes (nodes and leaves), 64-byte
- * steps above (buckets of a few hundred bytes to a few KiB, Node48/256),
- * so that a bucket's copy on insert costs no malloc; a block's size is
- * always known from its contents, so no header is stored.  Pages grow
- * from 1 KiB to 64 KiB, so small trees stay small, and are released when
- * the tree becomes empty.  Larger blocks (long leaves) come from malloc
- * directly.
+ * from pages owned by the tree instead, with one free list per 8-byte
+ * size class; a block's size is always known from its contents, so no
+ * header is stored.  Pages grow from 1 KiB to 64 KiB, so small trees stay
+ * small, and are released when the tree becomes empty.  Larger blocks
+ * (Node48/256, long leaves) come from malloc directly.
  */
-#define SLAB_FINE    512
-#define SLAB_CLASSES (SLAB_FINE / 8 + (ART_SLAB_MAX - SLAB_FINE) / 64)
-
-/* The class of a block of size bytes (8 <= size <= ART_SLAB_MAX, a
-   multiple of 8), and the bytes it takes in its page. */
-static inline size_t slab_class(size_t size, size_t *rounded)
-{
-    if (size <= SLAB_FINE) {
-        *rounded = size;
-        return size / 8 - 1;
-    }
-    *rounded = (size + 63) & ~(size_t)63;
-    return SLAB_FINE / 8 + (*rounded - SLAB_FINE) / 64 - 1;
-}
-
 typedef struct art_slab {
-    void *free[SLAB_CLASSES]; /* per size class, a free list */
-    void *pages;              /* singly linked list of pages */
-    uint8_t *next, *end;      /* unused space of the newest page */
-    size_t page_size;         /* size of the next page to allocate */
+    void *free[ART_SLAB_MAX / 8]; /* per size class, a free list */
+    void *pages;                  /* singly linked list of pages */
+    uint8_t *next, *end;          /* unused space of the newest page */
+    size_t page_size;             /* size of the next page to allocate */
     /* One block of nodes and leaves taken over from a file by
        art_file_load(), freed with the pages; NULL otherwise. */
     void *arena;
@@ -208,17 +190,15 @@ void *art__block_alloc(art_tree *t, size_t size)
     if (t->fail_countdown > 0 && --t->fail_countdown == 0)
         return NULL;
     art_slab *s = slab_of(t);
-    size_t rounded, cls = slab_class(size, &rounded);
+    size_t cls = size / 8 - 1;
     void *p = s->free[cls];
     if (p) {
         UNPOISON(p, size);
         memcpy(&s->free[cls], p, sizeof(void *));
         return p;
     }
-    if ((size_t)(s->end - s->next) < rounded) {
+    if ((size_t)(s->end - s->next) < size) {
         size_t page = s->page_size ? s->page_size : SLAB_MIN_PAGE;
-        while (page - SLAB_HEADER < rounded)
-            page *= 2;
         uint8_t *pg = malloc(page);
         if (pg == NULL)
             return NULL;
@@ -235,7 +215,7 @@ void *art__block_alloc(art_tree *t, size_t size)
         POISON(s->next, page - SLAB_HEADER);
     }
     p = s->next;
-    s->next += rounded;
+    s->next += size;
     UNPOISON(p, size);
     return p;
 }
@@ -253,15 +233,10 @@ void art__block_free(art_tree *t, void *p, size_t size)
         art__free(p);
         return;
     }
-    size_t rounded, cls = slab_class(size, &rounded);
-    if (rounded != size && art__in_arena(s->arena, s->arena_size, p)) {
-        /* A loaded file's block has its exact size: not a class's. */
-        POISON(p, size);
-        return;
-    }
+    size_t cls = size / 8 - 1;
     memcpy(p, &s->free[cls], sizeof(void *));
     s->free[cls] = p;
-    POISON(p, rounded);
+    POISON(p, size);
 }
 
 /* Releases every page and the arena; no block carved from them may be in

@@ -29,7 +29,7 @@ void *art__malloc_big(art_tree *t, size_t size);
 void art__free(void *p);
 
 /* Blocks of up to this many bytes come from the tree's slabs. */
-#define ART_SLAB_MAX 4096
+#define ART_SLAB_MAX 512
 
 /* A node or leaf of size bytes (a multiple of 8): from the slabs, or
    from malloc when larger than ART_SLAB_MAX (counted in t->reserved
@@ -276,7 +276,7 @@ static inline void art__kind_for(size_t c, int *type, int *cap)
 
 static inline int is_bucket(uintptr_t p)
 {
-    return p != 0 && !IS_LEAF(p) && AS_NODE(p)->type == ART_BUCKET_TYPE;
+    return !IS_LEAF(p) && AS_NODE(p)->type == ART_BUCKET_TYPE;
 }
 
 /* Suffixes longer than this never enter a bucket: they stay leaves, so a
@@ -289,6 +289,11 @@ static inline size_t art__bucket_max_suffix(const art_tree *t)
 /* The tree's allocator for bucket blocks (counted in t->bytes). */
 art_bucket_alloc art__bucket_alloc(art_tree *t);
 void art__bucket_free(art_tree *t, art_bucket *b);
+
+/* Fills e[0 .. b->count) with b's suffixes, each after head[0..hlen),
+   and their values: art_bucket_make's entries for a merge. */
+void art__bucket_entries(const art_bucket *b, const uint8_t *head, size_t hlen,
+                         art_bucket_entry *e);
 
 /* A suffix with its value: the input of art__build_subtree. */
 typedef struct art_span {

@@ -1009,6 +1009,8 @@ static int unlink_child(art_tree *t, uintptr_t *parent_ref, uint8_t byte)
             int ob = child_ge(parent, 0, &other);
             if (ob == byte)
                 ob = child_ge(parent, ob + 1, &other);
+            if (ob < 0)
+                return ART_EINVAL; /* not reached: it has two children */
             if (merge_one(t, parent, (uint8_t)ob, other, &repl) < 0)
                 return ART_ENOMEM;
             free_replaced(t, other);
@@ -1096,6 +1098,8 @@ int art_delete(art_tree *t, const uint8_t *key, size_t len, void **old)
             if (n->num_children == 1) {
                 uintptr_t only = 0, repl = 0;
                 int b = child_ge(n, 0, &only);
+                if (b < 0)
+                    return ART_EINVAL; /* not reached: it has one child */
                 if (merge_one(t, n, (uint8_t)b, only, &repl) < 0)
                     return ART_ENOMEM;
                 *ref = repl;

@@ -92,12 +92,8 @@ static int make_bucket(art_builder *b, const uint8_t *prefix, size_t plen,
                 continue;
             }
             art_bucket *bk = AS_BUCKET(ch[i].ref);
-            for (unsigned j = 0; j < bk->count; j++, n++) {
-                e[n].a = h;
-                e[n].na = plen + 1;
-                e[n].b = art_bucket_suffix(bk, j, &e[n].nb);
-                e[n].value = art_bucket_values(bk)[j];
-            }
+            art__bucket_entries(bk, h, plen + 1, e + n);
+            n += bk->count;
         }
         art_bucket_alloc a = art__bucket_alloc(t);
         made = art_bucket_make(&a, e, count);

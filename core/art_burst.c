@@ -49,6 +49,18 @@ void art__bucket_free(art_tree *t, art_bucket *b)
     bucket_block_free(t, b, art_bucket_bytes(b));
 }
 
+void art__bucket_entries(const art_bucket *b, const uint8_t *head, size_t hlen,
+                         art_bucket_entry *e)
+{
+    void **values = art_bucket_values((art_bucket *)(uintptr_t)b);
+    for (unsigned i = 0; i < b->count; i++) {
+        e[i].a = head;
+        e[i].na = hlen;
+        e[i].b = art_bucket_suffix(b, i, &e[i].nb);
+        e[i].value = values[i];
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* Subtrees from sorted suffixes                                       */
 /* ------------------------------------------------------------------ */
@@ -313,12 +325,7 @@ int art__bucket_prepend(art_tree *t, const uint8_t *prefix, size_t plen,
     if (head && ents) {
         memcpy(head, prefix, plen);
         head[plen] = byte;
-        for (unsigned i = 0; i < count; i++) {
-            ents[i].a = head;
-            ents[i].na = add;
-            ents[i].b = art_bucket_suffix(b, i, &ents[i].nb);
-            ents[i].value = values[i];
-        }
+        art__bucket_entries(b, head, add, ents);
         art_bucket_alloc a = art__bucket_alloc(t);
         nb = art_bucket_make(&a, ents, count);
     }

@@ -103,18 +103,27 @@ static void key_truncate(art_cursor *c, size_t n)
         c->changed_from = n;
 }
 
-/* Pushes inner node n and appends its prefix to the key. */
-static int push_node(art_cursor *c, art_node *n)
+/* A new frame on top of the stack for node (an inner node or a bucket)
+   whose bytes start at the key's current length, or NULL. */
+static art_cursor_frame *push_frame(art_cursor *c, void *node, int pos)
 {
     if (c->depth == c->frames_cap &&
         art__grow(c->tree, (void **)&c->frames, &c->frames_cap, c->depth + 1,
                   sizeof(art_cursor_frame)) < 0)
-        return ART_ENOMEM;
+        return NULL;
     art_cursor_frame *f = &c->frames[c->depth++];
-    f->node = n;
+    f->node = node;
     f->depth = c->key_len;
     f->byte = -1;
-    f->pos = -1;
+    f->pos = pos;
+    return f;
+}
+
+/* Pushes inner node n and appends its prefix to the key. */
+static int push_node(art_cursor *c, art_node *n)
+{
+    if (push_frame(c, n, -1) == NULL)
+        return ART_ENOMEM;
     if (n->type <= ART_NODE16) {
         /* A walk visits a small node's children one after another, each
            likely a cache miss somewhere else in memory (more so in a tree
@@ -144,16 +153,7 @@ static inline int frame_is_bucket(const art_cursor_frame *f)
 
 static int push_bucket(art_cursor *c, art_bucket *b)
 {
-    if (c->depth == c->frames_cap &&
-        art__grow(c->tree, (void **)&c->frames, &c->frames_cap, c->depth + 1,
-                  sizeof(art_cursor_frame)) < 0)
-        return ART_ENOMEM;
-    art_cursor_frame *f = &c->frames[c->depth++];
-    f->node = b;
-    f->depth = c->key_len;
-    f->byte = -1;
-    f->pos = 0;
-    return ART_OK;
+    return push_frame(c, b, 0) ? ART_OK : ART_ENOMEM;
 }
 
 /* Puts the cursor on entry i of the bucket on top, whose first keep bytes
@@ -196,8 +196,15 @@ static int bucket_forward(art_cursor *c, unsigned i, size_t keep)
             return cursor_fail(c);
         int next = s[keep] + 1;
         int g = c->guard(c->guard_ctx, c, &next);
-        if (g == 1)
-            break;
+        if (g == 1) {
+            /* The key holds the byte the guard judged: the rest follows,
+               and changed_from stays where the guard left it. */
+            if (key_append(c, s + keep + 1, len - keep - 1) < 0)
+                return cursor_fail(c);
+            f->pos = (int)i;
+            c->at = TAG_NODE(b);
+            return 1;
+        }
         if (g < 0) {
             cursor_fail(c);
             return g;

@@ -173,11 +173,33 @@ static int bucket_at(art_cursor *c, unsigned i, size_t keep)
 }
 
 /*
+ * The first entry after i whose suffix does not start with the first m
+ * bytes of suffix i followed, when limit < 256, by a byte below limit.
+ * The entries passed over are contiguous (the suffixes are sorted), and a
+ * fuzzy search's runs are short, so a scan of neighbours that compares m
+ * bytes each beats a binary search that compares whole suffixes.
+ */
+static unsigned bucket_run_end(const art_bucket *b, unsigned i, size_t m,
+                               int limit)
+{
+    size_t len, lj;
+    const uint8_t *s = art_bucket_suffix(b, i, &len);
+    unsigned j = i + 1;
+    for (; j < b->count; j++) {
+        const uint8_t *sj = art_bucket_suffix(b, j, &lj);
+        if (lj < m || (limit < 256 && (lj == m || sj[m] >= limit)) ||
+            !same_bytes(sj, s, m))
+            break;
+    }
+    return j;
+}
+
+/*
  * Moves forward to the first entry from i on, in the bucket on top, that
  * the guard accepts (keep as for bucket_at).  The guard is asked about
  * the first byte in which an entry differs from the one before it; a
- * refusal passes over every entry sharing that byte (one binary search),
- * and a raised *next over those whose byte there is below it.  Returns 1,
+ * refusal passes over every entry sharing that byte, and a raised *next
+ * over those whose byte there is below it (bucket_run_end).  Returns 1,
  * PASSED_OVER with the bucket's frame popped when it refuses them all,
  * or an error code.
  */
@@ -209,16 +231,8 @@ static int bucket_forward(art_cursor *c, unsigned i, size_t keep)
             cursor_fail(c);
             return g;
         }
-        unsigned j = art_bucket_skip(b, i, keep + 1);
-        if (next > 255) {
-            j = art_bucket_skip(b, i, keep);
-        } else if (next > s[keep] + 1 && j < n) {
-            c->key[c->key_len - 1] = (uint8_t)next;
-            unsigned k =
-                art_bucket_lower_bound(b, c->key + f->depth, keep + 1, NULL);
-            if (k > j)
-                j = k;
-        }
+        /* next >= s[keep] + 1: every entry sharing s[0..keep] goes too. */
+        unsigned j = bucket_run_end(b, i, keep, next > 255 ? 256 : next);
         key_truncate(c, f->depth + keep);
         if (j >= n) {
             i = n;
@@ -609,7 +623,8 @@ int art_cursor_skip(art_cursor *c, size_t n)
                 c->depth--;
                 continue;
             }
-            unsigned j = art_bucket_skip(bk, (unsigned)f->pos, n - f->depth);
+            unsigned j =
+                bucket_run_end(bk, (unsigned)f->pos, n - f->depth, 256);
             if (j < bk->count) {
                 int r = bucket_forward(c, j, art_bucket_common(bk, j));
                 if (r != PASSED_OVER)

@@ -384,6 +384,7 @@ typedef struct art_stats_t {
     size_t leaves;                /* leaf objects */
     size_t buckets;               /* bucket nodes */
     size_t bucket_keys;           /* keys held in them */
+    size_t bucket_spare;          /* bytes of their room not in use */
     size_t node_values;           /* keys stored in inner-node value slots */
     size_t max_depth;             /* inner nodes on the longest path */
     double mean_depth;            /* mean inner nodes above a key */

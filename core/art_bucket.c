@@ -1,7 +1,8 @@
 /*
  * art_bucket.c -- the bucket container of art_bucket.h: tags, find,
- * ordered positions, copy-on-write insert and delete, make, burst and the
- * invariant check.  Nothing here knows about inner nodes or cursors.
+ * ordered positions, insert and delete (in place while the block has
+ * room), make, burst and the invariant check.  Nothing here knows about
+ * inner nodes or cursors.
  */
 #include "art_bucket.h"
 
@@ -222,56 +223,98 @@ unsigned art_bucket_skip(const art_bucket *b, unsigned i, size_t m)
     return lo;
 }
 
-/* Sets the header and zeroes the padding of a fresh block for n suffixes
-   of kb bytes; the caller fills tags, ends, values and keys. */
-static void block_init(art_bucket *nb, size_t n, size_t kb)
+/* Sets the header of a fresh block for n suffixes of kb bytes with spare
+   more slots and spare_words more words of suffix room, and zeroes every
+   byte past the entries; the caller fills tags, ends, values and keys. */
+static void block_init(art_bucket *nb, size_t n, size_t kb, unsigned spare,
+                       unsigned spare_words)
 {
     nb->type = ART_BUCKET_TYPE;
     nb->flags = 0;
     nb->count = (uint16_t)n;
-    nb->key_bytes = (uint32_t)kb;
+    nb->key_bytes = (uint16_t)kb;
+    nb->spare = (uint8_t)spare;
+    nb->spare_words = (uint8_t)spare_words;
+    size_t slots = n + spare;
     uint8_t *tags = (uint8_t *)(nb + 1);
-    memset(tags + n, 0, pad8(n) - n);
-    uint8_t *ends = tags + pad8(n);
-    memset(ends + 2 * n, 0, pad8(2 * n) - 2 * n);
+    memset(tags + n, 0, pad8(slots) - n);
+    uint8_t *ends = tags + pad8(slots);
+    memset(ends + 2 * n, 0, pad8(2 * slots) - 2 * n);
+    memset(art_bucket_values(nb) + n, 0, spare * sizeof(void *));
     uint8_t *keys = (uint8_t *)art_bucket_keys(nb);
-    memset(keys + kb, 0, pad8(kb) - kb);
+    memset(keys + kb, 0, art_bucket_room(nb) - kb);
 }
 
-int art_bucket_insert(const art_bucket_alloc *a, art_bucket **bp,
-                      const uint8_t *s, size_t len, void *value,
-                      const art_bucket_limits *lim, void **old, unsigned *index)
+/* The most spare slots or words a header can say. */
+#define SPARE_MAX 255u
+
+/* Adds s at index i of b, which has a spare slot and room for len more
+   bytes: the entries from i on move up by one, their bytes by len. */
+static void insert_in_place(art_bucket *b, unsigned i, const uint8_t *s,
+                            size_t len, void *value)
+{
+    size_t n = b->count, kb = b->key_bytes, room = art_bucket_room(b);
+    uint8_t *tags = (uint8_t *)(b + 1);
+    uint16_t *ends = (uint16_t *)(uintptr_t)art_bucket_ends(b);
+    void **values = art_bucket_values(b);
+    uint8_t *keys = (uint8_t *)(uintptr_t)art_bucket_keys(b);
+    size_t at = i ? ends[i - 1] : 0;
+    memmove(tags + i + 1, tags + i, n - i);
+    tags[i] = art_bucket_tag(s, len);
+    for (size_t j = n; j > i; j--)
+        ends[j] = (uint16_t)(ends[j - 1] + len);
+    ends[i] = (uint16_t)(at + len);
+    memmove(values + i + 1, values + i, (n - i) * sizeof *values);
+    values[i] = value;
+    memmove(keys + at + len, keys + at, kb - at);
+    if (len)
+        memcpy(keys + at, s, len);
+    b->count = (uint16_t)(n + 1);
+    b->key_bytes = (uint16_t)(kb + len);
+    b->spare--;
+    b->spare_words = (uint8_t)((room - pad8(kb + len)) / 8);
+}
+
+int art_bucket_insert_at(const art_bucket_alloc *a, art_bucket **bp, unsigned i,
+                         const uint8_t *s, size_t len, void *value,
+                         const art_bucket_limits *lim)
 {
     art_bucket *b = *bp;
     size_t n = b ? b->count : 0, kb = b ? b->key_bytes : 0;
-    unsigned i = 0;
-    if (old)
-        *old = NULL;
-    if (b) {
-        int exact;
-        i = art_bucket_lower_bound(b, s, len, &exact);
-        if (exact) {
-            void **slot = &art_bucket_values(b)[i];
-            if (old)
-                *old = *slot;
-            *slot = value;
-            if (index)
-                *index = i;
-            return 0;
-        }
-    }
     if (n + 1 > lim->max_count || n + 1 > ART_BUCKET_MAX_COUNT ||
         kb > lim->max_key_bytes || len > lim->max_key_bytes - kb ||
         len > ART_BUCKET_MAX_KEY_BYTES - kb)
         return ART_BUCKET_FULL;
-    art_bucket *nb = a->alloc(a->ctx, art_bucket_size(n + 1, kb + len));
+    if (b && b->spare && kb + len <= art_bucket_room(b)) {
+        insert_in_place(b, i, s, len, value);
+        return 1;
+    }
+    /* A new block with room for about an eighth more entries of the mean
+       suffix length, no more than the limits let the bucket hold. */
+    size_t most = lim->max_count < ART_BUCKET_MAX_COUNT ? lim->max_count
+                                                        : ART_BUCKET_MAX_COUNT;
+    size_t spare = (n + 1) / 8 + 1, nkb = kb + len;
+    if (spare > most - (n + 1))
+        spare = most - (n + 1);
+    if (spare > SPARE_MAX)
+        spare = SPARE_MAX;
+    size_t words = (spare * nkb / (n + 1) + 7) / 8;
+    size_t cap = lim->max_key_bytes < ART_BUCKET_MAX_KEY_BYTES
+                     ? lim->max_key_bytes
+                     : ART_BUCKET_MAX_KEY_BYTES;
+    if (words > (pad8(cap) - pad8(nkb)) / 8)
+        words = (pad8(cap) - pad8(nkb)) / 8;
+    if (words > SPARE_MAX)
+        words = SPARE_MAX;
+    art_bucket *nb =
+        a->alloc(a->ctx, art_bucket_size(n + 1 + spare, pad8(nkb) + 8 * words));
     if (nb == NULL)
         return ART_ENOMEM;
-    block_init(nb, n + 1, kb + len);
+    block_init(nb, n + 1, nkb, (unsigned)spare, (unsigned)words);
     uint8_t *tags = (uint8_t *)(nb + 1);
-    uint16_t *ends = (uint16_t *)(void *)(tags + pad8(n + 1));
+    uint16_t *ends = (uint16_t *)(uintptr_t)art_bucket_ends(nb);
     void **values = art_bucket_values(nb);
-    uint8_t *keys = (uint8_t *)art_bucket_keys(nb);
+    uint8_t *keys = (uint8_t *)(uintptr_t)art_bucket_keys(nb);
     size_t at = 0; /* where suffix i starts */
     if (b) {
         const uint8_t *ot = art_bucket_tags(b);
@@ -297,16 +340,66 @@ int art_bucket_insert(const art_bucket_alloc *a, art_bucket **bp,
     *bp = nb;
     if (b)
         a->free(a->ctx, b, art_bucket_bytes(b));
-    if (index)
-        *index = i;
     return 1;
+}
+
+int art_bucket_insert(const art_bucket_alloc *a, art_bucket **bp,
+                      const uint8_t *s, size_t len, void *value,
+                      const art_bucket_limits *lim, void **old, unsigned *index)
+{
+    art_bucket *b = *bp;
+    unsigned i = 0;
+    if (old)
+        *old = NULL;
+    if (b) {
+        int exact;
+        i = art_bucket_lower_bound(b, s, len, &exact);
+        if (exact) {
+            void **slot = &art_bucket_values(b)[i];
+            if (old)
+                *old = *slot;
+            *slot = value;
+            if (index)
+                *index = i;
+            return 0;
+        }
+    }
+    int r = art_bucket_insert_at(a, bp, i, s, len, value, lim);
+    if (r == 1 && index)
+        *index = i;
+    return r;
+}
+
+/* Removes entry i of b (count > 1) in place: the entries after it move
+   down, and the bytes left free are zeroed. */
+static void delete_in_place(art_bucket *b, unsigned i)
+{
+    size_t n = b->count, kb = b->key_bytes, room = art_bucket_room(b);
+    uint8_t *tags = (uint8_t *)(b + 1);
+    uint16_t *ends = (uint16_t *)(uintptr_t)art_bucket_ends(b);
+    void **values = art_bucket_values(b);
+    uint8_t *keys = (uint8_t *)(uintptr_t)art_bucket_keys(b);
+    size_t at = i ? ends[i - 1] : 0, len = ends[i] - at;
+    memmove(tags + i, tags + i + 1, n - i - 1);
+    tags[n - 1] = 0;
+    for (size_t j = i; j + 1 < n; j++)
+        ends[j] = (uint16_t)(ends[j + 1] - len);
+    ends[n - 1] = 0;
+    memmove(values + i, values + i + 1, (n - i - 1) * sizeof *values);
+    values[n - 1] = NULL;
+    memmove(keys + at, keys + at + len, kb - at - len);
+    memset(keys + kb - len, 0, len);
+    b->count = (uint16_t)(n - 1);
+    b->key_bytes = (uint16_t)(kb - len);
+    b->spare++;
+    b->spare_words = (uint8_t)((room - pad8(kb - len)) / 8);
 }
 
 int art_bucket_delete(const art_bucket_alloc *a, art_bucket **bp, unsigned i,
                       void **old)
 {
     art_bucket *b = *bp;
-    size_t n = b->count, kb = b->key_bytes;
+    size_t n = b->count, kb = b->key_bytes, slots = art_bucket_slots(b);
     const uint16_t *oe = art_bucket_ends(b);
     void **ov = art_bucket_values(b);
     size_t at = i ? oe[i - 1] : 0, len = oe[i] - at;
@@ -318,14 +411,22 @@ int art_bucket_delete(const art_bucket_alloc *a, art_bucket **bp, unsigned i,
             *old = value;
         return ART_OK;
     }
+    if (2 * (n - 1) >= slots && b->spare < SPARE_MAX &&
+        (art_bucket_room(b) - pad8(kb - len)) / 8 <= SPARE_MAX) {
+        delete_in_place(b, i);
+        if (old)
+            *old = value;
+        return ART_OK;
+    }
+    /* Less than half in use: copy the others into a block of their size. */
     art_bucket *nb = a->alloc(a->ctx, art_bucket_size(n - 1, kb - len));
     if (nb == NULL)
         return ART_ENOMEM;
-    block_init(nb, n - 1, kb - len);
+    block_init(nb, n - 1, kb - len, 0, 0);
     uint8_t *tags = (uint8_t *)(nb + 1);
-    uint16_t *ends = (uint16_t *)(void *)(tags + pad8(n - 1));
+    uint16_t *ends = (uint16_t *)(uintptr_t)art_bucket_ends(nb);
     void **values = art_bucket_values(nb);
-    uint8_t *keys = (uint8_t *)art_bucket_keys(nb);
+    uint8_t *keys = (uint8_t *)(uintptr_t)art_bucket_keys(nb);
     const uint8_t *ot = art_bucket_tags(b);
     const uint8_t *ok = art_bucket_keys(b);
     memcpy(tags, ot, i);
@@ -361,7 +462,7 @@ art_bucket *art_bucket_make(const art_bucket_alloc *a,
     art_bucket *nb = a->alloc(a->ctx, art_bucket_size(n, kb));
     if (nb == NULL)
         return NULL;
-    block_init(nb, n, kb);
+    block_init(nb, n, kb, 0, 0);
     uint8_t *tags = (uint8_t *)(nb + 1);
     uint16_t *ends = (uint16_t *)(void *)(tags + pad8(n));
     void **values = art_bucket_values(nb);
@@ -394,7 +495,7 @@ static art_bucket *make_range(const art_bucket_alloc *a, const art_bucket *b,
     art_bucket *nb = a->alloc(a->ctx, art_bucket_size(count, kb));
     if (nb == NULL)
         return NULL;
-    block_init(nb, count, kb);
+    block_init(nb, count, kb, 0, 0);
     uint8_t *tags = (uint8_t *)(nb + 1);
     uint16_t *ends = (uint16_t *)(void *)(tags + pad8(count));
     void **values = art_bucket_values(nb);
@@ -491,10 +592,12 @@ const char *art_bucket_check(const art_bucket *b, size_t size)
     const uint16_t *ends = art_bucket_ends(b);
     const uint8_t *keys = art_bucket_keys(b);
     void **values = art_bucket_values((art_bucket *)(uintptr_t)b);
-    if (!zeros(tags + n, pad8(n) - n) ||
-        !zeros((const uint8_t *)ends + 2 * n, pad8(2 * n) - 2 * n) ||
-        !zeros(keys + kb, pad8(kb) - kb))
-        return "bucket: padding not zero";
+    size_t slots = art_bucket_slots(b);
+    if (!zeros(tags + n, pad8(slots) - n) ||
+        !zeros((const uint8_t *)ends + 2 * n, pad8(2 * slots) - 2 * n) ||
+        !zeros((const uint8_t *)(values + n), 8 * (slots - n)) ||
+        !zeros(keys + kb, art_bucket_room(b) - kb))
+        return "bucket: padding or spare room not zero";
     if ((n == 0 && kb != 0) || (n > 0 && ends[n - 1] != kb))
         return "bucket: key bytes do not match the ends";
     const uint8_t *prev = NULL;

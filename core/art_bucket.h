@@ -36,33 +36,46 @@
  *
  *   0        8               8+T           8+T+E         8+T+E+V
  *   +--------+---------------+-------------+-------------+----------------+
- *   | header | tags[n]  pad  | ends[n] pad | values[n]   | suffix bytes   |
+ *   | header | tags[s]  pad  | ends[s] pad | values[s]   | suffix bytes   |
  *   +--------+---------------+-------------+-------------+----------------+
  *     type     1 byte each     uint16 each   void * each   concatenated,
- *     flags    T = pad8(n)     E = pad8(2n)  V = 8n        sorted, then pad
- *     count
+ *     flags    T = pad8(s)     E = pad8(2s)  V = 8s        sorted, then
+ *     count                                                room: R bytes
  *     key_bytes
+ *     spare, spare_words
  *
- * Suffix i is keys[start(i) .. ends[i]) where start(0) = 0 and start(i) =
- * ends[i - 1]; its value is values[i]; tags[i] = art_bucket_tag() of it.
- * The header has the shape of an inner node's (the kind byte first), so a
- * tagged child pointer can be dispatched on it.  The tags and the ends,
- * which a find reads, come first: with 32 keys they and the header fill
- * 104 bytes, two cache lines.
+ * The block has s = count + spare slots and R = pad8(key_bytes) +
+ * 8 * spare_words bytes for suffixes.  Suffix i (i < count) is
+ * keys[start(i) .. ends[i]) where start(0) = 0 and start(i) = ends[i - 1];
+ * its value is values[i]; tags[i] = art_bucket_tag() of it.  The header
+ * has the shape of an inner node's (the kind byte first), so a tagged
+ * child pointer can be dispatched on it.  The tags and the ends, which a
+ * find reads, come first: with 32 slots they and the header fill 104
+ * bytes, two cache lines.
+ *
+ * Room to grow: an insert into a block with a spare slot and room for
+ * the suffix shifts the entries after it in place, with no allocation; a
+ * block without room is copied into a new one with room for about an
+ * eighth more (capped by the limits), so n random inserts into a bucket
+ * copy it O(log n) times, not n times.  A delete shifts down in place and
+ * gives its slot back, until less than half the slots are in use: then
+ * the block is copied into one of its size.  Blocks made whole
+ * (art_bucket_make, a burst) and blocks in files have no spare room.
  *
  * Invariants (art_bucket_check):
  *  - suffixes strictly ascending in the tree's order (bytewise, a prefix
  *    before its extensions), so at most one, the first, is empty;
- *  - ends non-decreasing, ends[n - 1] == key_bytes (0 when n == 0);
- *  - tags[i] is the tag of suffix i; every padding byte is 0;
+ *  - ends non-decreasing, ends[count - 1] == key_bytes (0 when empty);
+ *  - tags[i] is the tag of suffix i; every byte past the entries in use
+ *    (padding and spare room) is 0, so equal contents are equal bytes;
  *  - values non-NULL;
  *  - count <= ART_BUCKET_MAX_COUNT, key_bytes <= ART_BUCKET_MAX_KEY_BYTES.
  * How many keys and bytes a bucket may hold below those hard limits is
  * the caller's policy (art_bucket_limits).
  *
- * Blocks are immutable in size: an insert or a delete builds a new block
+ * An insert or delete that changes the block's size builds a new block
  * (allocate first, link in last), so an allocation failure leaves the
- * bucket as it was, and a block's size always follows from its header
+ * bucket as it was; a block's size always follows from its header
  * (art_bucket_bytes), which is what the tree's slab allocator needs.
  * Index positions are stable only until the next insert or delete.
  */
@@ -90,10 +103,12 @@ extern "C" {
 #define ART_BUCKET_FULL 2
 
 typedef struct art_bucket {
-    uint8_t type;       /* ART_BUCKET_TYPE */
-    uint8_t flags;      /* 0: reserved for the tree */
-    uint16_t count;     /* number of suffixes, n */
-    uint32_t key_bytes; /* total length of the suffixes */
+    uint8_t type;        /* ART_BUCKET_TYPE */
+    uint8_t flags;       /* 0: reserved for the tree */
+    uint16_t count;      /* number of suffixes */
+    uint16_t key_bytes;  /* total length of the suffixes */
+    uint8_t spare;       /* slots past count */
+    uint8_t spare_words; /* 8-byte words of suffix room past key_bytes */
 } art_bucket;
 
 /*
@@ -132,16 +147,29 @@ typedef struct art_bucket_entry {
  */
 uint8_t art_bucket_tag(const uint8_t *s, size_t len);
 
-/* Bytes of a block holding n suffixes of key_bytes bytes in all. */
+/* Bytes of a block with n slots and key_bytes bytes of suffix room. */
 static inline size_t art_bucket_size(size_t n, size_t key_bytes)
 {
     return 8 + ((n + 7) & ~(size_t)7) + ((2 * n + 7) & ~(size_t)7) + 8 * n +
            ((key_bytes + 7) & ~(size_t)7);
 }
 
+/* The slots of b: count in use, spare free. */
+static inline unsigned art_bucket_slots(const art_bucket *b)
+{
+    return (unsigned)b->count + b->spare;
+}
+
+/* The bytes of suffix room of b: key_bytes in use, the rest free. */
+static inline size_t art_bucket_room(const art_bucket *b)
+{
+    return (((size_t)b->key_bytes + 7) & ~(size_t)7) +
+           8 * (size_t)b->spare_words;
+}
+
 static inline size_t art_bucket_bytes(const art_bucket *b)
 {
-    return art_bucket_size(b->count, b->key_bytes);
+    return art_bucket_size(art_bucket_slots(b), art_bucket_room(b));
 }
 
 static inline const uint8_t *art_bucket_tags(const art_bucket *b)
@@ -152,20 +180,22 @@ static inline const uint8_t *art_bucket_tags(const art_bucket *b)
 static inline const uint16_t *art_bucket_ends(const art_bucket *b)
 {
     return (const uint16_t *)((const uint8_t *)(b + 1) +
-                              ((b->count + 7u) & ~7u));
+                              ((art_bucket_slots(b) + 7u) & ~7u));
 }
 
-/* The value slots, count of them, 8-byte aligned. */
+/* The value slots, count of them in use, 8-byte aligned. */
 static inline void **art_bucket_values(art_bucket *b)
 {
-    return (void **)((uint8_t *)(b + 1) + ((b->count + 7u) & ~7u) +
-                     ((2u * b->count + 7u) & ~7u));
+    unsigned s = art_bucket_slots(b);
+    return (void **)((uint8_t *)(b + 1) + ((s + 7u) & ~7u) +
+                     ((2u * s + 7u) & ~7u));
 }
 
 static inline const uint8_t *art_bucket_keys(const art_bucket *b)
 {
-    return (const uint8_t *)(b + 1) + ((b->count + 7u) & ~7u) +
-           ((2u * b->count + 7u) & ~7u) + 8u * b->count;
+    unsigned s = art_bucket_slots(b);
+    return (const uint8_t *)(b + 1) + ((s + 7u) & ~7u) + ((2u * s + 7u) & ~7u) +
+           8u * s;
 }
 
 /* Suffix i (i < count): its bytes, its length in *len.  Valid as long as
@@ -215,12 +245,12 @@ unsigned art_bucket_skip(const art_bucket *b, unsigned i, size_t m);
  * Maps s[0..len) to value (non-NULL) in the bucket *bp (NULL: none yet,
  * one is made).  When s is present its value is replaced in place (no
  * allocation), the old one stored in *old (when not NULL), and 0 is
- * returned.  Otherwise a new block with s at its place is allocated and
- * filled, *bp is set to it and the old block freed, and 1 is returned
- * (with *old NULL); the new index is in *index when not NULL.  Returns
- * ART_BUCKET_FULL, changing nothing, when the new block would exceed lim
- * or the hard limits (the caller bursts), and ART_ENOMEM, changing
- * nothing, when the allocation fails.
+ * returned.  Otherwise s is added at its place and 1 returned (with *old
+ * NULL), the new index in *index when not NULL: in place when the block
+ * has room, else in a new block with room to spare that replaces *bp
+ * (the old one freed).  Returns ART_BUCKET_FULL, changing nothing, when
+ * the bucket would exceed lim or the hard limits (the caller bursts), and
+ * ART_ENOMEM, changing nothing, when the allocation fails.
  */
 int art_bucket_insert(const art_bucket_alloc *a, art_bucket **bp,
                       const uint8_t *s, size_t len, void *value,
@@ -228,10 +258,22 @@ int art_bucket_insert(const art_bucket_alloc *a, art_bucket **bp,
                       unsigned *index);
 
 /*
- * Removes suffix i (i < count) from *bp: a new block without it replaces
- * the old one (freed); removing the last suffix frees the block and sets
- * *bp to NULL.  The removed value is stored in *old when not NULL.
- * Returns ART_OK, or ART_ENOMEM with the bucket unchanged.
+ * art_bucket_insert of a suffix known to be absent whose place, i, the
+ * caller has found (art_bucket_lower_bound with no exact match): the
+ * tree's insert, which looks first so that a replacement never allocates,
+ * searches once.  *bp is not NULL.  Returns 1, ART_BUCKET_FULL or
+ * ART_ENOMEM as art_bucket_insert does.
+ */
+int art_bucket_insert_at(const art_bucket_alloc *a, art_bucket **bp, unsigned i,
+                         const uint8_t *s, size_t len, void *value,
+                         const art_bucket_limits *lim);
+
+/*
+ * Removes suffix i (i < count) from *bp, in place, or, when that would
+ * leave less than half the slots in use, into a new block of its size
+ * that replaces the old one (freed); removing the last suffix frees the
+ * block and sets *bp to NULL.  The removed value is stored in *old when
+ * not NULL.  Returns ART_OK, or ART_ENOMEM with the bucket unchanged.
  */
 int art_bucket_delete(const art_bucket_alloc *a, art_bucket **bp, unsigned i,
                       void **old);

@@ -240,7 +240,7 @@ int art__bucket_insert(art_tree *t, uintptr_t *ref, const uint8_t *s,
         }
         if (len <= art__bucket_max_suffix(t)) {
             art_bucket_limits lim = {t->bucket_keys, t->bucket_bytes};
-            int r = art_bucket_insert(&a, &b, s, len, value, &lim, NULL, NULL);
+            int r = art_bucket_insert_at(&a, &b, i, s, len, value, &lim);
             if (r == 1)
                 *ref = TAG_NODE(b);
             if (r != ART_BUCKET_FULL)

@@ -324,25 +324,34 @@ static int write_node(writer *w, art_node *n, const uint64_t *kids,
 }
 
 /*
- * Writes bucket b as in memory, each value replaced by its reference;
- * its reference (untagged, like an inner node's) in *ref, the length of
- * its longest suffix in *longest.
+ * Writes bucket b as it would be without spare room (art_bucket.h), each
+ * value replaced by its reference: a file holds one layout per tree.  Its
+ * reference (untagged, like an inner node's) in *ref, the length of its
+ * longest suffix in *longest.
  */
 static int write_bucket(writer *w, art_bucket *b, uint64_t *ref,
                         uint64_t *longest)
 {
+    static const uint8_t zero[8];
+    size_t n = b->count, kb = b->key_bytes, len;
     void **values = art_bucket_values(b);
-    size_t head = (size_t)((uint8_t *)values - (uint8_t *)b), len;
     *longest = 0;
-    for (unsigned i = 0; i < b->count; i++) {
+    for (unsigned i = 0; i < n; i++) {
         art_bucket_suffix(b, i, &len);
         if (len > *longest)
             *longest = len;
     }
     *ref = w->pos;
-    if (out_bytes(w, (const uint8_t *)b, head) < 0)
+    art_bucket head = *b;
+    head.spare = 0;
+    head.spare_words = 0;
+    if (out_bytes(w, (const uint8_t *)&head, sizeof head) < 0 ||
+        out_bytes(w, art_bucket_tags(b), n) < 0 ||
+        out_bytes(w, zero, (8 - n % 8) % 8) < 0 ||
+        out_bytes(w, (const uint8_t *)art_bucket_ends(b), 2 * n) < 0 ||
+        out_bytes(w, zero, (8 - 2 * n % 8) % 8) < 0)
         return -1;
-    for (unsigned i = 0; i < b->count; i++) {
+    for (unsigned i = 0; i < n; i++) {
         uint64_t value;
         uint8_t *p;
         if (encode_value(w, values[i], &value) < 0 ||
@@ -350,8 +359,10 @@ static int write_bucket(writer *w, art_bucket *b, uint64_t *ref,
             return -1;
         store_le64(p, value);
     }
-    return out_bytes(w, art_bucket_keys(b),
-                     art_bucket_bytes(b) - head - 8 * (size_t)b->count);
+    if (out_bytes(w, art_bucket_keys(b), kb) < 0 ||
+        out_bytes(w, zero, (8 - kb % 8) % 8) < 0)
+        return -1;
+    return 0;
 }
 
 typedef struct wframe {
@@ -680,6 +691,8 @@ static int open_nodes(art_tree *t, const art_file_header *h, uint8_t *nodes,
             art_bucket *b = (art_bucket *)(void *)p;
             if (h->version < 3)
                 BAD("bucket in a version 2 file");
+            if (b->spare || b->spare_words)
+                BAD("bucket with spare room");
             if (art_bucket_bytes(b) != end - off)
                 BAD("bucket size does not match the layout");
             const char *msg = art_bucket_check(b, (size_t)(end - off));

@@ -138,9 +138,12 @@ void art_stats(const art_tree *t, art_stats_t *out)
             continue;
         }
         if (e == WALK_BUCKET) {
-            size_t n = AS_BUCKET(p)->count;
+            const art_bucket *b = AS_BUCKET(p);
+            size_t n = b->count;
             out->buckets++;
             out->bucket_keys += n;
+            out->bucket_spare +=
+                art_bucket_bytes(b) - art_bucket_size(n, b->key_bytes);
             depth_sum += (double)depth * (double)n;
             continue;
         }

@@ -1877,6 +1877,9 @@ CRAFTED_BUCKETS = {
         bucket_edit(lambda d, off, n, e, v, k: put_u64(d, off, u64(d, off) + (8 << 32))),
         "open",
     ),
+    # Room to grow is for memory only: a file's buckets have none.
+    "spare-slot": (bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(off + 6, 1)), "open"),
+    "spare-words": (bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(off + 7, 1)), "open"),
     "tag": (bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(off + 8, d[off + 8] ^ 1)), "open"),
     "end-past-keys": (
         bucket_edit(lambda d, off, n, e, v, k: d.__setitem__(slice(e, e + 2), b"\xff\xff")),

@@ -223,6 +223,21 @@ static void check_bucket(const art_bucket *b, const model *m)
     }
 }
 
+/* Whether a and b hold the same entries, whatever room each has to spare:
+   the same bytes in every region, up to the entries in use. */
+static int same_contents(const art_bucket *a, const art_bucket *b)
+{
+    size_t n = a->count, kb = a->key_bytes;
+    return a->type == b->type && a->flags == b->flags && b->count == n &&
+           b->key_bytes == kb &&
+           memcmp(art_bucket_tags(a), art_bucket_tags(b), n) == 0 &&
+           memcmp(art_bucket_ends(a), art_bucket_ends(b), 2 * n) == 0 &&
+           memcmp(art_bucket_values((art_bucket *)(uintptr_t)a),
+                  art_bucket_values((art_bucket *)(uintptr_t)b),
+                  n * sizeof(void *)) == 0 &&
+           memcmp(art_bucket_keys(a), art_bucket_keys(b), kb) == 0;
+}
+
 /* A copy of the block, to prove that a failed operation changed nothing. */
 typedef struct snapshot {
     const art_bucket *b;
@@ -407,8 +422,10 @@ static void one_round(unsigned max_count, size_t max_bytes, int steps)
             void *v = value_of(rnd()), *old = (void *)1;
             int has = model_has(&m, key, len, &at);
             int fits = m.n + 1 <= max_count && m.bytes + len <= max_bytes;
-            /* Fail the allocation first: nothing may change. */
-            if (!has && fits) {
+            /* With a spare slot and room for the bytes, in place. */
+            int room = b && b->spare && m.bytes + len <= art_bucket_room(b);
+            /* Else fail the allocation first: nothing may change. */
+            if (!has && fits && !room) {
                 snapshot s;
                 snap(&s, b);
                 heap.countdown = 1;
@@ -421,8 +438,17 @@ static void one_round(unsigned max_count, size_t max_bytes, int steps)
             }
             unsigned index = 9999;
             long made = heap.made;
+            const art_bucket *before = b;
             int r =
                 art_bucket_insert(&alloc, &b, key, len, v, &lim, &old, &index);
+            if (!has && fits) {
+                CHECK((heap.made == made) == room);
+                CHECK((b == before) == room);
+                /* A new block leaves room for more, within the limits. */
+                if (!room && m.n + 1 < max_count && m.n >= 8)
+                    CHECK(b->spare > 0);
+                CHECK(art_bucket_slots(b) <= max_count);
+            }
             if (has) {
                 CHECK(r == 0);
                 CHECK(heap.made == made); /* in place */
@@ -443,7 +469,12 @@ static void one_round(unsigned max_count, size_t max_bytes, int steps)
             /* Delete a random key, failing the allocation first. */
             size_t i = below((uint32_t)m.n);
             void *old = NULL;
-            if (m.n > 1) {
+            /* In place while at least half the slots stay in use; else
+               fail the allocation of the smaller block first. */
+            size_t left = (m.bytes - m.k[i].len + 7) & ~(size_t)7;
+            int shrink = m.n > 1 && (2 * (m.n - 1) < art_bucket_slots(b) ||
+                                     (art_bucket_room(b) - left) / 8 > 255);
+            if (shrink) {
                 snapshot s;
                 snap(&s, b);
                 heap.countdown = 1;
@@ -452,7 +483,15 @@ static void one_round(unsigned max_count, size_t max_bytes, int steps)
                 heap.countdown = 0;
                 CHECK(unchanged(&s, b));
             }
+            long made = heap.made;
+            const art_bucket *before = b;
             CHECK(art_bucket_delete(&alloc, &b, (unsigned)i, &old) == ART_OK);
+            if (m.n > 1) {
+                CHECK((heap.made == made) == !shrink);
+                CHECK((b == before) == !shrink);
+                if (shrink)
+                    CHECK(b->spare == 0 && b->spare_words == 0);
+            }
             CHECK(old == m.k[i].value);
             model_delete(&m, i);
             CHECK((b == NULL) == (m.n == 0));
@@ -463,9 +502,9 @@ static void one_round(unsigned max_count, size_t max_bytes, int steps)
             heap.countdown = 0;
             art_bucket *c = make_from_model(&m);
             CHECK(c != NULL);
+            CHECK(c->spare == 0 && c->spare_words == 0);
             if (b)
-                CHECK(art_bucket_bytes(c) == art_bucket_bytes(b) &&
-                      memcmp(c, b, art_bucket_bytes(b)) == 0);
+                CHECK(same_contents(c, b));
             else
                 CHECK(c->count == 0 && art_bucket_bytes(c) == 8);
             if (below(2)) { /* carry on with the made one */

@@ -397,6 +397,7 @@ PyDoc_STRVAR(stats_doc,
              "Shape of the tree: a dict with the number of inner nodes of "
              "each\nkind ('node4', 'node16', 'node48', 'node256'), 'leaves', "
              "'buckets'\nand 'bucket_keys' (the keys they hold), "
+             "'bucket_spare' (bytes of their\nroom to grow not in use), "
              "'node_values' (keys ending at an\ninner node), 'max_depth' and "
              "'mean_depth' (inner nodes above a key),\n'bytes' in live "
              "nodes, buckets and leaves, and 'reserved' (the memory\nthe "
@@ -407,16 +408,16 @@ static PyObject *map_stats(MapObject *m, PyObject *Py_UNUSED(ignored))
     art_stats_t st;
     art_stats(&m->tree, &st);
     return Py_BuildValue(
-        "{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:d,s:n,s:n}", "node4",
+        "{s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:n,s:d,s:n,s:n}", "node4",
         (Py_ssize_t)st.nodes[ART_NODE4], "node16",
         (Py_ssize_t)st.nodes[ART_NODE16], "node48",
         (Py_ssize_t)st.nodes[ART_NODE48], "node256",
         (Py_ssize_t)st.nodes[ART_NODE256], "leaves", (Py_ssize_t)st.leaves,
         "buckets", (Py_ssize_t)st.buckets, "bucket_keys",
-        (Py_ssize_t)st.bucket_keys, "node_values", (Py_ssize_t)st.node_values,
-        "max_depth", (Py_ssize_t)st.max_depth, "mean_depth", st.mean_depth,
-        "bytes", (Py_ssize_t)st.bytes, "reserved",
-        (Py_ssize_t)m->tree.reserved);
+        (Py_ssize_t)st.bucket_keys, "bucket_spare", (Py_ssize_t)st.bucket_spare,
+        "node_values", (Py_ssize_t)st.node_values, "max_depth",
+        (Py_ssize_t)st.max_depth, "mean_depth", st.mean_depth, "bytes",
+        (Py_ssize_t)st.bytes, "reserved", (Py_ssize_t)m->tree.reserved);
 }
 
 static PyObject *map_validate(MapObject *m, PyObject *Py_UNUSED(ignored))

@@ -325,8 +325,73 @@ MERGE_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(MERGE_CASES))
-def test_delete_sweep_merges(kind, case):
-    texts, gone = MERGE_CASES[case]
+def test_delete_sweep_merges(kind, case, plain_nodes):
+    _delete_sweep(kind, MERGE_CASES[case], case)
+
+
+# With buckets: a node over a bucket and a leaf whose suffix is too long
+# for a bucket merges into one bucket when the leaf goes.
+BUCKET_MERGE_CASES = {
+    "node_merges_into_bucket": (["Pa1", "Pa2", "P" + "L" * 600], "P" + "L" * 600),
+    "inner_node_merges_into_bucket": (
+        ["Pa1", "Pa2", "Pb" + "L" * 600, "Q"],
+        "Pb" + "L" * 600,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BUCKET_MERGE_CASES))
+def test_delete_sweep_merges_with_buckets(kind, case):
+    _delete_sweep(kind, BUCKET_MERGE_CASES[case], case)
+    assert kind.cls({kind.k(t): 1 for t in BUCKET_MERGE_CASES[case][0]}).stats()["buckets"] == 1
+
+
+def test_bucket_shifts_in_place_until_half_empty(kind):
+    """Within a bucket, inserts use its spare room and deletes shift down,
+    with no allocation; the delete that leaves fewer than half its slots
+    in use copies it into a block of its size, and a failure of that
+    allocation changes nothing."""
+    m = kind.cls()
+    expected = {}
+    for i in range(40):
+        m[kind.k(f"a{i:02d}")] = expected[kind.k(f"a{i:02d}")] = Value(i)
+    assert m.stats()["buckets"] == 1
+    # The last inserts found room: each succeeds with allocation failing.
+    spare = m.stats()["bucket_spare"]
+    assert spare > 0
+    armed(m, 1)
+    try:
+        m[kind.k("a40")] = expected[kind.k("a40")] = Value(40)
+    finally:
+        disarm(m)
+    assert m.stats()["bucket_spare"] < spare
+    shrunk = False
+    for i in range(41):
+        key = kind.k(f"a{i:02d}")
+        before = m.stats()
+        armed(m, 1)
+        try:
+            del m[key]
+        except MemoryError:
+            disarm(m)
+            check_consistent(m, expected)
+            assert m.stats() == before
+            # Not yet in place: the bucket is copied, its room given back.
+            sweep_atomic(m, lambda: m.pop(key), name="delete:bucket_shrinks")
+            assert m.stats()["bucket_spare"] == 0
+            assert m.stats()["bytes"] < before["bytes"]
+            shrunk = True
+        finally:
+            disarm(m)
+        del expected[key]
+        check_consistent(m, expected)
+        if shrunk:
+            break
+    assert shrunk and 2 * len(m) < 41 + 8
+
+
+def _delete_sweep(kind, spec, case):
+    texts, gone = spec
     m = kind.cls({kind.k(t): Value(t) for t in texts})
     value = m[kind.k(gone)]
     refs = sys.getrefcount(value)

@@ -292,16 +292,17 @@ int art_tree_set_buckets(art_tree *t, unsigned max_keys, size_t max_bytes)
 /*
  * Frees the subtree at root, calling free_value(value, ctx) for each of
  * its values first when free_value is not NULL, and each block with
- * drop(dctx, block, size).  A depth-first walk that keeps its way back in
- * the nodes it frees (pointer reversal): the slot a walk goes down through
- * holds the parent's parent until it comes back up, and the node's child
- * count, no longer needed, holds the next slot to visit.  No stack, no
- * allocation, and no recursion however deep the tree.  The value of a
- * node is released as the walk enters it.
+ * drop(dctx, block, size, heap), heap set for a bucket's.  A depth-first
+ * walk that keeps its way back in the nodes it frees (pointer reversal): the
+ * slot a walk goes down through holds the parent's parent until it comes back
+ * up, and the node's child count, no longer needed, holds the next slot to
+ * visit.  No stack, no allocation, and no recursion however deep the tree.  The
+ * value of a node is released as the walk enters it.
  */
 /* A bucket's values, then its block (for free_subtree). */
 static void free_bucket_block(art_bucket *b, art_value_fn free_value, void *ctx,
-                              void (*drop)(void *dctx, void *p, size_t size),
+                              void (*drop)(void *dctx, void *p, size_t size,
+                                           int heap),
                               void *dctx)
 {
     if (free_value) {
@@ -309,11 +310,12 @@ static void free_bucket_block(art_bucket *b, art_value_fn free_value, void *ctx,
         for (unsigned i = 0; i < b->count; i++)
             free_value(values[i], ctx);
     }
-    drop(dctx, b, art_bucket_bytes(b));
+    drop(dctx, b, art_bucket_bytes(b), 1);
 }
 
 static void free_subtree(uintptr_t root, art_value_fn free_value, void *ctx,
-                         void (*drop)(void *dctx, void *p, size_t size),
+                         void (*drop)(void *dctx, void *p, size_t size,
+                                      int heap),
                          void *dctx)
 {
     if (root == 0)
@@ -321,7 +323,7 @@ static void free_subtree(uintptr_t root, art_value_fn free_value, void *ctx,
     if (IS_LEAF(root)) {
         if (free_value)
             free_value(AS_LEAF(root)->value, ctx);
-        drop(dctx, AS_LEAF(root), leaf_size(AS_LEAF(root)->len));
+        drop(dctx, AS_LEAF(root), leaf_size(AS_LEAF(root)->len), 0);
         return;
     }
     if (is_bucket(root)) {
@@ -340,7 +342,7 @@ static void free_subtree(uintptr_t root, art_value_fn free_value, void *ctx,
         if (i == count) {
             /* Done with n: back up to its parent. */
             art_node *parent = up;
-            drop(dctx, n, node_bytes(n));
+            drop(dctx, n, node_bytes(n), 0);
             n = parent;
             if (n) {
                 uintptr_t *back = &node_slots(n)[n->num_children - 1];
@@ -356,7 +358,7 @@ static void free_subtree(uintptr_t root, art_value_fn free_value, void *ctx,
             slots[i] = 0;
             if (free_value)
                 free_value(l->value, ctx);
-            drop(dctx, l, leaf_size(l->len));
+            drop(dctx, l, leaf_size(l->len), 0);
             continue;
         }
         if (is_bucket(child)) {
@@ -374,16 +376,20 @@ static void free_subtree(uintptr_t root, art_value_fn free_value, void *ctx,
     }
 }
 
-static void drop_detached(void *dctx, void *p, size_t size)
+static void drop_detached(void *dctx, void *p, size_t size, int heap)
 {
-    art__drop_detached((const art_detached *)dctx, p, size);
+    art__drop_detached((const art_detached *)dctx, p, size, heap);
 }
 
-static void drop_block(void *dctx, void *p, size_t size)
+/* heap: a bucket's block (art__heap_block_alloc). */
+static void drop_block(void *dctx, void *p, size_t size, int heap)
 {
     art_tree *t = dctx;
     t->bytes -= size;
-    art__block_free(t, p, size);
+    if (heap)
+        art__heap_block_free(t, p, size);
+    else
+        art__block_free(t, p, size);
 }
 
 void art__free_subtree(art_tree *t, uintptr_t root)
@@ -459,15 +465,11 @@ static art_leaf *clone_leaf(art_tree *t, const art_leaf *l)
     return art__alloc_leaf(t, l->suffix, l->len, NULL, 0, l->value);
 }
 
+/* A copy leaves out the room b keeps to grow, as a built tree has none. */
 static art_bucket *clone_bucket(art_tree *t, const art_bucket *b)
 {
-    size_t size = art_bucket_bytes(b);
-    art_bucket *m = art__block_alloc(t, size);
-    if (m == NULL)
-        return NULL;
-    memcpy(m, b, size);
-    t->bytes += size;
-    return m;
+    art_bucket_alloc a = art__bucket_alloc(t);
+    return art_bucket_copy(&a, b);
 }
 
 /* A copy of n with the same key bytes and index but all child slots 0. */

@@ -179,14 +179,30 @@ static inline art_slab *slab_of(art_tree *t)
 #define SLAB_MAX_PAGE ((size_t)64 * 1024)
 #define SLAB_HEADER   16 /* a page starts with its link and size */
 
+void *art__heap_block_alloc(art_tree *t, size_t size)
+{
+    void *p = art__malloc(t, size);
+    if (p)
+        t->reserved += size;
+    return p;
+}
+
+void art__heap_block_free(art_tree *t, void *p, size_t size)
+{
+    art_slab *s = slab_of(t);
+    if (art__in_arena(s->arena, s->arena_size, p)) {
+        /* Part of one large block: given back with it. */
+        POISON(p, size);
+        return;
+    }
+    t->reserved -= size;
+    art__free(p);
+}
+
 void *art__block_alloc(art_tree *t, size_t size)
 {
-    if (size > ART_SLAB_MAX) {
-        void *p = art__malloc(t, size);
-        if (p)
-            t->reserved += size;
-        return p;
-    }
+    if (size > ART_SLAB_MAX)
+        return art__heap_block_alloc(t, size);
     if (t->fail_countdown > 0 && --t->fail_countdown == 0)
         return NULL;
     art_slab *s = slab_of(t);
@@ -224,13 +240,7 @@ void art__block_free(art_tree *t, void *p, size_t size)
 {
     art_slab *s = slab_of(t);
     if (size > ART_SLAB_MAX) {
-        if (art__in_arena(s->arena, s->arena_size, p)) {
-            /* Part of one large block: given back with it. */
-            POISON(p, size);
-            return;
-        }
-        t->reserved -= size;
-        art__free(p);
+        art__heap_block_free(t, p, size);
         return;
     }
     size_t cls = size / 8 - 1;

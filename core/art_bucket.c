@@ -482,6 +482,22 @@ art_bucket *art_bucket_make(const art_bucket_alloc *a,
     return nb;
 }
 
+art_bucket *art_bucket_copy(const art_bucket_alloc *a, const art_bucket *b)
+{
+    size_t n = b->count, kb = b->key_bytes;
+    art_bucket *nb = a->alloc(a->ctx, art_bucket_size(n, kb));
+    if (nb == NULL)
+        return NULL;
+    block_init(nb, n, kb, 0, 0);
+    memcpy(nb + 1, art_bucket_tags(b), n);
+    memcpy((uint8_t *)(uintptr_t)art_bucket_ends(nb), art_bucket_ends(b),
+           n * sizeof(uint16_t));
+    memcpy(art_bucket_values(nb), art_bucket_values((art_bucket *)(uintptr_t)b),
+           n * sizeof(void *));
+    memcpy((uint8_t *)(uintptr_t)art_bucket_keys(nb), art_bucket_keys(b), kb);
+    return nb;
+}
+
 /* A bucket of b's suffixes [first, first + count), each without its
    first cut bytes (every one is at least cut long). */
 static art_bucket *make_range(const art_bucket_alloc *a, const art_bucket *b,

@@ -60,7 +60,8 @@
  * copy it O(log n) times, not n times.  A delete shifts down in place and
  * gives its slot back, until less than half the slots are in use: then
  * the block is copied into one of its size.  Blocks made whole
- * (art_bucket_make, a burst) and blocks in files have no spare room.
+ * (art_bucket_make, a burst, art_bucket_copy) and blocks in files have
+ * no spare room.
  *
  * Invariants (art_bucket_check):
  *  - suffixes strictly ascending in the tree's order (bytewise, a prefix
@@ -287,6 +288,13 @@ int art_bucket_delete(const art_bucket_alloc *a, art_bucket **bp, unsigned i,
  */
 art_bucket *art_bucket_make(const art_bucket_alloc *a,
                             const art_bucket_entry *e, size_t n);
+
+/*
+ * A copy of b without its spare room: the same entries in a block of
+ * their size (a tree's copy, laid out like a built one).  NULL when the
+ * allocation fails.
+ */
+art_bucket *art_bucket_copy(const art_bucket_alloc *a, const art_bucket *b);
 
 /* One child of a burst: the suffixes [first, first + count) of the old
    bucket, which all start with byte (after skip bytes), become bucket

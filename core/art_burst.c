@@ -25,7 +25,7 @@
 static void *bucket_block_alloc(void *ctx, size_t size)
 {
     art_tree *t = ctx;
-    void *p = art__block_alloc(t, size);
+    void *p = art__heap_block_alloc(t, size);
     if (p)
         t->bytes += size;
     return p;
@@ -35,7 +35,7 @@ static void bucket_block_free(void *ctx, void *p, size_t size)
 {
     art_tree *t = ctx;
     t->bytes -= size;
-    art__block_free(t, p, size);
+    art__heap_block_free(t, p, size);
 }
 
 art_bucket_alloc art__bucket_alloc(art_tree *t)

@@ -37,6 +37,14 @@ void art__free(void *p);
 void *art__block_alloc(art_tree *t, size_t size);
 void art__block_free(art_tree *t, void *p, size_t size);
 
+/* A block from malloc whatever its size (counted in t->reserved): for
+   buckets, whose sizes change with every copy, so that the slabs' free
+   lists do not keep the sizes a tree's buckets have grown out of (1M
+   random hex keys: 24 bytes a key).  art__heap_block_free takes it back,
+   or leaves it when it lies in an adopted file block. */
+void *art__heap_block_alloc(art_tree *t, size_t size);
+void art__heap_block_free(art_tree *t, void *p, size_t size);
+
 /* Gives back every page once the tree holds no block (it became empty). */
 void art__alloc_release(art_tree *t);
 
@@ -75,9 +83,10 @@ static inline int art__in_arena(const void *arena, size_t size, const void *p)
 }
 
 static inline void art__drop_detached(const art_detached *d, void *p,
-                                      size_t size)
+                                      size_t size, int heap)
 {
-    if (size > ART_SLAB_MAX && !art__in_arena(d->arena, d->arena_size, p))
+    if ((heap || size > ART_SLAB_MAX) &&
+        !art__in_arena(d->arena, d->arena_size, p))
         art__free(p);
 }
 

@@ -503,9 +503,17 @@ static void one_round(unsigned max_count, size_t max_bytes, int steps)
             art_bucket *c = make_from_model(&m);
             CHECK(c != NULL);
             CHECK(c->spare == 0 && c->spare_words == 0);
-            if (b)
+            if (b) {
                 CHECK(same_contents(c, b));
-            else
+                /* A copy drops the room: the made block's very bytes. */
+                heap.countdown = 1;
+                CHECK(art_bucket_copy(&alloc, b) == NULL);
+                heap.countdown = 0;
+                art_bucket *d = art_bucket_copy(&alloc, b);
+                CHECK(d != NULL && art_bucket_bytes(d) == art_bucket_bytes(c) &&
+                      memcmp(d, c, art_bucket_bytes(c)) == 0);
+                art_bucket_free(&alloc, d);
+            } else
                 CHECK(c->count == 0 && art_bucket_bytes(c) == 8);
             if (below(2)) { /* carry on with the made one */
                 art_bucket_free(&alloc, b);

@@ -183,6 +183,19 @@ void test_bucket_random(void)
             }
         }
         CHECK(valid(&t) && tree_matches(&t, &m));
+        /* Inserts left room in buckets; a copy has none, and is the
+           same tree in fewer bytes. */
+        art_stats_t s, cs;
+        art_tree cp;
+        art_stats(&t, &s);
+        CHECK(limits[li][0] < 8 || s.bucket_spare > 0);
+        art_tree_init(&cp);
+        CHECK(art_tree_copy(&cp, &t) == ART_OK);
+        art_stats(&cp, &cs);
+        CHECK(cs.bucket_spare == 0 && cs.buckets == s.buckets &&
+              cs.bytes == s.bytes - s.bucket_spare);
+        CHECK(valid(&cp) && tree_matches(&cp, &m));
+        art_tree_clear(&cp, NULL, NULL);
         art_cursor_free(&c);
         art_tree_clear(&t, NULL, NULL);
         model_free(&m);

@@ -418,7 +418,8 @@ int art_bucket_delete(const art_bucket_alloc *a, art_bucket **bp, unsigned i,
             *old = value;
         return ART_OK;
     }
-    /* Less than half in use: copy the others into a block of their size. */
+    /* Less than half in use, or more room than the header can say: copy
+       the others into a block of their size. */
     art_bucket *nb = a->alloc(a->ctx, art_bucket_size(n - 1, kb - len));
     if (nb == NULL)
         return ART_ENOMEM;

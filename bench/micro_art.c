@@ -3,8 +3,10 @@
  * insert, lookup (hit and miss), ordered iteration and delete, on the same
  * URL-like keys as the Python benchmark.
  *
- *   cc -O2 -std=c11 -Icore core/art.c bench/micro_art.c -o build/micro_art
- *   build/micro_art [-n N] [-f KEYS_FILE] [-r REPS] [-p PHASES]
+ *   make bench/.build/micro_art      (or: cc -O2 -std=c11 -Icore core/art*.c
+ *                                     bench/micro_art.c -o
+ * bench/.build/micro_art -lm) bench/.build/micro_art [-n N] [-f KEYS_FILE] [-r
+ * REPS] [-p PHASES]
  *
  * KEYS_FILE has one key per line (bench/run.py writes them to
  * bench/.cache/v3-urls-1000000.keys); without -f the keys are generated

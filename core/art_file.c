@@ -701,6 +701,12 @@ static int open_nodes(art_tree *t, const art_file_header *h, uint8_t *nodes,
             if (b->count == 0)
                 BAD("empty bucket");
             void **values = art_bucket_values(b);
+            /* Suffixes all ASCII below a character boundary need no
+               check each (the padding after them is zero). */
+            const int check_utf8 =
+                utf8 &&
+                (fr.utf8 || !words_ascii(art_bucket_keys(b),
+                                         pad8(b->key_bytes) / 8, ~(uint64_t)0));
             for (unsigned i = 0; i < b->count; i++) {
                 size_t n;
                 const uint8_t *sfx = art_bucket_suffix(b, i, &n);
@@ -710,7 +716,7 @@ static int open_nodes(art_tree *t, const art_file_header *h, uint8_t *nodes,
                     bucket_suffix = n;
                 if (fr.key_len + n > longest)
                     longest = fr.key_len + n;
-                if (utf8 && utf8_run(fr.utf8, sfx, n) != 0)
+                if (check_utf8 && utf8_run(fr.utf8, sfx, n) != 0)
                     BAD("a key is not valid UTF-8");
                 uint64_t value;
                 memcpy(&value, &values[i], 8);

@@ -468,8 +468,40 @@ void test_file_utf8_and_layout_checks(void)
     art_insert(&t, K("a\x80x"), VAL(1), NULL);
     art_insert(&t, K("a\x81y"), VAL(2), NULL);
     CHECK(open_utf8(&t) == ART_EFORMAT);
-    /* An object in the nodes section that the tree does not reach. */
+    /* Buckets below a node that branches on a lead byte: their suffixes
+       must go on with continuation bytes, so all-ASCII ones are refused
+       (the check that skips ASCII buckets applies only at a character
+       boundary). */
     art_tree_clear(&t, NULL, NULL);
+    for (int valid = 0; valid < 2; valid++) {
+        static const char *const keys[2][4] = {{"\xc3"
+                                                "ab",
+                                                "\xc3"
+                                                "ac",
+                                                "\xc4"
+                                                "ab",
+                                                "\xc4"
+                                                "ac"},
+                                               {"\xc3\xa9"
+                                                "b",
+                                                "\xc3\xa9"
+                                                "c",
+                                                "\xc4\x80"
+                                                "b",
+                                                "\xc4\x80"
+                                                "c"}};
+        art_stats_t st;
+        art_tree_init(&t);
+        REQUIRE(art_tree_set_buckets(&t, 2, 64) == ART_OK);
+        for (int k = 0; k < 4; k++)
+            art_insert(&t, (const uint8_t *)keys[valid][k],
+                       strlen(keys[valid][k]), VAL(k + 1), NULL);
+        art_stats(&t, &st);
+        CHECK(st.buckets == 2 && st.bucket_keys == 4);
+        CHECK((open_utf8(&t) == ART_OK) == valid);
+        art_tree_clear(&t, NULL, NULL);
+    }
+    /* An object in the nodes section that the tree does not reach. */
     art_tree_init(&t);
     art_insert(&t, K("only"), VAL(1), NULL);
     REQUIRE(save_image(&t, &im) == ART_OK);

@@ -125,20 +125,23 @@ class Dict:
     def items(self, m):
         return loop_pairs(m.items())
 
-    # prefix/range for dict are answered by a sorted list of items searched
-    # with bisect (the usual pure-Python baseline); prepare_sorted makes it.
+    # prefix/range for dict are answered by a sorted list of the keys searched
+    # with bisect, the pairs made from the dict (the usual pure-Python
+    # baseline, and issue #17's: `[(k, d[k]) for k in keys[lo:hi]]` after two
+    # bisect calls, which makes the same result objects a prefix_iter does);
+    # prepare_sorted makes the list.
     def prepare_sorted(self, m):
-        sk = sorted(m)
-        self._sk = sk
-        self._items = [(k, m[k]) for k in sk]
+        self._sk = sorted(m)
 
     def prefix(self, m, p):
         sk = self._sk
-        return self._items[bisect.bisect_left(sk, p) : bisect.bisect_left(sk, succ(p))]
+        lo, hi = bisect.bisect_left(sk, p), bisect.bisect_left(sk, succ(p))
+        return [(k, m[k]) for k in sk[lo:hi]]
 
     def range(self, m, a, b):
         sk = self._sk
-        return self._items[bisect.bisect_left(sk, a) : bisect.bisect_left(sk, b)]
+        lo, hi = bisect.bisect_left(sk, a), bisect.bisect_left(sk, b)
+        return [(k, m[k]) for k in sk[lo:hi]]
 
     def sorted_items(self, m):
         return loop_pairs(sorted(m.items()))

@@ -151,9 +151,10 @@ size_t art_live_allocations(void);
  */
 int art_key_compare(const uint8_t *a, size_t na, const uint8_t *b, size_t nb);
 
-/* Makes an empty tree.  Never fails.  It holds buckets when the core is
-   built with ART_DEFAULT_BUCKET_KEYS > 0 (the default is 0 while the
-   tree's support for them is being completed: docs/buckets.md). */
+/* Makes an empty tree.  Never fails.  It holds buckets of up to
+   ART_DEFAULT_BUCKET_KEYS (64) suffixes and ART_DEFAULT_BUCKET_BYTES (2048)
+   bytes of them, the limits the sweep in docs/buckets.md chose; a core
+   built with ART_DEFAULT_BUCKET_KEYS=0 makes the plain ART by default. */
 void art_tree_init(art_tree *t);
 
 /*

@@ -182,11 +182,14 @@ static int bucket_at(art_cursor *c, unsigned i, size_t keep)
 static unsigned bucket_run_end(const art_bucket *b, unsigned i, size_t m,
                                int limit)
 {
-    size_t len, lj;
-    const uint8_t *s = art_bucket_suffix(b, i, &len);
-    unsigned j = i + 1;
-    for (; j < b->count; j++) {
-        const uint8_t *sj = art_bucket_suffix(b, j, &lj);
+    const uint16_t *ends = art_bucket_ends(b);
+    const uint8_t *keys = art_bucket_keys(b);
+    const uint8_t *s = keys + (i ? ends[i - 1] : 0);
+    unsigned j = i + 1, n = b->count;
+    /* Entry j runs from the end of entry j - 1 to ends[j]. */
+    for (size_t start = ends[i]; j < n; start = ends[j++]) {
+        size_t lj = (size_t)ends[j] - start;
+        const uint8_t *sj = keys + start;
         if (lj < m || (limit < 256 && (lj == m || sj[m] >= limit)) ||
             !same_bytes(sj, s, m))
             break;

@@ -381,15 +381,16 @@ static void drop_detached(void *dctx, void *p, size_t size, int heap)
     art__drop_detached((const art_detached *)dctx, p, size, heap);
 }
 
-/* heap: a bucket's block (art__heap_block_alloc). */
+/* heap: a bucket's block (art__heap_block_alloc), which art_burst.c frees. */
 static void drop_block(void *dctx, void *p, size_t size, int heap)
 {
     art_tree *t = dctx;
+    if (heap) {
+        art__bucket_free(t, p);
+        return;
+    }
     t->bytes -= size;
-    if (heap)
-        art__heap_block_free(t, p, size);
-    else
-        art__block_free(t, p, size);
+    art__block_free(t, p, size);
 }
 
 void art__free_subtree(art_tree *t, uintptr_t root)

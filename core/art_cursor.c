@@ -397,14 +397,19 @@ static int step(art_cursor *c, int forward)
         if (frame_is_bucket(f)) {
             art_bucket *bk = f->node;
             unsigned i = (unsigned)f->pos;
+            /* The bytes an entry shares with the one before stay in the
+               key when a guard will read changed_from; an unguarded step
+               copies the whole suffix, which costs less than finding them. */
             if (forward && i + 1 < bk->count) {
-                int r = bucket_forward(c, i + 1, art_bucket_common(bk, i + 1));
+                int r = bucket_forward(
+                    c, i + 1, c->guard ? art_bucket_common(bk, i + 1) : 0);
                 if (r != PASSED_OVER)
                     return r;
                 continue; /* popped: on in the parent */
             }
             if (!forward && i > 0)
-                return bucket_at(c, i - 1, art_bucket_common(bk, i));
+                return bucket_at(c, i - 1,
+                                 c->guard ? art_bucket_common(bk, i) : 0);
             c->depth--;
             continue;
         }

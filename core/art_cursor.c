@@ -143,8 +143,10 @@ static int push_node(art_cursor *c, art_node *n)
  * Buckets.  A bucket on the path is a frame too: its depth is the key
  * offset where its suffixes start, its pos the entry the cursor is on
  * (the position is then TAG_NODE(bucket)).  Neighbouring suffixes share
- * art_bucket_common() bytes, which a step keeps in the key, so that
- * changed_from tells a fuzzy search how many of its rows still hold.
+ * art_bucket_common() bytes, which a guarded step keeps in the key, so
+ * that changed_from tells a fuzzy search how many of its rows still hold;
+ * an unguarded step rewrites the whole suffix (changed_from then says
+ * only that the key may differ from the bucket's depth on).
  */
 static inline int frame_is_bucket(const art_cursor_frame *f)
 {
@@ -397,9 +399,8 @@ static int step(art_cursor *c, int forward)
         if (frame_is_bucket(f)) {
             art_bucket *bk = f->node;
             unsigned i = (unsigned)f->pos;
-            /* The bytes an entry shares with the one before stay in the
-               key when a guard will read changed_from; an unguarded step
-               copies the whole suffix, which costs less than finding them. */
+            /* Finding the shared bytes costs more than copying them:
+               only a guarded walk, which reads changed_from, pays it. */
             if (forward && i + 1 < bk->count) {
                 int r = bucket_forward(
                     c, i + 1, c->guard ? art_bucket_common(bk, i + 1) : 0);

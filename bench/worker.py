@@ -134,9 +134,7 @@ class Dict:
         self._sk = sorted(m)
 
     def prefix(self, m, p):
-        sk = self._sk
-        lo, hi = bisect.bisect_left(sk, p), bisect.bisect_left(sk, succ(p))
-        return [(k, m[k]) for k in sk[lo:hi]]
+        return self.range(m, p, succ(p))
 
     def range(self, m, a, b):
         sk = self._sk
